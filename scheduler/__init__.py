@@ -1,0 +1,3 @@
+"""scheduler: an offline DRS/DPM placement optimizer for virtualization clusters."""
+
+__version__ = "0.1.0"

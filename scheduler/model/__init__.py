@@ -1,0 +1,49 @@
+"""The pure domain model: no solver, no I/O."""
+
+from scheduler.model.host import CpuModel, Host, HostState, PowerModel
+from scheduler.model.instance import NO_HOST, Instance
+from scheduler.model.plan import (
+    PLAN_FORMAT,
+    Conflict,
+    Migration,
+    MigrationEstimateRecord,
+    MoveReason,
+    Plan,
+    PlanStatus,
+    PowerAction,
+    PowerActionKind,
+    Unmovable,
+    Violation,
+)
+from scheduler.model.policy import DpmPolicy, DrsPolicy, Measure, MigrationPolicy, Policy
+from scheduler.model.rules import HostRuleMode, Rule, RuleKind
+from scheduler.model.vm import VM
+
+__all__ = [
+    "NO_HOST",
+    "PLAN_FORMAT",
+    "VM",
+    "Conflict",
+    "CpuModel",
+    "DpmPolicy",
+    "DrsPolicy",
+    "Host",
+    "HostRuleMode",
+    "HostState",
+    "Instance",
+    "Measure",
+    "Migration",
+    "MigrationEstimateRecord",
+    "MigrationPolicy",
+    "MoveReason",
+    "Plan",
+    "PlanStatus",
+    "Policy",
+    "PowerAction",
+    "PowerActionKind",
+    "PowerModel",
+    "Rule",
+    "RuleKind",
+    "Unmovable",
+    "Violation",
+]

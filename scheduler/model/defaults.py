@@ -1,0 +1,43 @@
+"""Every default value of an optional inventory field, in one place.
+
+The inventory format (CONTRACT §1) lets most fields be omitted; the reader fills them from here,
+and ``docs/inventory.md`` lists the same table for users. Sources of the less obvious numbers:
+
+- DRS threshold 3 and DPM target band 45 %..81 %: VMware defaults (DemandCapacityRatioTarget 63 %
+  with tolerance 18 %), see ``peers.md`` §(c).
+- 2 concurrent migrations per host: oVirt "minimal downtime" policy, KubeVirt, Watcher, ProxLB.
+- 300 ms downtime limit: QEMU's default ``downtime-limit``.
+- Power curve 150 W idle, 450 W max, 300 s boot: a typical two-socket server.
+"""
+
+from __future__ import annotations
+
+DEFAULT_DRS_ENABLED = True
+DEFAULT_DRS_MEASURE = "cpu_memory"
+DEFAULT_DRS_THRESHOLD = 3
+
+DEFAULT_DPM_ENABLED = False
+DEFAULT_DPM_THRESHOLD = 3
+DEFAULT_DPM_TARGET_UTILIZATION = (0.45, 0.81)
+DEFAULT_DPM_MIN_HOSTS_ON = 1
+
+DEFAULT_MEMORY_OVERCOMMIT = 1.0
+
+DEFAULT_NETWORK_GBPS = 10.0
+DEFAULT_MAX_CONCURRENT_PER_HOST = 2
+DEFAULT_DOWNTIME_LIMIT_MS = 300.0
+DEFAULT_HYPERVISOR = "qemu"
+DEFAULT_MIGRATION_TIMEOUT_S: float | None = None
+
+DEFAULT_IDLE_W = 150.0
+DEFAULT_MAX_W = 450.0
+DEFAULT_BOOT_S = 300.0
+
+DEFAULT_CPU_VENDOR = "intel"
+DEFAULT_CPU_GENERATION = 1
+
+DEFAULT_DIRTY_RATE_MIBPS = 0.0
+DEFAULT_DRS_ENABLED_FOR_VM = True
+
+HYPERVISORS = ("qemu", "xen", "xen_legacy", "vmware", "fusioncompute")
+DRS_MEASURES = ("cpu", "memory", "cpu_memory")

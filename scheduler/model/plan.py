@@ -1,0 +1,105 @@
+"""The plan (CONTRACT §2): a target placement, the timed migrations and power actions reaching it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+PLAN_FORMAT = "scheduler-plan/1"
+
+
+class PlanStatus(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    UNCHANGED = "unchanged"
+    INFEASIBLE = "infeasible"
+
+
+class MoveReason(StrEnum):
+    DRS = "drs"
+    DPM = "dpm"
+    RULE = "rule"
+    MAINTENANCE = "maintenance"
+    PARKING = "parking"
+    PLACEMENT = "placement"  # a move the target asks for with no single reason given
+
+
+class PowerActionKind(StrEnum):
+    POWER_ON = "power_on"
+    POWER_OFF = "power_off"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationEstimateRecord:
+    """The pre-copy estimate a plan carries for one move (extra keys are kept in ``extra``)."""
+
+    total_s: float
+    downtime_ms: float
+    transferred_mib: float
+    iterations: int
+    converges: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    vm: str
+    source: str
+    target: str
+    start_s: float
+    end_s: float
+    reason: MoveReason
+    estimate: MigrationEstimateRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PowerAction:
+    host: str
+    action: PowerActionKind
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A soft rule the plan leaves broken, and what it yields to."""
+
+    rule: str
+    priority: int
+    vms: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unmovable:
+    vm: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One member of a minimal set of rules / hosts / VMs that cannot hold together."""
+
+    kind: str  # "rule" | "capacity" | "compatibility" | "maintenance" | ...
+    name: str
+    explanation: str
+    rules: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    vms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A plan document. ``placement`` and ``host_states`` describe the final state."""
+
+    cluster: str
+    status: PlanStatus
+    placement: dict[str, str]
+    host_states: dict[str, str]
+    migrations: tuple[Migration, ...] = ()
+    power_actions: tuple[PowerAction, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    unmovable: tuple[Unmovable, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)
+    format: str = PLAN_FORMAT
