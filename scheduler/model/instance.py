@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -99,7 +100,7 @@ class Instance:
     @cached_property
     def host_memory_admission_mib(self) -> FloatArray:
         """Configured VM memory a host admits: its memory times the overcommit factor."""
-        return _frozen(self.host_memory_mib * float(self.policy.memory_overcommit))
+        return _frozen(self.host_memory_mib.astype(np.float64) * float(self.policy.memory_overcommit))
 
     @cached_property
     def vm_cpu_demand_mhz(self) -> IntArray:
@@ -139,6 +140,10 @@ class Instance:
         return {v.name: v.host for v in self.vms if v.host is not None}
 
 
-def _frozen(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:  # type: ignore[type-var]
+_A = TypeVar("_A", bound=np.ndarray)  # type: ignore[type-arg]
+
+
+def _frozen(a: _A) -> _A:
+    """Mark an array read-only: the instance is immutable, and so are its derived columns."""
     a.setflags(write=False)
     return a
