@@ -6,5 +6,13 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    commands: list[click.Command] = []
-    return commands
+    from scheduler.cli import analyze, estimate, plan, schedule, synth, verify
+
+    return [
+        analyze.command,
+        plan.command,
+        verify.command,
+        schedule.command,
+        estimate.command,
+        synth.command,
+    ]

@@ -1,0 +1,1 @@
+"""Benchmarks: measurements that write results and assert correctness only."""

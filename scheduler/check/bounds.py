@@ -1,0 +1,215 @@
+"""Lower bounds that say how good a plan could possibly be (plan.metrics.lower_bounds).
+
+Reported next to the achieved values, they turn "imbalance 0.04, 12 hosts on" into a gap. Every
+bound here is *valid*: no plan can beat it. Capacity dimensions, as CONTRACT §1 admits load:
+``cpu`` = Σ cpu_demand_mhz against cpu_mhz, ``memory`` = Σ configured memory_mib against
+memory_mib × memory_overcommit. Usable hosts are those up or standby (maintenance and down hosts
+end empty). Formulas from Martello & Toth (1990) as summarised in the performance research notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from scheduler.compat import Compatibility, compatibility
+from scheduler.model import NO_HOST, Instance, RuleKind
+from scheduler.model.instance import FloatArray
+
+Resource = Literal["cpu", "memory"]
+
+_EPS = 1e-9  # relative slack on ceilings of float quotients (a load exactly filling k bins needs k)
+
+
+def fluid_max_utilization_bound(
+    instance: Instance, resource: Resource, compat: Compatibility | None = None
+) -> float:
+    """A lower bound on the highest host utilization (demand / capacity) any placement reaches.
+
+        U* ≥ max( Σ_v d_v / Σ_h C_h ,  max_v min_{h allowed for v} d_v / C_h )
+
+    with d = cpu_demand_mhz and C = cpu_mhz for ``cpu``, d = memory_demand_mib and C = memory_mib
+    for ``memory`` (balance is measured on demand), h over usable hosts. The first term is the
+    fluid (perfectly divisible) optimum: some host is at least at the average; the second: each
+    VM alone fills its best allowed host that much. VMs with no allowed host are left out (the
+    instance is infeasible; conflicts report them).
+    """
+    compat = compat if compat is not None else compatibility(instance)
+    usable = np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
+    if resource == "cpu":
+        demand, cap = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
+    else:
+        demand, cap = instance.vm_memory_demand_mib, instance.host_memory_mib
+    total_cap = float(cap[usable].sum())
+    if total_cap <= 0 or instance.num_vms == 0:
+        return 0.0
+    fluid = float(demand.sum()) / total_cap
+    # allowed already excludes maintenance / down hosts; the best host of a VM is its largest allowed one.
+    best_cap = np.where(compat.allowed, cap[np.newaxis, :], 0).max(axis=1) if instance.num_hosts else None
+    single = 0.0
+    if best_cap is not None:
+        ok = best_cap > 0
+        if ok.any():
+            single = float((demand[ok] / best_cap[ok]).max())
+    return max(fluid, single)
+
+
+def _dimensions(instance: Instance, dpm_target: bool) -> list[tuple[str, FloatArray, FloatArray]]:
+    """(name, VM sizes, usable host capacities) per packing dimension.
+
+    With ``dpm_target`` the demand dimensions are packed to DPM's high target utilization (the
+    bin is target × capacity), and configured memory still to its hard admission limit.
+    """
+    usable = np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
+    cpu_cap = instance.host_cpu_mhz[usable].astype(np.float64)
+    adm = instance.host_memory_admission_mib[usable].astype(np.float64)
+    dims = [("memory", instance.vm_memory_mib.astype(np.float64), adm)]
+    if dpm_target:
+        high = float(instance.policy.dpm.target_utilization[1])
+        mem_cap = instance.host_memory_mib[usable].astype(np.float64)
+        dims.append(("cpu", instance.vm_cpu_demand_mhz.astype(np.float64), high * cpu_cap))
+        dims.append(("memory_demand", instance.vm_memory_demand_mib.astype(np.float64), high * mem_cap))
+    else:
+        dims.append(("cpu", instance.vm_cpu_demand_mhz.astype(np.float64), cpu_cap))
+    return dims
+
+
+def l1_bound(sizes: FloatArray, capacities: FloatArray) -> int:
+    """Continuous bound with heterogeneous bins: the fewest bins whose capacities can hold the total.
+
+        L1 = min { k : sum of the k largest capacities ≥ Σ sizes }
+
+    With identical capacities C this is Martello–Toth's ceil(Σ w / C). Returns len(capacities) + 1
+    when even all bins cannot hold the total (the load does not fit).
+    """
+    total = float(sizes.sum())
+    if total <= 0:
+        return 0
+    cum = np.cumsum(np.sort(capacities)[::-1])
+    k = int(np.searchsorted(cum, total * (1 - _EPS), side="left"))
+    return k + 1 if k < cum.size else cum.size + 1
+
+
+def l2_bound(sizes: FloatArray, capacity: float) -> int:
+    """Martello–Toth L2 for one dimension with bins of one capacity C.
+
+    For 0 ≤ α ≤ C/2: J1 = {w > C − α}, J2 = {C − α ≥ w > C/2}, J3 = {C/2 ≥ w ≥ α},
+        L(α) = |J1| + |J2| + max(0, ceil((Σ_{J3} w − (|J2|·C − Σ_{J2} w)) / C)),
+    L2 = max over α ∈ {0} ∪ {item sizes ≤ C/2}. Items of J1 ∪ J2 need a bin each (no two fit
+    together); J3 items fit only in the room J2 leaves or in new bins. O(n log n), vectorized
+    over α with prefix sums.
+    """
+    w = np.sort(sizes[sizes > 0])
+    if w.size == 0:
+        return 0
+    if capacity <= 0:
+        return int(w.size)
+    c, half = float(capacity), float(capacity) / 2
+    prefix = np.concatenate(([0.0], np.cumsum(w)))
+    alphas = np.unique(np.concatenate(([0.0], w[w <= half])))
+    i_half = int(np.searchsorted(w, half, side="right"))
+    i_big = np.searchsorted(w, c - alphas, side="right")  # items ≤ C − α
+    i_alpha = np.searchsorted(w, alphas, side="left")  # first item ≥ α
+    n1 = w.size - i_big
+    n2 = np.maximum(i_big - i_half, 0)
+    s2 = prefix[np.maximum(i_big, i_half)] - prefix[i_half]
+    s3 = prefix[i_half] - prefix[np.minimum(i_alpha, i_half)]
+    rest = (s3 - (n2 * c - s2)) / c
+    extra = np.maximum(0, np.ceil(rest - _EPS))
+    return int((n1 + n2 + extra).max())
+
+
+def l1_hosts_bound(instance: Instance, dpm_target: bool = False) -> int:
+    """Fewest hosts any placement needs by the continuous bound, the max over dimensions of ``l1_bound``.
+
+    ``dpm_target`` packs demand to DPM's high target utilization instead of full capacity.
+    """
+    return max((l1_bound(sizes, caps) for _, sizes, caps in _dimensions(instance, dpm_target)), default=0)
+
+
+def l2_hosts_bound(instance: Instance, dpm_target: bool = False) -> int:
+    """Fewest hosts any placement needs by Martello–Toth L2, the max over dimensions.
+
+    Hosts differ, so each dimension uses the largest usable capacity as every bin's capacity:
+    a packing into the real hosts is also a packing into bins that large, so the bound stays
+    valid (weaker than with identical hosts; the max over dimensions is valid but weak for
+    vector packing).
+    """
+    best = 0
+    for _, sizes, caps in _dimensions(instance, dpm_target):
+        if caps.size:
+            best = max(best, l2_bound(sizes, float(caps.max())))
+    return best
+
+
+def anti_affinity_hosts_bound(instance: Instance) -> int:
+    """The largest anti-affinity rule: its VMs need that many distinct hosts.
+
+    Valid whenever the anti-affinity rules hold, which the objective keeps unless they contradict
+    priority 1 or capacity (CONTRACT §1 level (a) comes before DPM).
+    """
+    return max((len(r.vms) for r in instance.rules if r.kind is RuleKind.ANTI_AFFINITY), default=0)
+
+
+def immobile_hosts_bound(instance: Instance) -> int:
+    """Distinct usable hosts holding an immobile VM: each of them must stay up."""
+    hosts = {
+        v.host
+        for v in instance.vms
+        if v.host is not None and v.immobility_reasons() and instance.host(v.host).is_usable
+    }
+    return len(hosts)
+
+
+def watts_lower_bound(instance: Instance, hosts_on: int) -> float:
+    """A lower bound on the power of the usable hosts when at least ``hosts_on`` of them are up.
+
+        W ≥ (sum of the hosts_on smallest idle_w) + Σ_v cpu_demand_v × min_h (max_w − idle_w) / cpu_mhz
+
+    Every host on draws its idle power; within capacity the dynamic part of host h is
+    (max_w − idle_w) × load / cpu_mhz, at least the cheapest slope times the load.
+    """
+    usable = [h for h in instance.hosts if h.is_usable]
+    if not usable:
+        return 0.0
+    idle = sorted(h.power.idle_w for h in usable)[: max(0, hosts_on)]
+    slope = min(((h.power.max_w - h.power.idle_w) / h.cpu_mhz for h in usable if h.cpu_mhz > 0), default=0.0)
+    return float(sum(idle) + slope * float(instance.vm_cpu_demand_mhz.sum()))
+
+
+def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dict[str, Any]:
+    """All lower bounds, JSON-ready, for plan.metrics.lower_bounds.
+
+    ``hosts.best`` is the max of the host-count bounds (``min_hosts_on`` counts only with DPM);
+    ``hosts_dpm_target`` repeats L1/L2 with demand packed to DPM's high target utilization.
+    """
+    compat = compat if compat is not None else compatibility(instance)
+    dpm = instance.policy.dpm
+    hosts = {
+        "l1": l1_hosts_bound(instance),
+        "l2": l2_hosts_bound(instance),
+        "anti_affinity": anti_affinity_hosts_bound(instance),
+        "immobile": immobile_hosts_bound(instance),
+        "min_hosts_on": dpm.min_hosts_on if dpm.enabled else 0,
+    }
+    hosts["best"] = max(hosts.values())
+    target = {
+        "l1": l1_hosts_bound(instance, dpm_target=True),
+        "l2": l2_hosts_bound(instance, dpm_target=True),
+    }
+    target["best"] = max(
+        target["l1"], target["l2"], *(hosts[k] for k in ("anti_affinity", "immobile", "min_hosts_on"))
+    )
+    num_new = int((instance.current_host == NO_HOST).sum())
+    return {
+        "max_utilization": {
+            "cpu": fluid_max_utilization_bound(instance, "cpu", compat),
+            "memory": fluid_max_utilization_bound(instance, "memory", compat),
+        },
+        "hosts": hosts,
+        "hosts_dpm_target": target,
+        "watts": watts_lower_bound(instance, hosts["best"]),
+        "usable_hosts": sum(1 for h in instance.hosts if h.is_usable),
+        "new_vms": num_new,
+    }

@@ -1,0 +1,116 @@
+"""Verify a whole plan document against its inventory: what ``scheduler verify`` runs.
+
+A feasible plan (optimal / feasible / unchanged) is replayed event by event and its final state
+checked (``replay_plan``); besides, ``violations`` must list exactly the priority-2/3 rules the
+final placement breaks (CONTRACT §1: each one left is reported), and an ``unchanged`` plan has no
+actions. An infeasible plan has no placement to check: it must carry a non-empty ``conflicts``
+list whose rules, hosts and VMs all exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler.check.findings import (
+    CONFLICTS_EMPTY,
+    PLAN_FORMAT,
+    PLAN_STATUS,
+    UNKNOWN_HOST,
+    UNKNOWN_RULE,
+    UNKNOWN_VM,
+    VIOLATION_SPURIOUS,
+    VIOLATION_UNREPORTED,
+    Finding,
+)
+from scheduler.check.replay import replay_plan
+from scheduler.check.rules import check_rule
+from scheduler.compat import Compatibility, compatibility
+from scheduler.model import PLAN_FORMAT as FORMAT_NAME
+from scheduler.model import Instance, Plan, PlanStatus
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    """The verdict on a plan: valid exactly when there is no finding."""
+
+    valid: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    def codes(self) -> list[str]:
+        """The finding codes, in order (handy in tests and summaries)."""
+        return [f.code for f in self.findings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"valid": self.valid, "findings": [f.to_dict() for f in self.findings]}
+
+    def __str__(self) -> str:
+        if self.valid:
+            return "plan is valid"
+        lines = [f"plan is invalid: {len(self.findings)} finding(s)"]
+        lines.extend(f"  {f}" for f in self.findings)
+        return "\n".join(lines)
+
+
+def verify_plan(instance: Instance, plan: Plan, compat: Compatibility | None = None) -> VerificationReport:
+    """Every way ``plan`` breaks the contract for ``instance`` (see the module docstring)."""
+    findings: list[Finding] = []
+    if plan.format != FORMAT_NAME:
+        findings.append(Finding(PLAN_FORMAT, f"plan format {plan.format!r}, expected {FORMAT_NAME!r}"))
+    if plan.status is PlanStatus.INFEASIBLE:
+        findings.extend(_conflict_findings(instance, plan))
+        return VerificationReport(not findings, findings)
+    if plan.status is PlanStatus.UNCHANGED and (plan.migrations or plan.power_actions):
+        msg = (
+            f"status unchanged but the plan has {len(plan.migrations)} migration(s) "
+            f"and {len(plan.power_actions)} power action(s)"
+        )
+        findings.append(Finding(PLAN_STATUS, msg))
+    compat = compat if compat is not None else compatibility(instance)
+    findings.extend(replay_plan(instance, plan, compat))
+    findings.extend(_violation_findings(instance, plan))
+    return VerificationReport(not findings, findings)
+
+
+def _conflict_findings(instance: Instance, plan: Plan) -> list[Finding]:
+    """An infeasible plan names at least one conflict, and only known rules, hosts and VMs."""
+    if not plan.conflicts:
+        return [Finding(CONFLICTS_EMPTY, "status infeasible but the plan names no conflict")]
+    out: list[Finding] = []
+    for c in plan.conflicts:
+        for r in c.rules:
+            if r not in instance.rule_index:
+                out.append(Finding(UNKNOWN_RULE, f"conflict {c.name} names unknown rule {r}", rule=r))
+        for h in c.hosts:
+            if h not in instance.host_index:
+                out.append(Finding(UNKNOWN_HOST, f"conflict {c.name} names unknown host {h}", host=h))
+        for v in c.vms:
+            if v not in instance.vm_index:
+                out.append(Finding(UNKNOWN_VM, f"conflict {c.name} names unknown VM {v}", vm=v))
+    return out
+
+
+def _violation_findings(instance: Instance, plan: Plan) -> list[Finding]:
+    """``plan.violations`` lists exactly the priority-2/3 rules broken in the final placement.
+
+    Priority-1 rules are never violations (a broken one is a ``rule.p1`` finding of the replay).
+    """
+    out: list[Finding] = []
+    listed = {v.rule for v in plan.violations}
+    for name in sorted(listed):
+        if name not in instance.rule_index:
+            out.append(Finding(UNKNOWN_RULE, f"violations name unknown rule {name}", rule=name))
+    for rule in instance.rules:
+        if rule.is_hard:
+            continue
+        status = check_rule(rule, plan.placement)
+        if not status.satisfied and rule.name not in listed:
+            msg = (
+                f"priority-{rule.priority} rule {rule.name} is broken but not in violations: {status.detail}"
+            )
+            out.append(Finding(VIOLATION_UNREPORTED, msg, rule=rule.name))
+        elif status.satisfied and rule.name in listed:
+            msg = f"violations list rule {rule.name}, which the final placement satisfies"
+            out.append(Finding(VIOLATION_SPURIOUS, msg, rule=rule.name))
+    return out

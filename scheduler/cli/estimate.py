@@ -1,0 +1,288 @@
+"""``scheduler estimate``: the pre-copy estimate of one migration, a parameter sweep and its plot.
+
+Why a command of its own: operators want to see why a move is expensive (or never converges)
+before trusting a plan, and to see how the answer moves with the dirty rate, size or link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from scheduler.errors import InputError, Problem
+from scheduler.migration.precopy import MigrationEstimate, MigrationInput, WorkingSet, estimate
+from scheduler.migration.presets import PRESETS, HypervisorPreset, preset_for
+
+SWEEP_UNITS = {"dirty-rate": "dirty rate (MiB/s)", "memory": "memory (MiB)", "bandwidth": "link (Gbit/s)"}
+
+
+def _problem(flag: str, message: str) -> Problem:
+    return Problem(file="command line", entry="", field=flag, message=message)
+
+
+def _check(problems: list[Problem], flag: str, value: float | None, *, positive: bool = False) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value):
+        problems.append(_problem(flag, f"must be a finite number, got {value}"))
+    elif positive and value <= 0:
+        problems.append(_problem(flag, f"must be > 0, got {value}"))
+    elif value < 0:
+        problems.append(_problem(flag, f"must be >= 0, got {value}"))
+
+
+def _row(est: MigrationEstimate) -> dict[str, Any]:
+    record = est.to_record()
+    return {
+        "total_s": round(record.total_s, 3),
+        "downtime_ms": round(record.downtime_ms, 3),
+        "transferred_mib": round(record.transferred_mib, 3),
+        "iterations": record.iterations,
+        "converges": record.converges,
+        **record.extra,
+    }
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and ``os.replace``: never a half-written file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def plot_sweep(
+    xs: list[float], estimates: list[MigrationEstimate], parameter: str, title: str, ax: Any = None
+) -> Any:
+    """Plot total time and downtime against the swept parameter; non-converging points shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _fig, ax = plt.subplots(figsize=(8, 4.5))
+    totals = [e.total_s for e in estimates]
+    downtimes = [e.downtime_ms for e in estimates]
+    ax.plot(xs, totals, "o-", color="tab:blue", label="total time (s)")
+    ax.set_xlabel(SWEEP_UNITS[parameter])
+    ax.set_ylabel("total migration time (s)")
+    ax2 = ax.twinx()
+    ax2.plot(xs, downtimes, "s--", color="tab:red", label="downtime (ms)")
+    ax2.set_ylabel("downtime (ms)")
+    step = (xs[1] - xs[0]) / 2 if len(xs) > 1 else 0.5
+    shaded = False
+    for x, est in zip(xs, estimates, strict=True):
+        if not est.converges:
+            ax.axvspan(
+                x - step,
+                x + step,
+                color="grey",
+                alpha=0.25,
+                lw=0,
+                label=None if shaded else "does not converge",
+            )
+            shaded = True
+    lines, labels = ax.get_legend_handles_labels()
+    lines2, labels2 = ax2.get_legend_handles_labels()
+    ax.legend(lines + lines2, labels + labels2, loc="upper left")
+    ax.set_title(title)
+    return ax
+
+
+@click.command("estimate")
+@click.option("--memory-mib", type=float, required=True, help="Configured guest memory (MiB).")
+@click.option(
+    "--dirty-rate-mibps", type=float, default=0.0, show_default=True, help="Constant dirty rate (MiB/s)."
+)
+@click.option("--network-gbps", type=float, default=10.0, show_default=True, help="Link speed (Gbit/s).")
+@click.option(
+    "--hypervisor", type=str, default="qemu", show_default=True, help=f"One of {', '.join(PRESETS)}."
+)
+@click.option("--nonzero-mib", type=float, default=None, help="Memory holding non-zero pages (MiB).")
+@click.option("--bandwidth-cap-mibps", type=float, default=None, help="Pre-copy rate cap (MiB/s).")
+@click.option("--downtime-limit-ms", type=float, default=None, help="Downtime budget (ms).")
+@click.option("--max-rounds", type=int, default=None, help="Stop after this many pre-copy passes.")
+@click.option("--timeout-s", type=float, default=None, help="Abort after this many seconds.")
+@click.option("--auto-converge/--no-auto-converge", default=None, help="QEMU auto-converge throttling.")
+@click.option("--hot-set-mib", type=float, default=None, help="Working set: hot set size (MiB).")
+@click.option("--hot-period-s", type=float, default=None, help="Working set: hot set rewrite period (s).")
+@click.option(
+    "--cold-dirty-rate-mibps", type=float, default=None, help="Working set: cold dirty rate (MiB/s)."
+)
+@click.option(
+    "--compression-ratio", type=float, default=1.0, show_default=True, help="Ratio for passes >= 1."
+)
+@click.option("--share", type=float, default=1.0, show_default=True, help="Share of the link (0, 1].")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan's estimate object as JSON.")
+@click.option("--sweep", type=click.Choice(sorted(SWEEP_UNITS)), default=None, help="Parameter to sweep.")
+@click.option("--sweep-from", type=float, default=None, help="First value of the sweep.")
+@click.option("--sweep-to", type=float, default=None, help="Last value of the sweep.")
+@click.option("--sweep-steps", type=int, default=11, show_default=True, help="Number of sweep points.")
+@click.option(
+    "--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="PNG plot."
+)
+def command(
+    memory_mib: float,
+    dirty_rate_mibps: float,
+    network_gbps: float,
+    hypervisor: str,
+    nonzero_mib: float | None,
+    bandwidth_cap_mibps: float | None,
+    downtime_limit_ms: float | None,
+    max_rounds: int | None,
+    timeout_s: float | None,
+    auto_converge: bool | None,
+    hot_set_mib: float | None,
+    hot_period_s: float | None,
+    cold_dirty_rate_mibps: float | None,
+    compression_ratio: float,
+    share: float,
+    as_json: bool,
+    sweep: str | None,
+    sweep_from: float | None,
+    sweep_to: float | None,
+    sweep_steps: int,
+    plot_path: Path | None,
+) -> int:
+    """Estimate one pre-copy live migration (time, downtime, data, convergence)."""
+    problems: list[Problem] = []
+    _check(problems, "--memory-mib", memory_mib, positive=True)
+    _check(problems, "--dirty-rate-mibps", dirty_rate_mibps)
+    _check(problems, "--network-gbps", network_gbps, positive=True)
+    _check(problems, "--nonzero-mib", nonzero_mib)
+    _check(problems, "--bandwidth-cap-mibps", bandwidth_cap_mibps, positive=True)
+    _check(problems, "--downtime-limit-ms", downtime_limit_ms)
+    _check(problems, "--timeout-s", timeout_s, positive=True)
+    _check(problems, "--hot-set-mib", hot_set_mib)
+    _check(problems, "--hot-period-s", hot_period_s, positive=True)
+    _check(problems, "--cold-dirty-rate-mibps", cold_dirty_rate_mibps)
+    if max_rounds is not None and max_rounds < 1:
+        problems.append(_problem("--max-rounds", f"must be >= 1, got {max_rounds}"))
+    if not 0 < compression_ratio <= 1:
+        problems.append(_problem("--compression-ratio", f"must be in (0, 1], got {compression_ratio}"))
+    if not 0 < share <= 1:
+        problems.append(_problem("--share", f"must be in (0, 1], got {share}"))
+    if nonzero_mib is not None and memory_mib > 0 and nonzero_mib > memory_mib:
+        problems.append(_problem("--nonzero-mib", "must not exceed --memory-mib"))
+    if hypervisor not in PRESETS:
+        problems.append(
+            _problem("--hypervisor", f"unknown hypervisor {hypervisor!r} (known: {', '.join(PRESETS)})")
+        )
+    if (hot_set_mib is None) != (hot_period_s is None):
+        problems.append(_problem("--hot-set-mib", "--hot-set-mib and --hot-period-s go together"))
+    if sweep is not None:
+        if sweep_from is None or sweep_to is None:
+            problems.append(_problem("--sweep", "needs --sweep-from and --sweep-to"))
+        else:
+            _check(problems, "--sweep-from", sweep_from, positive=sweep != "dirty-rate")
+            _check(problems, "--sweep-to", sweep_to, positive=sweep != "dirty-rate")
+        if sweep_steps < 2:
+            problems.append(_problem("--sweep-steps", f"must be >= 2, got {sweep_steps}"))
+    if plot_path is not None and sweep is None:
+        problems.append(_problem("--plot", "needs --sweep"))
+    if problems:
+        raise InputError(problems)
+
+    preset: HypervisorPreset = preset_for(
+        hypervisor,
+        bandwidth_cap_mibps=bandwidth_cap_mibps,
+        downtime_limit_ms=downtime_limit_ms,
+        max_rounds=max_rounds,
+        timeout_s=timeout_s,
+        auto_converge=auto_converge,
+    )
+    working_set = None
+    if hot_set_mib is not None and hot_period_s is not None:
+        working_set = WorkingSet(hot_set_mib, hot_period_s, cold_dirty_rate_mibps or 0.0)
+    base = MigrationInput(
+        memory_mib=memory_mib,
+        dirty_rate_mibps=dirty_rate_mibps,
+        network_gbps=network_gbps,
+        nonzero_mib=nonzero_mib,
+        working_set=working_set,
+        share=share,
+        compression_ratio=compression_ratio,
+    )
+    console = Console(highlight=False)
+
+    if sweep is None:
+        result = estimate(base, preset)
+        if as_json:
+            click.echo(json.dumps(_row(result), indent=2))
+            return 0
+        table = Table(title=f"pre-copy estimate ({preset.name})")
+        table.add_column("quantity")
+        table.add_column("value", justify="right")
+        for key, value in _row(result).items():
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+        console.print(table)
+        return 0
+
+    assert sweep_from is not None  # checked above
+    assert sweep_to is not None
+    xs = [float(x) for x in np.linspace(sweep_from, sweep_to, sweep_steps)]
+    estimates: list[MigrationEstimate] = []
+    for x in xs:
+        if sweep == "dirty-rate":
+            # A dirty-rate sweep is over constant rates; a working set, if given, is replaced.
+            inp = dataclasses.replace(base, dirty_rate_mibps=x, working_set=None)
+        elif sweep == "memory":
+            nz = None if nonzero_mib is None else min(nonzero_mib, x)
+            inp = dataclasses.replace(base, memory_mib=x, nonzero_mib=nz)
+        else:
+            inp = dataclasses.replace(base, network_gbps=x)
+        estimates.append(estimate(inp, preset))
+    if as_json:
+        click.echo(json.dumps([{"x": x, **_row(e)} for x, e in zip(xs, estimates, strict=True)], indent=2))
+    else:
+        table = Table(title=f"sweep of {SWEEP_UNITS[sweep]} ({preset.name})")
+        for name in (
+            SWEEP_UNITS[sweep],
+            "total (s)",
+            "downtime (ms)",
+            "data (MiB)",
+            "passes",
+            "outcome",
+            "margin",
+        ):
+            table.add_column(name, justify="right")
+        for x, e in zip(xs, estimates, strict=True):
+            table.add_row(
+                f"{x:g}",
+                f"{e.total_s:.2f}",
+                f"{e.downtime_ms:.1f}",
+                f"{e.transferred_mib:.0f}",
+                str(e.iterations),
+                e.outcome + (" (high risk)" if e.high_risk else ""),
+                f"{e.margin:.3f}",
+            )
+        console.print(table)
+    if plot_path is not None:
+        import io
+
+        import matplotlib.pyplot as plt
+
+        ax = plot_sweep(xs, estimates, sweep, f"Pre-copy estimate vs {SWEEP_UNITS[sweep]} ({preset.name})")
+        buffer = io.BytesIO()
+        ax.figure.tight_layout()
+        ax.figure.savefig(buffer, format="png", dpi=120)
+        plt.close(ax.figure)
+        _write_atomically(plot_path, buffer.getvalue())
+        console.print(f"plot written to {plot_path}")
+    return 0

@@ -1,0 +1,86 @@
+"""A mutable placement with incrementally maintained host loads, for greedy algorithms."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from scheduler.model import NO_HOST, Instance
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class LoadState:
+    """Host loads of one assignment (VM index → host index), updated in O(1) per move.
+
+    Capacity admission counts CPU demand and *configured* memory (CONTRACT §1); balance is measured
+    on CPU demand and memory demand. All three loads are kept.
+    """
+
+    def __init__(self, instance: Instance, assignment: IntArray) -> None:
+        self.instance = instance
+        self.assignment = assignment.astype(np.int64).copy()
+        n = instance.num_hosts
+        placed = self.assignment != NO_HOST
+        hosts = self.assignment[placed]
+        self.cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[placed], minlength=n).astype(np.int64)
+        self.mem_config = np.bincount(hosts, instance.vm_memory_mib[placed], minlength=n).astype(np.int64)
+        self.mem_demand = np.bincount(hosts, instance.vm_memory_demand_mib[placed], minlength=n).astype(
+            np.int64
+        )
+        self.cpu_capacity = instance.host_cpu_mhz
+        self.mem_capacity = instance.host_memory_admission_mib
+        self.count = np.bincount(hosts, minlength=n).astype(np.int64)
+
+    def fits(self, vm: int, host: int, cpu_limit: FloatArray | None = None) -> bool:
+        """Whether ``vm`` fits on ``host`` (optionally under a tighter CPU limit per host)."""
+        inst = self.instance
+        cpu_cap = self.cpu_capacity[host] if cpu_limit is None else cpu_limit[host]
+        return bool(
+            self.cpu[host] + inst.vm_cpu_demand_mhz[vm] <= cpu_cap
+            and self.mem_config[host] + inst.vm_memory_mib[vm] <= self.mem_capacity[host]
+        )
+
+    def fits_mask(self, vm: int, cpu_limit: FloatArray | None = None) -> BoolArray:
+        """Hosts ``vm`` fits on, as a boolean vector (its own host counts as fitting)."""
+        inst = self.instance
+        cpu_cap = self.cpu_capacity if cpu_limit is None else cpu_limit
+        mask = (self.cpu + inst.vm_cpu_demand_mhz[vm] <= cpu_cap) & (
+            self.mem_config + inst.vm_memory_mib[vm] <= self.mem_capacity
+        )
+        current = self.assignment[vm]
+        if current != NO_HOST:
+            mask[current] = True
+        return np.asarray(mask, dtype=np.bool_)
+
+    def move(self, vm: int, host: int) -> None:
+        """Move (or place, or unplace with ``NO_HOST``) one VM."""
+        inst = self.instance
+        old = self.assignment[vm]
+        if old == host:
+            return
+        cpu, mem, dem = inst.vm_cpu_demand_mhz[vm], inst.vm_memory_mib[vm], inst.vm_memory_demand_mib[vm]
+        if old != NO_HOST:
+            self.cpu[old] -= cpu
+            self.mem_config[old] -= mem
+            self.mem_demand[old] -= dem
+            self.count[old] -= 1
+        if host != NO_HOST:
+            self.cpu[host] += cpu
+            self.mem_config[host] += mem
+            self.mem_demand[host] += dem
+            self.count[host] += 1
+        self.assignment[vm] = host
+
+    def over_capacity(self) -> BoolArray:
+        return np.asarray(
+            (self.cpu > self.cpu_capacity) | (self.mem_config > self.mem_capacity), dtype=np.bool_
+        )
+
+    def utilization(self, resource: str) -> FloatArray:
+        """Demand utilization per host for ``cpu`` or ``memory`` (CONTRACT §1 balance measure)."""
+        if resource == "cpu":
+            return self.cpu / self.cpu_capacity.astype(np.float64)
+        return self.mem_demand / self.instance.host_memory_mib.astype(np.float64)

@@ -1,0 +1,89 @@
+"""Atomic writes: a reader sees the old file or the new one, never a half-written one.
+
+A plan or inventory is written to a temporary file in the destination folder (so that the final
+``os.replace`` stays on one file system and is atomic) and renamed over the destination only once
+it is complete and flushed to disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from scheduler.errors import InputError, Problem
+
+
+def _temp_sibling(path: Path, tag: str) -> Path:
+    """A fresh hidden name next to ``path``: same folder, so the final rename is atomic."""
+    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:12]}")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: temp file in the same folder, then rename.
+
+    The temporary file is created with mode 0o666 filtered by the umask, like a plain ``open``,
+    so the result has the permissions users expect rather than a temp file's 0o600.
+    """
+    target = Path(path)
+    tmp = _temp_sibling(target, "tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path, owned_names: frozenset[str]) -> Iterator[Path]:
+    """Yield a temporary folder to fill; on success it replaces ``path``, on failure it vanishes.
+
+    Only a folder holding nothing but ``owned_names`` (files this writer produces) is replaced:
+    anything else in it belongs to the user, and silently deleting it would be worse than refusing.
+    Between moving the old folder aside and renaming the new one in, ``path`` briefly does not
+    exist; it never holds a mix of old and new files.
+    """
+    target = Path(path)
+    if target.exists():
+        if not target.is_dir():
+            raise InputError([Problem(str(target), "", "", "exists and is not a folder")])
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in owned_names)
+        if foreign:
+            raise InputError(
+                [
+                    Problem(
+                        str(target),
+                        "",
+                        "",
+                        "folder holds other files, not replacing it: " + ", ".join(foreign),
+                    )
+                ]
+            )
+    tmp = _temp_sibling(target, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        old: Path | None = None
+        if target.exists():
+            old = _temp_sibling(target, "old")
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if old is not None:
+                os.replace(old, target)  # put the previous folder back rather than leave none
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

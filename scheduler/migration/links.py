@@ -1,0 +1,219 @@
+"""Concurrent migrations on shared host links: max-min fair rates and an event-driven simulation.
+
+Why: a migration's rate is its share of the busiest link it crosses, and sharing raises
+``λ = D/(s·R)``: starting one more move can turn a converging migration into a stalled one
+(research note §3.3). Treating concurrent migrations as free parallelism underestimates plans.
+
+Link model: each host has one NIC capacity (MiB/s of payload) that applies to its egress and its
+ingress **separately**, as full-duplex Ethernet does (BtrPlace likewise keeps one cumulative
+resource per link direction). A migration from ``a`` to ``b`` uses ``a``'s egress and ``b``'s
+ingress; two moves out of one host share its egress, a move into and a move out of one host do not
+compete.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from scheduler.migration.precopy import MigrationEstimate, MigrationInput, PrecopyRun
+from scheduler.migration.presets import HypervisorPreset
+
+K = TypeVar("K", bound=Hashable)
+
+_EPS = 1e-9
+
+
+def max_min_fair_rates(
+    flows: Mapping[K, tuple[str, str, float]], capacity_mibps: Mapping[str, float]
+) -> dict[K, float]:
+    """Max-min fair rates by progressive filling.
+
+    Each flow is ``(source host, target host, demand MiB/s)`` and uses the source's egress and the
+    target's ingress, each of capacity ``capacity_mibps[host]`` (a host missing from the mapping is
+    unconstrained). All unfrozen flows grow at the same pace; a flow freezes when it reaches its
+    demand or when a link it crosses is full. The result gives no flow more than its demand, no
+    link more than its capacity, and no flow can gain without taking from one with a lower rate.
+    """
+    rates: dict[K, float] = dict.fromkeys(flows, 0.0)
+    links: dict[K, tuple[tuple[str, str], tuple[str, str]]] = {
+        key: ((src, "out"), (dst, "in")) for key, (src, dst, _demand) in flows.items()
+    }
+    remaining: dict[tuple[str, str], float] = {}
+    for src, dst, _demand in flows.values():
+        for link in ((src, "out"), (dst, "in")):
+            remaining[link] = capacity_mibps.get(link[0], math.inf)
+    active = {key for key, (_s, _d, demand) in flows.items() if demand > _EPS}
+    while active:
+        users: dict[tuple[str, str], int] = {}
+        for key in active:
+            for link in links[key]:
+                users[link] = users.get(link, 0) + 1
+        # The largest equal increment before a flow meets its demand or a link fills up.
+        step = min(flows[key][2] - rates[key] for key in active)
+        for link, count in users.items():
+            step = min(step, remaining[link] / count)
+        step = max(step, 0.0)
+        for key in active:
+            rates[key] += step
+            for link in links[key]:
+                remaining[link] -= step
+        full = {
+            link for link in users if remaining[link] <= _EPS * max(1.0, capacity_mibps.get(link[0], 1.0))
+        }
+        active = {
+            key
+            for key in active
+            if flows[key][2] - rates[key] > _EPS and not any(link in full for link in links[key])
+        }
+    return rates
+
+
+@dataclass(frozen=True, slots=True)
+class MoveSpec(Generic[K]):
+    """One migration to simulate: its id, hosts, input and preset."""
+
+    key: K
+    source: str
+    target: str
+    inp: MigrationInput
+    preset: HypervisorPreset | None = None
+
+
+@dataclass(slots=True)
+class _Active(Generic[K]):
+    spec: MoveSpec[K]
+    run: PrecopyRun
+    start_s: float
+
+
+class SharedLinkSimulation(Generic[K]):
+    """Migrations that share host NICs, simulated from event to event.
+
+    Why event-driven: rates are piecewise constant between starts and ends, so between two events
+    every :class:`PrecopyRun` advances at a fixed max-min share; at each event the shares are
+    recomputed. A planner asks "what happens to the running moves if I start this one now" with
+    :meth:`preview_start` or :meth:`would_break_convergence` before committing with :meth:`start`.
+    """
+
+    def __init__(self, capacity_mibps: Mapping[str, float], now_s: float = 0.0) -> None:
+        self.capacity_mibps = dict(capacity_mibps)
+        self.now_s = now_s
+        self._active: dict[K, _Active[K]] = {}
+        self._pending: list[tuple[float, int, MoveSpec[K]]] = []
+        self._seq = 0
+        self._done: dict[K, tuple[float, float, MigrationEstimate]] = {}
+
+    # -- building --------------------------------------------------------------------------------
+
+    def add(self, spec: MoveSpec[K], start_s: float | None = None) -> None:
+        """Schedule a migration to start at ``start_s`` (default: now)."""
+        at = self.now_s if start_s is None else start_s
+        if at < self.now_s - _EPS:
+            raise ValueError(f"cannot start {spec.key!r} in the past ({at} < {self.now_s})")
+        if (
+            spec.key in self._active
+            or spec.key in self._done
+            or any(p[2].key == spec.key for p in self._pending)
+        ):
+            raise ValueError(f"duplicate move id {spec.key!r}")
+        heapq.heappush(self._pending, (at, self._seq, spec))
+        self._seq += 1
+
+    def start(self, spec: MoveSpec[K]) -> None:
+        """Start a migration now."""
+        self.add(spec, self.now_s)
+        self._start_due()
+
+    def copy(self) -> SharedLinkSimulation[K]:
+        """An independent copy for look-ahead."""
+        other: SharedLinkSimulation[K] = SharedLinkSimulation(self.capacity_mibps, self.now_s)
+        other._active = {k: _Active(a.spec, a.run.copy(), a.start_s) for k, a in self._active.items()}
+        other._pending = list(self._pending)
+        other._seq = self._seq
+        other._done = dict(self._done)
+        return other
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> tuple[K, ...]:
+        """Ids of the migrations in progress."""
+        return tuple(self._active)
+
+    @property
+    def completed(self) -> dict[K, tuple[float, float, MigrationEstimate]]:
+        """Finished migrations: ``(start_s, end_s, estimate)``."""
+        return dict(self._done)
+
+    def rates(self) -> dict[K, float]:
+        """Current max-min fair rate (MiB/s) of every running migration."""
+        flows = {k: (a.spec.source, a.spec.target, a.run.demand_mibps) for k, a in self._active.items()}
+        return max_min_fair_rates(flows, self.capacity_mibps)
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def _start_due(self) -> None:
+        while self._pending and self._pending[0][0] <= self.now_s + _EPS:
+            _at, _seq, spec = heapq.heappop(self._pending)
+            self._active[spec.key] = _Active(spec, PrecopyRun(spec.inp, spec.preset), self.now_s)
+        self._collect()
+
+    def _collect(self) -> None:
+        for key in [k for k, a in self._active.items() if a.run.finished]:
+            active = self._active.pop(key)
+            self._done[key] = (active.start_s, self.now_s, active.run.result())
+
+    def step(self, until_s: float = math.inf) -> bool:
+        """Advance to the next event (a start or an end), or to ``until_s``; False when nothing is left."""
+        self._start_due()
+        if not self._active and not self._pending:
+            return False
+        rates = self.rates()
+        horizon = min(until_s, self._pending[0][0] if self._pending else math.inf)
+        ends = [a.run.time_to_end(rates[k]) for k, a in self._active.items()]
+        dt = min([horizon - self.now_s, *ends]) if ends else horizon - self.now_s
+        if math.isinf(dt):
+            raise RuntimeError("no migration can progress (no bandwidth and no timeout)")
+        dt = max(dt, 0.0)
+        for (key, active), end in zip(self._active.items(), ends, strict=True):
+            if end <= dt + 1e-9:
+                # This run ends at this event: a little slack so rounding cannot leave it a hair short.
+                active.run.advance(end + 1e-9, rates[key])
+            else:
+                active.run.advance(dt, rates[key])
+        self.now_s += dt
+        self._collect()
+        self._start_due()
+        return bool(self._active or self._pending) or dt > 0
+
+    def advance_to(self, t_s: float) -> None:
+        """Run every event up to time ``t_s``."""
+        while self.now_s < t_s - _EPS and (self._active or self._pending):
+            self.step(until_s=t_s)
+        self.now_s = max(self.now_s, t_s)
+
+    def run_to_completion(self) -> dict[K, tuple[float, float, MigrationEstimate]]:
+        """Run until every migration has ended; ``(start_s, end_s, estimate)`` per move id."""
+        while self._active or self._pending:
+            self.step()
+        return dict(self._done)
+
+    # -- look-ahead ------------------------------------------------------------------------------
+
+    def preview_start(self, spec: MoveSpec[K]) -> dict[K, MigrationEstimate]:
+        """Final estimates of the running moves and of ``spec`` if ``spec`` started now."""
+        probe = self.copy()
+        probe.start(spec)
+        keys = set(self._active) | {spec.key}
+        done = probe.run_to_completion()
+        return {key: done[key][2] for key in keys}
+
+    def would_break_convergence(self, spec: MoveSpec[K]) -> bool:
+        """Whether starting ``spec`` now makes a running move that would converge fail to."""
+        baseline = self.copy().run_to_completion()
+        with_new = self.preview_start(spec)
+        return any(baseline[key][2].converges and not with_new[key].converges for key in self._active)

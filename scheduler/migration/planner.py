@@ -1,0 +1,494 @@
+"""The migration planner: from the current placement to a target one, a timed plan safe at every moment.
+
+Why a separate stage: the placement solver decides *where* VMs go and which hosts are on; this
+module decides *when* each move runs (ARCHITECTURE.md, staged solving). Its output is the
+``migrations`` and ``power_actions`` of a CONTRACT §2 plan:
+
+1. Moves: every placed VM whose target differs from its host; new VMs are placed, not moved.
+2. Parking (``parking.py``): when full hosts wait on each other (swaps, rings), one VM of the cycle
+   goes through a host with room first, the one whose extra move costs the least time.
+3. Order (``ordering.py``): list scheduling, moves that unblock others and long ones first,
+   maintenance hosts drained first.
+4. Time (``schedule.py``): an event-driven simulation in which a move starts only when its target
+   has room and has booted, both hosts are under their concurrency cap and its share of the links
+   keeps the running moves converging; links are shared max-min fairly and every move's pre-copy
+   run advances at the rate it gets, so ``start_s``/``end_s`` and the estimate are what sharing gives.
+5. Power: hosts to power on are powered on at time 0 and take moves after ``boot_s``; hosts to
+   power off are powered off when their last VM has left and no move will touch them again.
+
+When no order exists (every cycle is full and no host has room to park), ``UnreachableTargetError``
+names the hosts and VMs involved: the planner never emits an unsafe plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler.compat import compatibility
+from scheduler.errors import InputError, Problem
+from scheduler.migration.links import max_min_fair_rates
+from scheduler.migration.moves import Facts, Move, Usage
+from scheduler.migration.ordering import PriorityKey, priority_keys
+from scheduler.migration.parking import add_parking, resolve_by_search
+from scheduler.migration.precopy import (
+    LINK_EFFICIENCY,
+    MIBPS_PER_GBPS,
+    PrecopyRun,
+    migration_input_for,
+    preset_for_policy,
+)
+from scheduler.migration.schedule import NeverEndsError, Simulation, Timeline
+from scheduler.model import (
+    HostState,
+    Instance,
+    Migration,
+    MoveReason,
+    PowerAction,
+    PowerActionKind,
+)
+
+TARGET_SOURCE = "target"  # the "file" named by problems in a target given as mappings
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(moves_done, moves_expected)`` each time a move ends in the simulation."""
+
+
+class UnreachableTargetError(Exception):
+    """No capacity-safe order of migrations reaches the target: the hosts and VMs that block it."""
+
+    def __init__(self, hosts: Sequence[str], vms: Sequence[str], message: str) -> None:
+        self.hosts = tuple(hosts)
+        self.vms = tuple(vms)
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleStats:
+    """Figures of a schedule; ``lower_bound_s`` is the bound of ``lower_bound_s()`` (see there)."""
+
+    moves: int
+    parking_moves: int
+    makespan_s: float
+    total_migration_s: float
+    total_transferred_mib: float
+    peak_concurrent_moves: int
+    critical_path: tuple[str, ...]
+    lower_bound_s: float
+    non_converging_moves: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for the plan's ``metrics``)."""
+        return {
+            "moves": self.moves,
+            "parking_moves": self.parking_moves,
+            "makespan_s": self.makespan_s,
+            "total_migration_s": self.total_migration_s,
+            "total_transferred_mib": self.total_transferred_mib,
+            "peak_concurrent_moves": self.peak_concurrent_moves,
+            "critical_path": list(self.critical_path),
+            "lower_bound_s": self.lower_bound_s,
+            "non_converging_moves": self.non_converging_moves,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The timed part of a plan: migrations in start order, power actions in time order, figures."""
+
+    migrations: tuple[Migration, ...]
+    power_actions: tuple[PowerAction, ...]
+    stats: ScheduleStats
+    host_states: dict[str, str] = field(default_factory=dict)
+
+
+def plan_migrations(
+    instance: Instance,
+    target_placement: Mapping[str, str],
+    target_host_states: Mapping[str, str] | None = None,
+    *,
+    reasons: Mapping[str, MoveReason] | None = None,
+    progress: ProgressCallback | None = None,
+) -> Schedule:
+    """Schedule the migrations and power actions taking ``instance`` to the target.
+
+    ``target_placement`` maps VM names to hosts (a placed VM it omits stays where it is; a new VM
+    must be named). ``target_host_states`` gives final host states; omitted, hosts keep theirs
+    except standby hosts the placement uses, which are powered on. ``reasons`` gives each VM's
+    move reason; by default ``maintenance`` when its host is in maintenance, ``dpm`` when its host
+    is powered off at the end, else ``drs``.
+
+    Raises:
+        InputError: the target names unknown VMs or hosts, asks a state change no power action
+            makes, or sends a VM where it may not go.
+        UnreachableTargetError: no capacity-safe order reaches the target.
+    """
+    target = _resolve_target(instance, target_placement, target_host_states)
+    planner = _Planner(instance, target, reasons or {}, progress)
+    return planner.plan()
+
+
+# -- the target, validated ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    host_of: list[int]  # final host index per VM
+    states: list[HostState]  # final state per host
+    power_on: list[int]
+    power_off: list[int]
+
+
+def _resolve_target(
+    instance: Instance, placement: Mapping[str, str], host_states: Mapping[str, str] | None
+) -> _Target:
+    """Check the target's names, state changes and host choices; InputError lists every problem."""
+    problems: list[Problem] = []
+    host_index = instance.host_index
+    for vm in placement:
+        if vm not in instance.vm_index:
+            problems.append(Problem(TARGET_SOURCE, f"placement: {vm}", "", "unknown VM"))
+    host_of: list[int] = []
+    for v in instance.vms:
+        name = placement.get(v.name, v.host)
+        if name is None:
+            problems.append(
+                Problem(TARGET_SOURCE, f"placement: {v.name}", "", "a new VM needs a target host")
+            )
+            host_of.append(-1)
+        elif name not in host_index:
+            problems.append(Problem(TARGET_SOURCE, f"placement: {v.name}", "", f"unknown host {name}"))
+            host_of.append(-1)
+        else:
+            host_of.append(host_index[name])
+
+    states = list(instance.host_states)
+    if host_states is not None:
+        for name, value in host_states.items():
+            if name not in host_index:
+                problems.append(Problem(TARGET_SOURCE, f"host_states: {name}", "", "unknown host"))
+                continue
+            try:
+                states[host_index[name]] = HostState(value)
+            except ValueError:
+                allowed = ", ".join(s.value for s in HostState)
+                problems.append(
+                    Problem(TARGET_SOURCE, f"host_states: {name}", "", f"unknown state {value!r} ({allowed})")
+                )
+    else:
+        used = {h for h in host_of if h >= 0}
+        for h in used:
+            if states[h] is HostState.STANDBY:
+                states[h] = HostState.UP
+
+    power_on: list[int] = []
+    power_off: list[int] = []
+    for h, (host, final) in enumerate(zip(instance.hosts, states, strict=True)):
+        now = host.state
+        if final is now:
+            continue
+        if now is HostState.STANDBY and final is HostState.UP:
+            power_on.append(h)
+        elif now is HostState.UP and final is HostState.STANDBY:
+            power_off.append(h)
+        else:
+            problems.append(
+                Problem(
+                    TARGET_SOURCE,
+                    f"host_states: {host.name}",
+                    "",
+                    f"{now.value} → {final.value} is no power action (a plan powers up hosts off "
+                    "and standby hosts on; other states change outside plans)",
+                )
+            )
+
+    compat = compatibility(instance)
+    for k, (v, h) in enumerate(zip(instance.vms, host_of, strict=True)):
+        if h < 0:
+            continue
+        host = instance.hosts[h]
+        if states[h] is not HostState.UP:
+            problems.append(
+                Problem(
+                    TARGET_SOURCE,
+                    f"placement: {v.name}",
+                    "",
+                    f"host {host.name} is {states[h].value} at the end and cannot hold VMs",
+                )
+            )
+        elif v.host != host.name and not compat.allowed[k, h]:
+            why = "; ".join(compat.reasons(v.name, host.name)) or "not allowed"
+            problems.append(
+                Problem(TARGET_SOURCE, f"placement: {v.name}", "", f"cannot go to {host.name}: {why}")
+            )
+    if problems:
+        raise InputError(problems)
+    return _Target(host_of, states, power_on, power_off)
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+class _Planner:
+    """One planning run: facts, costs and the callbacks the simulation needs."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        target: _Target,
+        reasons: Mapping[str, MoveReason],
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.instance = instance
+        self.target = target
+        self.policy = instance.policy.migration
+        self.preset = preset_for_policy(self.policy)
+        self.progress = progress
+        self.link_mibps = self.policy.network_gbps * MIBPS_PER_GBPS * LINK_EFFICIENCY
+        self.concurrency = max(1, self.policy.max_concurrent_per_host)
+        self.host_names = tuple(h.name for h in instance.hosts)
+        self.current = [int(h) for h in instance.current_host]
+        self.facts = self._facts()
+        self.drained_first = [h.state is HostState.MAINTENANCE for h in instance.hosts]
+        self.reason_by_vm = self._reasons(reasons)
+        self._cost_s: dict[int, float] = {}
+
+    def _facts(self) -> Facts:
+        inst, target = self.instance, self.target
+        powered_on = set(target.power_on)
+        powered_off = set(target.power_off)
+        receives = []
+        parks = []
+        ready = []
+        for h, host in enumerate(inst.hosts):
+            final_up = target.states[h] is HostState.UP
+            on_now = host.state is HostState.UP
+            # A host powered off at the end may still hold a VM for a while (the search uses it);
+            # parking prefers hosts that stay on, so that no power-off waits on a parked VM.
+            receives.append(final_up or (on_now and h in powered_off))
+            parks.append(final_up)
+            ready.append(float(host.power.boot_s) if h in powered_on else 0.0)
+        return Facts(
+            host_names=self.host_names,
+            vm_names=tuple(v.name for v in inst.vms),
+            cpu_cap_mhz=tuple(int(x) for x in inst.host_cpu_mhz),
+            memory_cap_mib=tuple(float(x) for x in inst.host_memory_admission_mib),
+            vm_cpu_mhz=tuple(int(x) for x in inst.vm_cpu_demand_mhz),
+            vm_memory_mib=tuple(int(x) for x in inst.vm_memory_mib),
+            allowed=compatibility(inst).allowed,
+            receives=tuple(receives),
+            parks=tuple(parks),
+            ready_s=tuple(ready),
+        )
+
+    def _reasons(self, given: Mapping[str, MoveReason]) -> list[MoveReason]:
+        """Each VM's move reason: the one given, else from its source host's state."""
+        inst, target = self.instance, self.target
+        out: list[MoveReason] = []
+        for v, h in zip(inst.vms, self.current, strict=True):
+            reason = given.get(v.name)
+            if reason is None:
+                if h >= 0 and inst.hosts[h].state is HostState.MAINTENANCE:
+                    reason = MoveReason.MAINTENANCE
+                elif h >= 0 and target.states[h] is HostState.STANDBY:
+                    reason = MoveReason.DPM
+                else:
+                    reason = MoveReason.DRS
+            out.append(MoveReason(reason))
+        return out
+
+    # -- costs ------------------------------------------------------------------------------
+
+    def make_run(self, vm: int) -> PrecopyRun:
+        return PrecopyRun(migration_input_for(self.instance.vms[vm], self.policy), self.preset)
+
+    def cost_s(self, vm: int) -> float:
+        """Seconds the VM's move takes alone on idle links (the cost a parking move adds)."""
+        cached = self._cost_s.get(vm)
+        if cached is None:
+            # The whole link, as the estimator gives a move alone: the run keeps its pre-copy to
+            # the preset's cap by itself, and a QEMU switchover uses the rest.
+            cached = self.make_run(vm).time_to_finish(self.link_mibps)
+            self._cost_s[vm] = cached
+        return cached
+
+    def _check_movable_alone(self, moves: Sequence[Move]) -> None:
+        """Every move must at least complete alone; a migration that never ends reaches nothing."""
+        bad = [m for m in moves if math.isinf(self.cost_s(m.vm))]
+        if bad:
+            vms = [self.facts.vm_names[m.vm] for m in bad]
+            hosts = sorted({self.host_names[h] for m in bad for h in (m.source, m.target)})
+            raise UnreachableTargetError(
+                hosts,
+                vms,
+                f"{len(bad)} migration(s) never complete even alone on an idle link "
+                f"(the guest dirties memory faster than {self.preset.name} can send it): "
+                + ", ".join(vms[:10])
+                + (" ..." if len(vms) > 10 else ""),
+            )
+
+    def keys_of(self, moves: Sequence[Move], usage: Usage) -> list[PriorityKey]:
+        durations = [self.cost_s(m.vm) for m in moves]
+        return priority_keys(moves, usage, durations, self.drained_first, self.concurrency)
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def plan(self) -> Schedule:
+        facts, target = self.facts, self.target
+        self._check_final_capacity()
+        moves = [
+            Move(v, src, dst, self.reason_by_vm[v])
+            for v, (src, dst) in enumerate(zip(self.current, target.host_of, strict=True))
+            if src >= 0 and src != dst
+        ]
+        self._check_movable_alone(moves)
+        usage = Usage.of_placement(facts, self.current)
+        parked = add_parking(facts, usage, moves, self.cost_s)
+        sim = Simulation(
+            facts,
+            self.current,
+            parked.moves,
+            keys_of=self.keys_of,
+            make_run=self.make_run,
+            fair_rates=self._fair_rates,
+            link_mibps=self.link_mibps,
+            concurrency=self.concurrency,
+            power_off=set(target.power_off),
+            replan=self._replan,
+            progress=self.progress,
+        )
+        try:
+            timeline = sim.run()
+        except NeverEndsError as exc:
+            m = exc.move
+            raise UnreachableTargetError(
+                [self.host_names[m.source], self.host_names[m.target]],
+                [facts.vm_names[m.vm]],
+                f"the migration of {facts.vm_names[m.vm]} never completes at the bandwidth it gets",
+            ) from exc
+        return self._schedule(timeline, moves)
+
+    def _fair_rates(
+        self, flows: Mapping[int, tuple[int, int, float]], capacity_mibps: Mapping[int, float]
+    ) -> dict[int, float]:
+        names = self.host_names
+        named = {k: (names[s], names[d], demand) for k, (s, d, demand) in flows.items()}
+        return max_min_fair_rates(named, {names[h]: c for h, c in capacity_mibps.items()})
+
+    def _replan(
+        self, host_of: list[int], usage: Usage, pending: list[Move], force_search: bool
+    ) -> list[Move]:
+        """New moves for a stall: parking first, the search when parking cannot help."""
+        if not force_search:
+            parked = add_parking(self.facts, usage, pending, self.cost_s)
+            if parked.resolved:
+                return parked.moves
+        fallback = resolve_by_search(self.facts, usage, host_of, pending, self.reason_by_vm.__getitem__)
+        if fallback.moves is not None:
+            return fallback.moves
+        raise self._unreachable(host_of, pending, fallback.stuck_vms, fallback.exhaustive)
+
+    def _unreachable(
+        self, host_of: Sequence[int], pending: Sequence[Move], stuck: Sequence[int], proven: bool
+    ) -> UnreachableTargetError:
+        names, vm_names = self.host_names, self.facts.vm_names
+        target_of = {m.vm: m.target for m in pending}
+        stuck = list(stuck) or [m.vm for m in pending]
+        hosts = sorted({names[host_of[v]] for v in stuck} | {names[target_of[v]] for v in stuck})
+        vms = sorted(vm_names[v] for v in stuck)
+        how = (
+            "no order of migrations reaches the target"
+            if proven
+            else "no order of migrations reaching the target was found"
+        )
+        message = (
+            f"{how}: hosts {', '.join(hosts)} are too full to take VMs {', '.join(vms)} in any order, "
+            "and no host has room to park one of them on the way"
+        )
+        return UnreachableTargetError(hosts, vms, message)
+
+    def _check_final_capacity(self) -> None:
+        """A target over capacity on some host is reachable by no order."""
+        facts = self.facts
+        final = Usage.of_placement(facts, self.target.host_of)
+        over = [h for h in range(facts.num_hosts) if not final.within(h)]
+        if not over:
+            return
+        hosts = [self.host_names[h] for h in over]
+        vms = sorted(facts.vm_names[v] for v, h in enumerate(self.target.host_of) if h in set(over))
+        raise UnreachableTargetError(
+            hosts, vms, f"the target leaves host(s) {', '.join(hosts)} over capacity: no order can reach it"
+        )
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _schedule(self, timeline: Timeline, original: Sequence[Move]) -> Schedule:
+        names, vm_names = self.host_names, self.facts.vm_names
+        order = sorted(range(len(timeline.moves)), key=lambda i: (timeline.moves[i].start_s, i))
+        migrations = tuple(
+            Migration(
+                vm=vm_names[tm.move.vm],
+                source=names[tm.move.source],
+                target=names[tm.move.target],
+                start_s=tm.start_s,
+                end_s=tm.end_s,
+                reason=tm.move.reason,
+                estimate=tm.estimate,
+            )
+            for tm in (timeline.moves[i] for i in order)
+        )
+        actions = [PowerAction(names[h], PowerActionKind.POWER_ON, 0.0) for h in self.target.power_on]
+        missing = set(self.target.power_off) - set(timeline.power_off_s)
+        if missing:  # every host due off is empty at the end of a replay that reached the target
+            raise AssertionError(f"hosts never emptied: {sorted(names[h] for h in missing)}")
+        actions += [
+            PowerAction(names[h], PowerActionKind.POWER_OFF, t) for h, t in timeline.power_off_s.items()
+        ]
+        actions.sort(key=lambda a: (a.at_s, a.host))
+        stats = ScheduleStats(
+            moves=len(migrations),
+            parking_moves=sum(1 for m in migrations if m.reason is MoveReason.PARKING),
+            makespan_s=max((m.end_s for m in migrations), default=0.0),
+            total_migration_s=sum(m.end_s - m.start_s for m in migrations),
+            total_transferred_mib=sum(m.estimate.transferred_mib for m in migrations),
+            peak_concurrent_moves=timeline.peak_concurrent_moves,
+            critical_path=_critical_path(timeline, vm_names),
+            lower_bound_s=self.lower_bound_s(original),
+            non_converging_moves=sum(1 for m in migrations if not m.estimate.converges),
+        )
+        host_states = {h.name: s.value for h, s in zip(self.instance.hosts, self.target.states, strict=True)}
+        return Schedule(migrations, tuple(actions), stats, host_states)
+
+    def lower_bound_s(self, moves: Sequence[Move]) -> float:
+        """A simple bound on any schedule's makespan for ``moves``.
+
+        The larger of the longest single move (alone, on idle links) and, over hosts, the seconds
+        of moves touching the host divided by the moves it may run at once.
+        """
+        if not moves:
+            return 0.0
+        per_host = [0.0] * self.facts.num_hosts
+        longest = 0.0
+        for m in moves:
+            d = self.cost_s(m.vm)
+            longest = max(longest, d)
+            per_host[m.source] += d
+            per_host[m.target] += d
+        return max(longest, max(per_host) / self.concurrency)
+
+
+def _critical_path(timeline: Timeline, vm_names: Sequence[str]) -> tuple[str, ...]:
+    """VMs along the chain of moves that ends last, each started by the end of the one before."""
+    if not timeline.moves:
+        return ()
+    i: int | None = max(range(len(timeline.moves)), key=lambda k: (timeline.moves[k].end_s, -k))
+    chain: list[str] = []
+    while i is not None:
+        tm = timeline.moves[i]
+        chain.append(vm_names[tm.move.vm])
+        i = tm.cause
+    chain.reverse()
+    return tuple(chain)

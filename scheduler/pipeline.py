@@ -1,0 +1,251 @@
+"""From an inventory to a verified plan: optimize, schedule, explain, check.
+
+Every plan that leaves this module has passed the solver-free checker (``check.verify_plan``); a
+failure is a bug and raises ``InconsistentSolutionError`` instead of being written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scheduler.check.bounds import lower_bounds
+from scheduler.check.feasibility import check_placement
+from scheduler.check.metrics import cluster_metrics
+from scheduler.check.rules import rule_status
+from scheduler.check.verify import verify_plan
+from scheduler.compat import Compatibility, compatibility, unmovable
+from scheduler.errors import InconsistentSolutionError, InputError, Problem
+from scheduler.migration.planner import Schedule, plan_migrations
+from scheduler.model import (
+    HostState,
+    Instance,
+    MoveReason,
+    Plan,
+    PlanStatus,
+    Unmovable,
+    Violation,
+)
+from scheduler.solver.optimize import optimize
+from scheduler.solver.options import SolveOptions
+from scheduler.solver.result import OptimizeResult, SolveStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOutcome:
+    plan: Plan
+    result: OptimizeResult
+    schedule: Schedule | None
+
+
+def with_what_if(
+    instance: Instance,
+    *,
+    maintenance: tuple[str, ...] = (),
+    threshold: int | None = None,
+    dpm: bool | None = None,
+    measure: str | None = None,
+) -> Instance:
+    """Apply the CLI's what-if flags: hosts put in maintenance, DRS threshold/measure, DPM on/off."""
+    from scheduler.model import Measure
+
+    problems = [
+        Problem("command line", "", "--maintenance", f"unknown host {name!r}")
+        for name in maintenance
+        if name not in instance.host_index
+    ]
+    if threshold is not None and not 1 <= threshold <= 5:
+        problems.append(Problem("command line", "", "--threshold", f"must be 1..5, got {threshold}"))
+    if problems:
+        raise InputError(problems)
+    hosts = tuple(
+        replace(h, state=HostState.MAINTENANCE) if h.name in maintenance else h for h in instance.hosts
+    )
+    policy = instance.policy
+    drs = policy.drs
+    if threshold is not None:
+        drs = replace(drs, threshold=threshold)
+    if measure is not None:
+        drs = replace(drs, measure=Measure(measure))
+    dpm_policy = replace(policy.dpm, enabled=dpm) if dpm is not None else policy.dpm
+    return replace(instance, hosts=hosts, policy=replace(policy, drs=drs, dpm=dpm_policy))
+
+
+def make_plan(
+    instance: Instance,
+    options: SolveOptions | None = None,
+    *,
+    schedule_progress: Callable[[int, int], None] | None = None,
+) -> PlanOutcome:
+    """Optimize, schedule the moves and assemble the CONTRACT §2 plan; verified before returning."""
+    options = options or SolveOptions()
+    compat = compatibility(instance)
+    result = optimize(instance, options)
+    before = cluster_metrics(instance, instance.current_placement(), _states(instance))
+    bounds = lower_bounds(instance, compat)
+    metrics: dict[str, Any] = {
+        "before": before.to_dict(),
+        "lower_bounds": bounds,
+        "solve_time_s": round(result.solve_time_s, 3),
+        "levels": [level.to_dict() for level in result.levels],
+        "scope": {"free_vms": result.free_vms, "candidate_pairs": result.candidate_pairs},
+        "notes": list(result.notes),
+    }
+    stuck = tuple(unmovable(instance, compat))
+    if result.status is SolveStatus.INFEASIBLE:
+        plan = Plan(
+            cluster=instance.name,
+            status=PlanStatus.INFEASIBLE,
+            placement={},
+            host_states=dict(result.host_states),
+            unmovable=stuck,
+            conflicts=result.conflicts,
+            metrics=metrics,
+        )
+        _verified(instance, plan)
+        return PlanOutcome(plan, result, None)
+
+    findings = check_placement(instance, result.placement, result.host_states, compat)
+    if findings:
+        raise InconsistentSolutionError(
+            "optimizer target fails the checker:\n" + "\n".join(str(f) for f in findings)
+        )
+    schedule = plan_migrations(
+        instance,
+        result.placement,
+        result.host_states,
+        reasons=_move_reasons(instance, compat, result.placement, result.host_states),
+        progress=schedule_progress,
+    )
+    after = cluster_metrics(instance, result.placement, result.host_states)
+    metrics["after"] = after.to_dict()
+    metrics["schedule"] = schedule.stats.as_dict()
+    changed = bool(schedule.migrations or schedule.power_actions)
+    status = PlanStatus(result.status.value) if changed else PlanStatus.UNCHANGED
+    plan = Plan(
+        cluster=instance.name,
+        status=status,
+        placement=dict(result.placement),
+        host_states=dict(result.host_states),
+        migrations=schedule.migrations,
+        power_actions=schedule.power_actions,
+        violations=_violations(instance, compat, result.placement),
+        unmovable=stuck + _balancer_wishes(instance, compat, stuck, result),
+        metrics=metrics,
+    )
+    _verified(instance, plan)
+    return PlanOutcome(plan, result, schedule)
+
+
+def _verified(instance: Instance, plan: Plan) -> None:
+    report = verify_plan(instance, plan)
+    if not report.valid:
+        raise InconsistentSolutionError(
+            "plan fails the checker:\n" + "\n".join(str(f) for f in report.findings)
+        )
+
+
+def _states(instance: Instance) -> dict[str, str]:
+    return {h.name: h.state.value for h in instance.hosts}
+
+
+def _move_reasons(
+    instance: Instance,
+    compat: Compatibility,
+    placement: Mapping[str, str],
+    host_states: Mapping[str, str],
+) -> dict[str, MoveReason]:
+    """Why each VM moves: maintenance > rule (priority-1 repair or soft rule) > dpm > drs."""
+    in_broken_rule: set[str] = set()
+    for status in rule_status(instance, instance.current_placement()):
+        if not status.satisfied:
+            in_broken_rule.update(status.violating_vms)
+    reasons: dict[str, MoveReason] = {}
+    for vm in instance.vms:
+        target = placement.get(vm.name)
+        if vm.host is None or target is None or target == vm.host:
+            continue
+        source_state = instance.host(vm.host).state
+        if source_state in (HostState.MAINTENANCE, HostState.DOWN):
+            reasons[vm.name] = MoveReason.MAINTENANCE
+        elif vm.name in in_broken_rule or not compat.is_allowed(vm.name, vm.host):
+            reasons[vm.name] = MoveReason.RULE
+        elif host_states.get(vm.host) == HostState.STANDBY.value:
+            reasons[vm.name] = MoveReason.DPM
+        else:
+            reasons[vm.name] = MoveReason.DRS
+    return reasons
+
+
+def _violations(
+    instance: Instance, compat: Compatibility, placement: Mapping[str, str]
+) -> tuple[Violation, ...]:
+    """Soft rules left broken, each with what it yields to."""
+    out: list[Violation] = []
+    for status in rule_status(instance, placement):
+        if status.satisfied or status.priority == 1:
+            continue
+        rule = instance.rules[instance.rule_index[status.rule]]
+        if status.priority == 2:
+            yields = "priority-1 rules, compatibility or capacity (no placement keeps it)"
+        else:
+            blocked = [
+                vm
+                for vm in status.violating_vms
+                if not any(rule.allows_host(h) and compat.is_allowed(vm, h) for h in placement.values())
+            ]
+            yields = (
+                "compatibility or priority-1 rules (no allowed host satisfies it for "
+                + ", ".join(blocked)
+                + ")"
+                if blocked
+                else "priority-2 rules, DPM or capacity (fixing it would worsen a higher level)"
+            )
+        out.append(
+            Violation(
+                rule=rule.name,
+                priority=status.priority,
+                vms=status.violating_vms,
+                detail=f"{status.detail}; yields to {yields}",
+            )
+        )
+    return tuple(out)
+
+
+def _balancer_wishes(
+    instance: Instance, compat: Compatibility, stuck: tuple[Unmovable, ...], result: OptimizeResult
+) -> tuple[Unmovable, ...]:
+    """VMs the balancer would have liked to move, and why not: movable VMs left on hot hosts.
+
+    Listed only when the plan leaves the cluster outside the DRS tolerance; "hot" = above the
+    mean utilization plus the tolerance on a measured resource.
+    """
+    after = cluster_metrics(instance, result.placement, result.host_states)
+    if after.drs_balanced:
+        return ()
+    resources = instance.policy.drs.measure.resources
+    hot: set[str] = set()
+    cool: set[str] = set()
+    for h in after.hosts:
+        if h.state != HostState.UP.value:
+            continue
+        utilization = {"cpu": h.cpu_utilization, "memory": h.memory_utilization}
+        if any(utilization[r] > after.mean_utilization[r] + after.drs_tolerance for r in resources):
+            hot.add(h.name)
+        elif all(utilization[r] < after.mean_utilization[r] for r in resources):
+            cool.add(h.name)
+    affinity = {name: r.name for r in instance.rules if r.kind.value == "affinity" for name in r.vms}
+    listed = {u.vm for u in stuck}
+    out: list[Unmovable] = []
+    for vm in instance.vms:
+        if vm.name in listed or result.placement.get(vm.name) not in hot or vm.immobility_reasons():
+            continue
+        if vm.name in affinity:
+            why = f"kept with its affinity group ({affinity[vm.name]})"
+        elif not any(compat.is_allowed(vm.name, h) for h in cool):
+            why = "no compatible host with spare load (storage, network, CPU or priority-1 rules)"
+        else:
+            why = "no move of it lowers the imbalance within capacity, rules and the move budget"
+        out.append(Unmovable(vm.name, (f"balancer wanted to move it off hot host; {why}",)))
+    return tuple(out)

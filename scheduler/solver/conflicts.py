@@ -1,0 +1,192 @@
+"""Why an instance is infeasible: the smallest set of rules, hosts and VMs that cannot hold together.
+
+Two passes. ``structural_conflicts`` catches what needs no search (a VM with no host it may run
+on, demand beyond the whole cluster's capacity). ``explain_infeasibility`` asks CP-SAT: every hard
+group — each priority-1 rule, each host's capacity, each maintenance host's evacuation — is
+guarded by an assumption literal; CP-SAT returns a sufficient subset for infeasibility, which a
+deletion pass then shrinks to a minimal one (each member is needed for the contradiction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from scheduler.compat import Compatibility, compatibility
+from scheduler.model import NO_HOST, Conflict, HostState, Instance
+from scheduler.solver.problem import POWER_OFF
+
+CORE_CHECK_S = 2.0  # per deletion test
+MAX_CORE_TO_MINIMIZE = 16
+DIAGNOSIS_S = 10.0
+
+
+def structural_conflicts(instance: Instance, compat: Compatibility, power: np.ndarray) -> list[Conflict]:
+    """Conflicts visible without search: VMs with nowhere to go, demand above total capacity."""
+    out: list[Conflict] = []
+    usable = power != POWER_OFF
+    ok = compat.allowed & usable[None, :]
+    for v in np.flatnonzero(~ok.any(axis=1)):
+        vm = instance.vms[v]
+        reasons = vm.immobility_reasons()
+        rules = tuple(r.name for r in instance.rules if r.is_hard and vm.name in r.vms)
+        hosts: tuple[str, ...] = ()
+        if vm.host is not None and instance.host(vm.host).state in (HostState.MAINTENANCE, HostState.DOWN):
+            hosts = (vm.host,)
+            why = f"VM {vm.name} must leave {instance.host(vm.host).state.value} host {vm.host}"
+            why += f" but cannot move ({'; '.join(reasons)})" if reasons else " and no other host may take it"
+            kind = "maintenance"
+        else:
+            why = f"VM {vm.name} has no host it may run on"
+            if rules:
+                why += f" (priority-1 rules {', '.join(rules)} together with compatibility)"
+            kind = "rule" if rules else "compatibility"
+        out.append(Conflict(kind, vm.name, why, rules=rules, hosts=hosts, vms=(vm.name,)))
+    cpu_total = int(instance.vm_cpu_demand_mhz.sum())
+    cpu_cap = int(instance.host_cpu_mhz[usable].sum())
+    mem_total = int(instance.vm_memory_mib.sum())
+    mem_cap = float(instance.host_memory_admission_mib[usable].sum())
+    usable_names = tuple(h.name for h, u in zip(instance.hosts, usable, strict=True) if u)
+    if cpu_total > cpu_cap:
+        out.append(
+            Conflict(
+                "capacity",
+                "cpu",
+                f"CPU demand {cpu_total} MHz exceeds the {cpu_cap} MHz of the usable hosts",
+                hosts=usable_names,
+            )
+        )
+    if mem_total > mem_cap:
+        out.append(
+            Conflict(
+                "capacity",
+                "memory",
+                f"configured memory {mem_total} MiB exceeds the {mem_cap:.0f} MiB the usable hosts admit",
+                hosts=usable_names,
+            )
+        )
+    return out
+
+
+def explain_infeasibility(instance: Instance, compat: Compatibility, power: np.ndarray) -> list[Conflict]:
+    """A minimal set of hard groups (P1 rules, host capacities, evacuations) that conflict."""
+    relaxed = compatibility(
+        dataclasses.replace(instance, rules=tuple(r for r in instance.rules if not r.is_hard))
+    )
+    usable = power != POWER_OFF
+    model = cp_model.CpModel()
+    current = instance.current_host
+    movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
+    x: list[dict[int, cp_model.IntVar]] = []
+    for v in range(instance.num_vms):
+        hosts = set(np.flatnonzero(relaxed.allowed[v] & usable).tolist()) if movable[v] else set()
+        if current[v] != NO_HOST:
+            hosts.add(int(current[v]))  # staying put is an option the evacuation literal may forbid
+        row = {h: model.new_bool_var(f"x[{v},{h}]") for h in hosts}
+        model.add_exactly_one(row.values())
+        x.append(row)
+
+    groups: dict[int, Conflict] = {}
+
+    def literal(conflict: Conflict) -> cp_model.IntVar:
+        lit = model.new_bool_var(conflict.name)
+        groups[lit.index] = conflict
+        return lit
+
+    for rule in instance.rules:
+        if not rule.is_hard:
+            continue
+        lit = literal(
+            Conflict(
+                "rule",
+                rule.name,
+                f"priority-1 rule {rule.name} ({rule.mode}) restricts {len(rule.vms)} VM(s)",
+                rules=(rule.name,),
+                vms=rule.vms,
+            )
+        )
+        for name in rule.vms:
+            v = instance.vm_index[name]
+            for h, var in x[v].items():
+                if not rule.allows_host(instance.hosts[h].name):
+                    model.add(var == 0).only_enforce_if(lit)
+    for h, host in enumerate(instance.hosts):
+        residents = [(v, row[h]) for v, row in enumerate(x) if h in row]
+        if not residents:
+            continue
+        if not usable[h]:
+            lit = literal(
+                Conflict(
+                    "maintenance",
+                    host.name,
+                    f"host {host.name} ({host.state.value}) must end empty",
+                    hosts=(host.name,),
+                )
+            )
+            for _, var in residents:
+                model.add(var == 0).only_enforce_if(lit)
+            continue
+        lit = literal(
+            Conflict(
+                "capacity",
+                host.name,
+                f"capacity of host {host.name} ({host.cpu_mhz} MHz, {host.memory_mib} MiB × overcommit)",
+                hosts=(host.name,),
+            )
+        )
+        vms = [v for v, _ in residents]
+        xs = [var for _, var in residents]
+        cpu = cp_model.LinearExpr.weighted_sum(xs, [int(instance.vm_cpu_demand_mhz[v]) for v in vms])
+        mem = cp_model.LinearExpr.weighted_sum(xs, [int(instance.vm_memory_mib[v]) for v in vms])
+        model.add(cpu <= int(host.cpu_mhz)).only_enforce_if(lit)
+        model.add(mem <= int(instance.host_memory_admission_mib[h])).only_enforce_if(lit)
+
+    literals = [model.get_bool_var_from_proto_index(i) for i in groups]
+    core = _core(model, literals, DIAGNOSIS_S)
+    if core is None:
+        return [
+            Conflict(
+                "unknown",
+                "search",
+                "the hard constraints could not be satisfied, and the "
+                f"conflict search did not finish within {DIAGNOSIS_S:.0f} s",
+            )
+        ]
+    if len(core) <= MAX_CORE_TO_MINIMIZE:
+        core = _minimize(model, core)
+    return [groups[lit.index] for lit in core]
+
+
+def _core(
+    model: cp_model.CpModel, literals: list[cp_model.IntVar], time_s: float
+) -> list[cp_model.IntVar] | None:
+    model.clear_assumptions()
+    model.add_assumptions(literals)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_s
+    solver.parameters.num_workers = 1  # assumption cores are reported by the sequential search
+    status = solver.solve(model)
+    if status != cp_model.INFEASIBLE:
+        return None
+    wanted = set(solver.sufficient_assumptions_for_infeasibility())
+    return [lit for lit in literals if lit.index in wanted]
+
+
+def _minimize(model: cp_model.CpModel, core: list[cp_model.IntVar]) -> list[cp_model.IntVar]:
+    """Deletion filter: drop each member whose removal keeps the rest infeasible."""
+    kept = list(core)
+    for lit in list(core):
+        trial = [other for other in kept if other is not lit]
+        if not trial:
+            continue
+        model.clear_assumptions()
+        model.add_assumptions(trial)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = CORE_CHECK_S
+        solver.parameters.num_workers = 1
+        if solver.solve(model) == cp_model.INFEASIBLE:
+            kept = trial
+    model.clear_assumptions()
+    return kept

@@ -1,0 +1,465 @@
+"""The CP-SAT placement model: variables, hard constraints and one objective expression per level.
+
+Variables
+    ``x[i][h]``   free VM i runs on candidate host h at the end (exactly one per VM).
+    ``on[h]``     host h is powered on at the end (a constant unless DPM decides).
+    ``viol[r]``   priority-2 rule r is broken (affinity: not all on one host; anti-affinity: two
+                  members share a host).
+    ``g[r][h]``   affinity rule r's members all sit on host h (when r is kept).
+    ``excess``    per host and measured resource, how far utilization leaves the DRS band.
+
+Hard constraints
+    capacity  Σ cpu_demand ≤ cpu_mhz·on and Σ memory_mib ≤ memory_mib·overcommit·on per host;
+    DPM       with DPM on, Σ demand ≤ high_target·capacity (or the fixed load, if larger) per host,
+              and Σ on ≥ min_hosts_on;
+    moves     at most ``max_migrations`` optional moves.
+Compatibility, priority-1 rules and maintenance are encoded by the candidate sets themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from ortools.sat.python import cp_model
+
+from scheduler.model import NO_HOST, Rule, RuleKind
+from scheduler.solver.problem import POWER_DECIDE, POWER_OFF, POWER_ON, Problem
+from scheduler.solver.scaling import cost_units, scaled_demands
+
+LinearExpr = cp_model.LinearExprT
+
+DRS_SEGMENTS = 6  # sloped segments of the deviation penalty (slopes 1, 3, 5, ...)
+DRS_MIN_STEP = 0.01  # segment width (utilization) when the tolerance is zero (threshold 5)
+
+
+Assignment = npt.NDArray[np.int64]
+OnMask = npt.NDArray[np.bool_]
+
+
+@dataclass
+class LevelExpr:
+    """One level's objective, with its value on any assignment computed without the solver.
+
+    ``evaluate`` lets the staged solver keep an incumbent that is already optimal for a level
+    (CP-SAT would otherwise return an arbitrary equally good solution) and fix a level at the
+    incumbent's value when CP-SAT finds nothing better in time. ``hint`` completes the hint with
+    the level's auxiliary variables, so that every hint is complete.
+    """
+
+    name: str
+    expr: LinearExpr
+    unit: str
+    trivial: bool  # no variable can change it: skip the solve
+    evaluate: Callable[[Assignment, OnMask], int]
+    hint: Callable[[Assignment, OnMask], None] = lambda assignment, on_mask: None
+    lower_bound: int = 0  # a value no solution beats: reaching it ends the level without a solve
+
+
+class PlacementModel:
+    """Build once, then minimize level by level (see ``staged.py``)."""
+
+    def __init__(self, problem: Problem, max_migrations: int | None = None) -> None:
+        self.problem = problem
+        inst = problem.instance
+        self.model = cp_model.CpModel()
+        m = self.model
+        n_hosts = inst.num_hosts
+        self.free = problem.free
+        self.position = {int(v): i for i, v in enumerate(problem.free)}
+
+        # -- x[i][h]: where each free VM ends ------------------------------------------------
+        self.x: list[dict[int, cp_model.IntVar]] = []
+        self.by_host: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in range(n_hosts)]
+        for i, v in enumerate(problem.free):
+            row = {int(h): m.new_bool_var(f"x[{v},{h}]") for h in problem.candidates[i]}
+            m.add_exactly_one(row.values())
+            self.x.append(row)
+            for h, var in row.items():
+                self.by_host[h].append((int(v), var))
+
+        # -- on[h]: host power at the end ----------------------------------------------------
+        self.on: list[cp_model.IntVar | int] = []
+        for h in range(n_hosts):
+            if problem.power[h] == POWER_DECIDE:
+                self.on.append(m.new_bool_var(f"on[{h}]"))
+            else:
+                self.on.append(1 if problem.power[h] == POWER_ON else 0)
+        for h in range(n_hosts):
+            on_h = self.on[h]
+            if isinstance(on_h, int):
+                continue
+            for _, var in self.by_host[h]:
+                m.add_implication(var, on_h)
+
+        fixed = problem.fixed_host
+        placed_fixed = fixed != NO_HOST
+        self.fixed_cpu = np.bincount(fixed[placed_fixed], inst.vm_cpu_demand_mhz[placed_fixed], n_hosts)
+        self.fixed_mem = np.bincount(fixed[placed_fixed], inst.vm_memory_mib[placed_fixed], n_hosts)
+        self.fixed_mem_demand = np.bincount(
+            fixed[placed_fixed], inst.vm_memory_demand_mib[placed_fixed], n_hosts
+        )
+        self._capacity()
+        if problem.dpm_high is not None:
+            self._dpm_targets(problem.dpm_high)
+            decide = [on for on in self.on if not isinstance(on, int)]
+            fixed_on = sum(1 for on in self.on if isinstance(on, int) and on == 1)
+            need = inst.policy.dpm.min_hosts_on - fixed_on
+            if decide and need > 0:
+                m.add(sum(decide) >= min(need, len(decide)))
+        self.max_migrations = max_migrations
+        self.optional_moves = self._moved_terms(optional_only=True)
+        if max_migrations is not None:
+            m.add(sum(self.optional_moves) <= max_migrations)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def x_of(self, v: int, h: int) -> cp_model.IntVar | int:
+        """x for any VM: the variable for a free VM, a 0/1 constant for a fixed one."""
+        i = self.position.get(v)
+        if i is None:
+            return 1 if self.problem.instance.current_host[v] == h else 0
+        return self.x[i].get(h, 0)
+
+    def hosts_of(self, v: int) -> Sequence[int]:
+        i = self.position.get(v)
+        if i is None:
+            cur = int(self.problem.instance.current_host[v])
+            return [cur] if cur != NO_HOST else []
+        return list(self.x[i])
+
+    def _capacity(self) -> None:
+        inst = self.problem.instance
+        cpu_cap = inst.host_cpu_mhz
+        mem_cap = np.floor(inst.host_memory_admission_mib).astype(np.int64)
+        for h, terms in enumerate(self.by_host):
+            if not terms:
+                continue
+            vms = np.array([v for v, _ in terms])
+            xs = [var for _, var in terms]
+            cpu = _dot(inst.vm_cpu_demand_mhz[vms], xs)
+            mem = _dot(inst.vm_memory_mib[vms], xs)
+            self.model.add(cpu + int(self.fixed_cpu[h]) <= int(cpu_cap[h]) * self.on[h])
+            self.model.add(mem + int(self.fixed_mem[h]) <= int(mem_cap[h]) * self.on[h])
+
+    def _dpm_targets(self, high: float) -> None:
+        """Every powered-on host stays within the DPM high target (or its immovable load, if above)."""
+        inst = self.problem.instance
+        for h, terms in enumerate(self.by_host):
+            if not terms:
+                continue
+            vms = np.array([v for v, _ in terms])
+            xs = [var for _, var in terms]
+            cpu_limit = max(math.floor(high * inst.host_cpu_mhz[h]), int(self.fixed_cpu[h]))
+            mem_limit = max(math.floor(high * inst.host_memory_mib[h]), int(self.fixed_mem_demand[h]))
+            cpu = _dot(inst.vm_cpu_demand_mhz[vms], xs) + int(self.fixed_cpu[h])
+            mem = _dot(inst.vm_memory_demand_mib[vms], xs) + int(self.fixed_mem_demand[h])
+            self.model.add(cpu <= cpu_limit)
+            self.model.add(mem <= mem_limit)
+
+    def _moved_terms(self, optional_only: bool) -> list[LinearExpr]:
+        """1 − x[v, current] for free VMs that have a host (optionally only non-mandatory ones)."""
+        terms: list[LinearExpr] = []
+        for i, v in enumerate(self.free):
+            cur = int(self.problem.instance.current_host[v])
+            if cur == NO_HOST or (optional_only and self.problem.mandatory[v]):
+                continue
+            stay = self.x[i].get(cur)
+            terms.append(1 - stay if stay is not None else 1)
+        return terms
+
+    # -- level objectives ---------------------------------------------------------------------
+
+    def priority2_level(self) -> LevelExpr:
+        """Number of broken affinity / anti-affinity rules."""
+        inst = self.problem.instance
+        m = self.model
+        terms: list[LinearExpr] = []
+        rules: list[tuple[Rule, list[int]]] = []
+        derived: list[tuple[Rule, list[int], cp_model.IntVar, dict[int, cp_model.IntVar]]] = []
+        for rule in inst.rules:
+            if rule.priority != 2:
+                continue
+            members = [inst.vm_index[n] for n in rule.vms]
+            rules.append((rule, members))
+            if not any(v in self.position for v in members):
+                continue  # constant: counted by evaluate()
+            viol = m.new_bool_var(f"viol[{rule.name}]")
+            hosts_union = sorted({h for v in members for h in self.hosts_of(v)})
+            g: dict[int, cp_model.IntVar] = {}
+            if rule.kind is RuleKind.AFFINITY:
+                g = {h: m.new_bool_var(f"g[{rule.name},{h}]") for h in hosts_union}
+                m.add_exactly_one(g.values())
+                for v in members:
+                    for h in hosts_union:
+                        m.add(self.x_of(v, h) == g[h]).only_enforce_if(~viol)
+            else:
+                for h in hosts_union:
+                    on_h = [self.x_of(v, h) for v in members]
+                    if all(isinstance(t, int) for t in on_h):
+                        continue
+                    m.add(sum(on_h) <= 1).only_enforce_if(~viol)
+            derived.append((rule, members, viol, g))
+            terms.append(viol)
+
+        def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
+            return sum(int(_broken(rule, assignment[members])) for rule, members in rules)
+
+        def hint(assignment: Assignment, on_mask: OnMask) -> None:
+            for rule, members, viol, g in derived:
+                broken = _broken(rule, assignment[members])
+                m.add_hint(viol, broken)
+                if g:
+                    common = int(assignment[members[0]])
+                    chosen = common if common in g and not broken else next(iter(g))
+                    for h, var in g.items():
+                        m.add_hint(var, h == chosen)
+
+        expr = sum(terms) + sum(
+            int(_broken(rule, self.problem.fixed_host[members]))
+            for rule, members in rules
+            if not any(v in self.position for v in members)
+        )
+        return LevelExpr("priority-2 rules", expr, "rules broken", not terms, evaluate, hint)
+
+    def dpm_level(self) -> LevelExpr:
+        """Hosts powered on (DPM: fewest hosts within the high target)."""
+        decide = [on for on in self.on if not isinstance(on, int)]
+        constant = sum(on for on in self.on if isinstance(on, int))
+
+        def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
+            return int(on_mask.sum())
+
+        bound = max(constant, int(self.problem.instance.policy.dpm.min_hosts_on))
+        return LevelExpr(
+            "dpm hosts on", sum(decide) + constant, "hosts", not decide, evaluate, lower_bound=bound
+        )
+
+    def priority3_level(self) -> LevelExpr:
+        """Number of (VM, should / should_not rule) pairs broken."""
+        inst = self.problem.instance
+        terms: list[LinearExpr] = []
+        constant = 0
+        pairs: list[tuple[int, npt.NDArray[np.int64], bool]] = []  # (vm, rule hosts, wants them)
+        for rule in inst.rules:
+            if rule.priority != 3:
+                continue
+            rule_hosts = {inst.host_index[h] for h in rule.hosts}
+            hosts_arr = np.array(sorted(rule_hosts), dtype=np.int64)
+            for name in rule.vms:
+                v = inst.vm_index[name]
+                pairs.append((v, hosts_arr, rule.wants_hosts))
+                inside = [self.x_of(v, h) for h in self.hosts_of(v) if h in rule_hosts]
+                if any(not isinstance(t, int) for t in inside):
+                    sat: LinearExpr = sum(inside) if rule.wants_hosts else 1 - sum(inside)
+                    terms.append(1 - sat)
+                else:
+                    cur = int(self.problem.fixed_host[v])
+                    constant += int(cur != NO_HOST and (cur in rule_hosts) != rule.wants_hosts)
+
+        def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
+            return sum(
+                int(assignment[v] != NO_HOST and bool(np.isin(assignment[v], hosts)) != wants)
+                for v, hosts, wants in pairs
+            )
+
+        return LevelExpr(
+            "priority-3 rules", sum(terms) + constant, "VM-rule pairs broken", not terms, evaluate
+        )
+
+    def drs_level(self, on_mask: OnMask, band: float) -> LevelExpr:
+        """Convex piecewise-linear penalty of each host's distance from the mean utilization.
+
+        Per powered-on host h and measured resource: ``dev_h ≥ |load_h − mean·cap_h|``, split into
+        segments. The first, of width ``band·cap_h``, is free; the next ones, of width
+        ``step·cap_h`` each, cost 1, 3, 5, … per unit (the slopes of a square), the last is
+        unbounded. So the level approximates the variance DRS measures, and a zero optimum means
+        every host lies within mean ± band — which bounds the standard deviation by ``band`` (the
+        RMS deviation about any point bounds the deviation about the mean). Units: 1/10,000 of an
+        average host's capacity (``scaling.UTILIZATION_SCALE``).
+        """
+        inst = self.problem.instance
+        m = self.model
+        terms: list[LinearExpr] = []
+        hosts_on = np.flatnonzero(on_mask)
+        fixed_host = self.problem.fixed_host
+        placed_fixed = fixed_host != NO_HOST
+        step = max(band, DRS_MIN_STEP)
+        # Per (resource, host): scaled demands, target, segment widths/slopes and the variables.
+        pieces: list[
+            tuple[
+                npt.NDArray[np.int64], int, int, list[int], list[int], cp_model.IntVar, list[cp_model.IntVar]
+            ]
+        ] = []
+        for resource in self.problem.resources:
+            if resource == "cpu":
+                demand, capacity = inst.vm_cpu_demand_mhz, inst.host_cpu_mhz
+            else:
+                demand, capacity = inst.vm_memory_demand_mib, inst.host_memory_mib
+            s_demand, s_capacity = scaled_demands(demand, capacity)
+            s_fixed = np.bincount(fixed_host[placed_fixed], s_demand[placed_fixed], inst.num_hosts)
+            mean = float(demand.sum()) / max(float(capacity[hosts_on].sum()), 1.0)
+            for h in hosts_on:
+                terms_h = self.by_host[h]
+                vms = np.array([v for v, _ in terms_h], dtype=np.int64)
+                load = _dot(s_demand[vms], [var for _, var in terms_h]) + int(s_fixed[h])
+                target = round(mean * s_capacity[h])
+                span = max(int(s_fixed[h] + s_demand[vms].sum()), target, 1)
+                dev = m.new_int_var(0, span, f"dev[{resource},{h}]")
+                m.add(dev >= load - target)
+                m.add(dev >= target - load)
+                free_width = min(math.floor(band * s_capacity[h]), span)
+                width = max(1, math.floor(step * s_capacity[h]))
+                widths = ([free_width] if free_width > 0 else []) + [width] * (DRS_SEGMENTS - 1) + [span]
+                slopes = ([0] if free_width > 0 else []) + [2 * k + 1 for k in range(DRS_SEGMENTS)]
+                segments = [
+                    m.new_int_var(0, min(w, span), f"seg[{resource},{h},{k}]") for k, w in enumerate(widths)
+                ]
+                m.add(dev == sum(segments))
+                terms.append(_dot(np.array(slopes), segments))
+                pieces.append((s_demand, int(h), target, widths, slopes, dev, segments))
+
+        def split(
+            assignment: Assignment, s_demand: npt.NDArray[np.int64], h: int, target: int, widths: list[int]
+        ) -> tuple[int, list[int]]:
+            deviation = abs(int(s_demand[assignment == h].sum()) - target)
+            rest, filled = deviation, []
+            for w in widths:
+                take = min(rest, w)
+                filled.append(take)
+                rest -= take
+            return deviation, filled
+
+        def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
+            total = 0
+            for s_demand, h, target, widths, slopes, _, _ in pieces:
+                _, filled = split(assignment, s_demand, h, target, widths)
+                total += sum(a * b for a, b in zip(filled, slopes, strict=True))
+            return total
+
+        def hint(assignment: Assignment, on_mask: OnMask) -> None:
+            for s_demand, h, target, widths, _, dev, segments in pieces:
+                deviation, filled = split(assignment, s_demand, h, target, widths)
+                m.add_hint(dev, deviation)
+                for var, value in zip(segments, filled, strict=True):
+                    m.add_hint(var, value)
+
+        return LevelExpr(
+            "drs imbalance", sum(terms), "weighted deviation units outside band", not terms, evaluate, hint
+        )
+
+    def cost_level(self) -> LevelExpr:
+        """Σ estimated migration seconds of the moves (in ``scaling.COST_SCALE`` units)."""
+        inst = self.problem.instance
+        units = cost_units(self.problem.cost_s)
+        terms: list[LinearExpr] = []
+        for i, v in enumerate(self.free):
+            cur = int(inst.current_host[v])
+            if cur == NO_HOST:
+                continue
+            stay = self.x[i].get(cur)
+            c = int(units[v])
+            terms.append(c - c * stay if stay is not None else c)
+        placed = inst.current_host != NO_HOST
+
+        def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
+            moved = placed & (assignment != inst.current_host)
+            return int(units[moved].sum())
+
+        return LevelExpr("migration cost", sum(terms), "0.1 s", not terms, evaluate)
+
+    # -- hints and extraction -----------------------------------------------------------------
+
+    def hint(self, assignment: np.ndarray, on_mask: np.ndarray, levels: Sequence[LevelExpr] = ()) -> None:
+        """Hint every variable: x, on and each level's auxiliaries (CP-SAT treats complete hints best)."""
+        m = self.model
+        m.clear_hints()
+        for level in levels:
+            level.hint(assignment, on_mask)
+        for i, v in enumerate(self.free):
+            target = int(assignment[v])
+            for h, var in self.x[i].items():
+                m.add_hint(var, h == target)
+        for h, on in enumerate(self.on):
+            if not isinstance(on, int):
+                m.add_hint(on, bool(on_mask[h]))
+
+    def extract(self, solver: cp_model.CpSolver) -> tuple[np.ndarray, np.ndarray]:
+        """The assignment and power vector of the solver's current best solution."""
+        assignment = self.problem.fixed_host.copy()
+        for i, v in enumerate(self.free):
+            for h, var in self.x[i].items():
+                if solver.boolean_value(var):
+                    assignment[v] = h
+                    break
+        on_mask = np.array(
+            [bool(on) if isinstance(on, int) else solver.boolean_value(on) for on in self.on],
+            dtype=np.bool_,
+        )
+        return assignment, on_mask
+
+    def changes_from(self, assignment: Assignment) -> tuple[LinearExpr, int]:
+        """Number of free VMs placed elsewhere than in ``assignment``, and its largest value."""
+        terms: list[LinearExpr] = []
+        for i, v in enumerate(self.free):
+            keep = self.x[i].get(int(assignment[v]))
+            terms.append(1 - keep if keep is not None else 1)
+        return sum(terms), len(terms)
+
+    def is_feasible(self, assignment: Assignment, on_mask: OnMask) -> bool:
+        """Whether an assignment satisfies the hard constraints of this model (no solver involved)."""
+        p = self.problem
+        inst = p.instance
+        for i, v in enumerate(self.free):
+            if int(assignment[v]) not in self.x[i]:
+                return False
+        for h, on in enumerate(self.on):
+            if isinstance(on, int) and bool(on) != bool(on_mask[h]):
+                return False
+        placed = assignment != NO_HOST
+        hosts = assignment[placed]
+        n = inst.num_hosts
+        cpu = np.bincount(hosts, inst.vm_cpu_demand_mhz[placed], n)
+        mem = np.bincount(hosts, inst.vm_memory_mib[placed], n)
+        on_f = on_mask.astype(np.float64)
+        if np.any(cpu > inst.host_cpu_mhz * on_f) or np.any(
+            mem > np.floor(inst.host_memory_admission_mib) * on_f
+        ):
+            return False
+        if p.dpm_high is not None:
+            mem_demand = np.bincount(hosts, inst.vm_memory_demand_mib[placed], n)
+            cpu_limit = np.maximum(np.floor(p.dpm_high * inst.host_cpu_mhz), self.fixed_cpu)
+            mem_limit = np.maximum(np.floor(p.dpm_high * inst.host_memory_mib), self.fixed_mem_demand)
+            if np.any(cpu > cpu_limit) or np.any(mem_demand > mem_limit):
+                return False
+            need = min(inst.policy.dpm.min_hosts_on, int((p.power != POWER_OFF).sum()))
+            if int(on_mask.sum()) < need:
+                return False
+        if self.max_migrations is not None:
+            optional = placed & ~p.mandatory & (assignment != inst.current_host)
+            if int(optional.sum()) > self.max_migrations:
+                return False
+        return True
+
+    def fix_power(self, on_mask: np.ndarray) -> None:
+        for h, on in enumerate(self.on):
+            if not isinstance(on, int):
+                self.model.add(on == int(bool(on_mask[h])))
+
+
+def _dot(coefficients: np.ndarray, variables: Sequence[cp_model.IntVar]) -> LinearExpr:
+    return cp_model.LinearExpr.weighted_sum(variables, [int(c) for c in coefficients])
+
+
+__all__ = ["POWER_ON", "LevelExpr", "PlacementModel"]
+
+
+def _broken(rule: Rule, hosts: npt.NDArray[np.int64]) -> bool:
+    """Whether a priority-2 rule is broken by its members' hosts (unplaced members ignored)."""
+    placed = hosts[hosts != NO_HOST]
+    if rule.kind is RuleKind.AFFINITY:
+        return len(np.unique(placed)) > 1
+    return len(np.unique(placed)) < len(placed)

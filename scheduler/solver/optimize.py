@@ -1,0 +1,306 @@
+"""The optimizer's entry point: instance in, target placement and host power out."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from scheduler.check.metrics import drs_tolerance
+from scheduler.compat import compatibility
+from scheduler.heuristics.balance import imbalance
+from scheduler.heuristics.drs_greedy import greedy_balance
+from scheduler.heuristics.ffd import ffd_consolidate
+from scheduler.heuristics.repair import repair_placement
+from scheduler.heuristics.state import LoadState
+from scheduler.model import NO_HOST, HostState, Instance
+from scheduler.solver.conflicts import explain_infeasibility, structural_conflicts
+from scheduler.solver.costs import move_costs
+from scheduler.solver.options import SolveOptions
+from scheduler.solver.problem import (
+    POWER_DECIDE,
+    POWER_OFF,
+    POWER_ON,
+    Problem,
+    choose_candidates,
+    host_power,
+    mandatory_moves,
+    rule_members_in_violation,
+)
+from scheduler.solver.result import OptimizeResult, SolveStatus
+from scheduler.solver.staged import solve_staged
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
+GREEDY_SHARE = 0.2  # of the time limit, for the greedy warm start
+
+
+def optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
+    """Find the target placement and host power states (levels: P2 > DPM > P3 > DRS > cost).
+
+    Returns ``UNCHANGED`` with today's placement when nothing needs to change, ``INFEASIBLE`` with
+    a conflict set when the hard constraints cannot hold together.
+    """
+    options = options or SolveOptions()
+    started = time.monotonic()
+    notes: list[str] = []
+    compat = compatibility(instance)
+    allowed = compat.allowed
+    movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
+    costs = move_costs(instance)
+    policy = instance.policy
+    dpm = policy.dpm.enabled
+    power = host_power(instance, dpm, movable)
+    mandatory = mandatory_moves(instance, allowed, power)
+    usable = power != POWER_OFF
+
+    conflicts = structural_conflicts(instance, compat, power)
+    if conflicts:
+        return _infeasible(instance, conflicts, started)
+
+    # A move that would not converge is never optional (CONTRACT: "non-converging moves forbidden").
+    movable_optional = movable & costs.converges
+    if np.any(movable & ~costs.converges):
+        notes.append(
+            f"{int(np.sum(movable & ~costs.converges))} VM(s) kept in place unless they must move: "
+            "their live migration would not converge"
+        )
+
+    resources = policy.drs.measure.resources
+    up_now = np.array([h.state is HostState.UP for h in instance.hosts])
+    tolerance = drs_tolerance(policy.drs.threshold, int(usable.sum())) if policy.drs.enabled else math.inf
+
+    # -- power decision and warm start ----------------------------------------------------------
+    dpm_high: float | None = policy.dpm.target_utilization[1] if dpm else None
+    if dpm:
+        packing = ffd_consolidate(instance, allowed, usable, dpm_high or 1.0, fixed=~movable_optional)
+        if packing is None:
+            notes.append("demand exceeds the DPM high target: every usable host stays on")
+            power = np.where(power == POWER_DECIDE, POWER_ON, power)
+            dpm_high = None
+            warm_on = power == POWER_ON
+        else:
+            warm_on = packing.on_mask | (power == POWER_ON)
+    else:
+        warm_on = power == POWER_ON
+    cpu_limit = instance.host_cpu_mhz.astype(np.float64) * dpm_high if dpm_high is not None else None
+    warm = repair_placement(instance, allowed, warm_on, costs.seconds, movable=movable, cpu_limit=cpu_limit)
+    if warm is None:
+        notes.append("greedy repair found no feasible warm start; CP-SAT starts from today's placement")
+        warm = instance.current_host.copy()
+
+    # -- nothing to do? -------------------------------------------------------------------------
+    current = instance.current_host
+    state_now = LoadState(instance, current)
+    broken_now = rule_members_in_violation(instance, current)
+    imbalance_now = imbalance(state_now, resources, up_now)
+    if (
+        not mandatory.any()
+        and not state_now.over_capacity().any()
+        and not broken_now.any()
+        and not dpm
+        and bool(np.all(imbalance_now <= tolerance))
+    ):
+        return OptimizeResult(
+            SolveStatus.UNCHANGED,
+            placement=instance.current_placement(),
+            host_states={h.name: h.state.value for h in instance.hosts},
+            solve_time_s=time.monotonic() - started,
+            notes=("the cluster is within the DRS tolerance and breaks no rule",),
+        )
+
+    band = tolerance if math.isfinite(tolerance) else None
+    # Improve the warm start with cost-aware greedy balancing (benefit per migration second),
+    # over every VM that may move, within a slice of the time budget.
+    if band is not None:
+        greedy = greedy_balance(
+            instance,
+            warm,
+            allowed,
+            warm_on,
+            resources,
+            tolerance,
+            movable=movable_optional,
+            cost_s=costs.seconds,
+            max_moves=options.max_migrations,
+            deadline=started + GREEDY_SHARE * options.time_limit_s,
+        )
+        warm = greedy.assignment
+    free = _scope(
+        instance,
+        options,
+        mandatory,
+        movable,
+        movable_optional,
+        warm,
+        warm_on,
+        broken_now,
+        resources,
+        band,
+        costs.seconds,
+    )
+
+    rng = np.random.default_rng(options.seed)
+    coldness = -_heat(LoadState(instance, warm), resources)
+    problem = Problem(
+        instance=instance,
+        allowed=allowed,
+        movable=movable,
+        cost_s=costs.seconds,
+        converges=costs.converges,
+        mandatory=mandatory,
+        power=power,
+        free=free,
+        candidates=choose_candidates(
+            instance, free, allowed, usable, warm, coldness, options.candidate_hosts, rng
+        ),
+        warm=warm,
+        warm_on=warm_on,
+        dpm_high=dpm_high,
+        resources=resources,
+        tolerance=tolerance,
+    )
+    outcome = solve_staged(problem, options, band, started)
+    if not outcome.feasible:
+        # The restriction may be what made it infeasible: widen to every VM that may move.
+        wide_free = np.flatnonzero(movable_optional | mandatory)
+        pairs = int((allowed[wide_free] & usable[None, :]).sum())
+        k = instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
+        problem = _replace_scope(problem, wide_free, k, usable, coldness, rng)
+        notes.append(f"scope widened to {len(wide_free)} VMs")
+        outcome = solve_staged(problem, options, band, started)
+        if not outcome.feasible:
+            return _infeasible(instance, explain_infeasibility(instance, compat, power), started)
+
+    placement = {
+        vm.name: instance.hosts[int(h)].name
+        for vm, h in zip(instance.vms, outcome.assignment, strict=True)
+        if h != NO_HOST
+    }
+    host_states = {
+        host.name: _final_state(host.state, bool(outcome.on_mask[h])) for h, host in enumerate(instance.hosts)
+    }
+    status = SolveStatus.OPTIMAL if outcome.all_optimal else SolveStatus.FEASIBLE
+    return OptimizeResult(
+        status=status,
+        placement=placement,
+        host_states=host_states,
+        levels=outcome.levels,
+        free_vms=len(problem.free),
+        candidate_pairs=problem.num_candidate_pairs,
+        solve_time_s=time.monotonic() - started,
+        interrupted=outcome.interrupted,
+        notes=tuple(notes),
+    )
+
+
+def _final_state(state: HostState, on: bool) -> str:
+    if state in (HostState.MAINTENANCE, HostState.DOWN):
+        return state.value
+    return HostState.UP.value if on else HostState.STANDBY.value
+
+
+def _heat(state: LoadState, resources: tuple[str, ...]) -> npt.NDArray[np.float64]:
+    return np.asarray(sum(state.utilization(r) for r in resources), dtype=np.float64)
+
+
+def _scope(
+    instance: Instance,
+    options: SolveOptions,
+    mandatory: BoolArray,
+    movable: BoolArray,
+    movable_optional: BoolArray,
+    warm: IntArray,
+    warm_on: BoolArray,
+    broken_now: BoolArray,
+    resources: tuple[str, ...],
+    band: float | None,
+    cost_s: npt.NDArray[np.float64],
+) -> IntArray:
+    """Repair mode: the VMs that get variables, most necessary first, capped at ``max_free_vms``.
+
+    Always free: VMs that must move (or are new), VMs the warm start moved, residents of hosts over
+    capacity, members of broken soft rules. Then residents of hosts DPM may empty, then the
+    cheapest-per-load residents of hot hosts (enough load to cool each of them twice over).
+    """
+    current = instance.current_host
+    placed = current != NO_HOST
+    state_now = LoadState(instance, current)
+    must = mandatory | (warm != current)
+    over = state_now.over_capacity()
+    must |= placed & movable_optional & np.isin(current, np.flatnonzero(over))
+    must |= broken_now & movable_optional
+    chosen = [int(v) for v in np.flatnonzero(must)]
+    extra: list[int] = []
+    if instance.policy.dpm.enabled:
+        low = instance.policy.dpm.target_utilization[0]
+        util = _heat(state_now, ("cpu",))
+        emptied = np.flatnonzero(((~warm_on) | (util < low)) & (state_now.count > 0))
+        extra += [
+            int(v) for v in np.flatnonzero(placed & movable_optional & ~must & np.isin(current, emptied))
+        ]
+    if band is not None:
+        state_warm = LoadState(instance, warm)
+        util = np.vstack([state_warm.utilization(r) for r in resources])
+        on_util = util[:, warm_on]
+        mean = on_util.mean(axis=1, keepdims=True) if on_util.size else np.zeros((len(resources), 1))
+        # Load each hot host should shed, twice over, so CP-SAT has a real choice.
+        need = 2 * np.clip(util - mean - band / 2, 0, None).sum(axis=0)
+        hot = np.flatnonzero(warm_on & (need > 0))
+        for h in hot[np.argsort(-need[hot])]:
+            residents = np.flatnonzero((warm == h) & movable_optional & ~must)
+            if len(residents) == 0:
+                continue
+            contribution = sum(
+                (instance.vm_cpu_demand_mhz[residents] / instance.host_cpu_mhz[h])
+                if r == "cpu"
+                else (instance.vm_memory_demand_mib[residents] / instance.host_memory_mib[h])
+                for r in resources
+            )
+            contribution = np.maximum(np.asarray(contribution, dtype=np.float64), 1e-9)
+            order = np.argsort(cost_s[residents] / contribution, kind="stable")
+            count = int(np.searchsorted(np.cumsum(contribution[order]), need[h])) + 1
+            extra += [int(v) for v in residents[order[: max(count, min(len(order), 8))]]]
+    room = max(options.max_free_vms - len(chosen), 0)
+    seen = set(chosen)
+    for v in extra:
+        if room == 0:
+            break
+        if v not in seen:
+            seen.add(v)
+            chosen.append(v)
+            room -= 1
+    return np.array(sorted(set(chosen)), dtype=np.int64)
+
+
+def _replace_scope(
+    problem: Problem,
+    free: IntArray,
+    k: int,
+    usable: BoolArray,
+    coldness: npt.NDArray[np.float64],
+    rng: np.random.Generator,
+) -> Problem:
+    from dataclasses import replace
+
+    inst = problem.instance
+    warm = problem.warm.copy()
+    return replace(
+        problem,
+        free=free,
+        candidates=choose_candidates(inst, free, problem.allowed, usable, warm, coldness, k, rng),
+    )
+
+
+def _infeasible(instance: Instance, conflicts: list, started: float) -> OptimizeResult:  # type: ignore[type-arg]
+    return OptimizeResult(
+        SolveStatus.INFEASIBLE,
+        placement={},
+        host_states={h.name: h.state.value for h in instance.hosts},
+        conflicts=tuple(conflicts),
+        solve_time_s=time.monotonic() - started,
+    )

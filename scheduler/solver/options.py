@@ -1,0 +1,42 @@
+"""Options of one optimization run, with their units and defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ProgressCallback = Callable[[str, str], None]  # (level name, message)
+
+
+def default_workers() -> int:
+    """CP-SAT workers: the machine's cores, at least 2 (portfolio + LNS), at most 8."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+@dataclass(frozen=True, slots=True)
+class SolveOptions:
+    """How hard and how long to search.
+
+    Attributes:
+        time_limit_s: wall-clock budget for all levels together; the best plan found is returned.
+        seed: CP-SAT random seed (same seed, same workers, same machine → same search).
+        num_workers: CP-SAT search workers.
+        max_migrations: budget of optional moves (DRS/DPM/soft rules); mandatory moves
+            (maintenance evacuation, priority-1 repair, capacity repair) are not counted.
+        candidate_hosts: hosts offered to each free VM besides its current host.
+        max_free_vms: VMs given variables in repair mode before the scope is widened.
+        progress: called with (level, message) while solving.
+    """
+
+    time_limit_s: float = 30.0
+    seed: int = 0
+    num_workers: int = 0  # 0 = default_workers()
+    max_migrations: int | None = None
+    candidate_hosts: int = 12
+    max_free_vms: int = 3000
+    progress: ProgressCallback | None = None
+
+    @property
+    def workers(self) -> int:
+        return self.num_workers if self.num_workers > 0 else default_workers()

@@ -1,0 +1,136 @@
+"""Lexicographic solving: each level minimized, then fixed, before the next (DPM > rules > DRS).
+
+Levels, in order (CONTRACT §1, "Objective order"):
+    (a) priority-2 rules broken, (b) hosts powered on (DPM), (c) priority-3 rules broken,
+    (d) DRS imbalance outside the tolerance band, (e) estimated migration seconds.
+Each level's optimum (or, when time runs out, the best value found) becomes a constraint
+``level ≤ value`` for all later levels, so a level never gets worse to improve a later one.
+
+The incumbent is carried from level to level as a complete hint. When CP-SAT finds nothing
+strictly better for a level, the incumbent is kept (CP-SAT would return an arbitrary equally
+good solution, which drifts away from today's placement and the greedy warm start); when it
+finds nothing at all in time, the level is fixed at the incumbent's value and solving goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from ortools.sat.python import cp_model
+
+from scheduler.solver.cpmodel import LevelExpr, PlacementModel
+from scheduler.solver.options import SolveOptions
+from scheduler.solver.problem import Problem
+from scheduler.solver.result import LevelOutcome
+
+# Share of the time budget per level; time a level leaves unused flows to the later ones.
+LEVEL_SHARES = {"p2": 0.12, "dpm": 0.22, "p3": 0.10, "drs": 0.33, "cost": 0.23}
+MIN_LEVEL_S = 0.5  # CP-SAT needs a moment for presolve even on a small level
+TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: keep close to the incumbent
+INTERRUPTED_FRACTION = 0.9  # a non-optimal solve that ended this early was stopped (Ctrl-C)
+
+
+class NoSolutionError(RuntimeError):
+    """CP-SAT found no solution in time and the warm start was not feasible."""
+
+
+@dataclass(frozen=True, slots=True)
+class StagedOutcome:
+    feasible: bool
+    assignment: npt.NDArray[np.int64]
+    on_mask: npt.NDArray[np.bool_]
+    levels: tuple[LevelOutcome, ...]
+    all_optimal: bool
+    interrupted: bool
+
+
+def solve_staged(
+    problem: Problem, options: SolveOptions, band: float | None, started: float | None = None
+) -> StagedOutcome:
+    """Run the levels until ``started + options.time_limit_s``; ``band`` None skips the DRS level.
+
+    ``started`` is when the caller's clock began (preparation counts against the limit).
+    """
+    started = time.monotonic() if started is None else started
+    deadline = started + options.time_limit_s
+    pm = PlacementModel(problem, options.max_migrations)
+    assignment, on_mask = problem.warm.copy(), problem.warm_on.copy()
+    have_solution = pm.is_feasible(assignment, on_mask)
+    outcomes: list[LevelOutcome] = []
+    all_optimal = True
+    interrupted = False
+
+    builders: list[tuple[str, Callable[[], LevelExpr]]] = [
+        ("p2", pm.priority2_level),
+        ("dpm", pm.dpm_level),
+        ("p3", pm.priority3_level),
+    ]
+    if band is not None:
+        builders.append(("drs", lambda: pm.drs_level(on_mask, band)))
+    builders.append(("cost", pm.cost_level))
+    # Build the static levels first: they add variables the first solve must see.
+    static = {key: build() for key, build in builders if key != "drs"}
+    built: list[LevelExpr] = []
+    pending = [key for key, _ in builders]
+    for key, build in builders:
+        pending.remove(key)
+        if key == "drs":
+            pm.fix_power(on_mask)  # DPM has decided; balance is measured on the hosts left on
+        level = static[key] if key in static else build()
+        built.append(level)
+        incumbent_value = level.evaluate(assignment, on_mask)
+        if have_solution and (level.trivial or incumbent_value <= level.lower_bound):
+            outcomes.append(LevelOutcome(level.name, incumbent_value, incumbent_value, True, 0.0, level.unit))
+            pm.model.add(level.expr <= incumbent_value)
+            continue
+        share = LEVEL_SHARES[key] / (LEVEL_SHARES[key] + sum(LEVEL_SHARES[k] for k in pending))
+        budget = max(MIN_LEVEL_S, (deadline - time.monotonic()) * share)
+        if key in TIE_BREAK_TO_INCUMBENT and have_solution:
+            # Exact lexicographic tie-break: weight > the largest number of changes, so the
+            # level's value dominates and, among its optima, the one closest to the incumbent wins.
+            changes, most = pm.changes_from(assignment)
+            weight = most + 1
+            pm.model.minimize(cp_model.LinearExpr.weighted_sum([level.expr, changes], [weight, 1]))
+        else:
+            weight = 1
+            pm.model.minimize(level.expr)
+        pm.hint(assignment, on_mask, built)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = budget
+        solver.parameters.num_workers = options.workers
+        solver.parameters.random_seed = options.seed
+        if options.progress:
+            options.progress(level.name, f"solving from {incumbent_value:g} ({budget:.1f} s budget)")
+        status = solver.solve(pm.model)
+        wall = solver.wall_time
+        if status == cp_model.INFEASIBLE:
+            if have_solution:
+                raise RuntimeError(f"level {level.name} infeasible although the incumbent satisfies it")
+            return StagedOutcome(False, assignment, on_mask, tuple(outcomes), False, False)
+        solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        if not solved and not have_solution:
+            raise NoSolutionError(
+                f"no placement found within {options.time_limit_s:.0f} s (level {level.name}); "
+                "raise --time-limit"
+            )
+        value = incumbent_value
+        found = int(solver.objective_value) // weight if solved else incumbent_value
+        if solved and (not have_solution or found < incumbent_value):
+            assignment, on_mask = pm.extract(solver)
+            value = found
+        have_solution = True
+        optimal = status == cp_model.OPTIMAL
+        bound = solver.best_objective_bound // weight if solved else float(level.lower_bound)
+        all_optimal = all_optimal and optimal
+        outcomes.append(LevelOutcome(level.name, value, bound, optimal, wall, level.unit))
+        if options.progress:
+            options.progress(level.name, f"{value:g} {level.unit} (bound {bound:g})")
+        pm.model.add(level.expr <= value)
+        if not optimal and wall < INTERRUPTED_FRACTION * budget:
+            interrupted = True  # stopped early: Ctrl-C reached CP-SAT; return the best so far
+            break
+    return StagedOutcome(True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted)

@@ -1,0 +1,148 @@
+"""Lower bounds: fluid max utilization, Martello–Toth L1 / L2, rule- and pin-based host counts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scheduler.check import (
+    anti_affinity_hosts_bound,
+    fluid_max_utilization_bound,
+    immobile_hosts_bound,
+    l1_bound,
+    l1_hosts_bound,
+    l2_bound,
+    l2_hosts_bound,
+    lower_bounds,
+    watts_lower_bound,
+)
+from scheduler.model import DpmPolicy, Instance
+
+from .factories import anti_affinity, host, make_instance, vm
+
+
+def test_fluid_bound_is_the_largest_vm_when_it_beats_the_average(trio: Instance) -> None:
+    """15,000 MHz over 30,000 MHz averages 0.5, but c (7,000 MHz) alone fills 0.7 of any host."""
+    assert fluid_max_utilization_bound(trio, "cpu") == pytest.approx(0.7)
+    # memory demand 14,336 of 49,152 MiB = 0.2917; c alone 6,144 / 16,384 = 0.375
+    assert fluid_max_utilization_bound(trio, "memory") == pytest.approx(0.375)
+
+
+def test_fluid_bound_uses_the_best_allowed_host() -> None:
+    """x (6,000 MHz) may only use the 10,000 MHz hosts (the big host lacks its datastore): 0.6, not 0.3."""
+    hosts = [host("small", 10_000), host("big", 20_000, datastores=["other"])]
+    inst = make_instance(hosts, [vm("x", "small", 6_000)])
+    assert fluid_max_utilization_bound(inst, "cpu") == pytest.approx(0.6)
+
+
+def test_l1_with_identical_and_heterogeneous_bins() -> None:
+    """Sizes summing to 25 need ceil(25/10) = 3 bins of 10; with bins 20, 5, 5, 5 one 20 + one 5 do."""
+    sizes = np.array([5.0, 5.0, 5.0, 5.0, 5.0])
+    assert l1_bound(sizes, np.full(4, 10.0)) == 3
+    assert l1_bound(sizes, np.array([5.0, 20.0, 5.0, 5.0])) == 2
+    assert l1_bound(sizes, np.full(2, 10.0)) == 3  # does not fit: more bins than exist
+    assert l1_bound(np.array([]), np.full(2, 10.0)) == 0
+    assert l1_bound(np.array([10.0, 10.0]), np.full(2, 10.0)) == 2  # exactly full
+
+
+def test_l2_beats_l1_when_items_exceed_half_a_bin() -> None:
+    """Three items of 6 in bins of 10: L1 = ceil(18/10) = 2 but no two share a bin, so L2 = 3."""
+    sizes = np.array([6.0, 6.0, 6.0])
+    assert l1_bound(sizes, np.full(3, 10.0)) == 2
+    assert l2_bound(sizes, 10.0) == 3
+
+
+def test_l2_counts_small_items_in_the_room_big_ones_leave() -> None:
+    """Items 6, 6, 3, 3, 3, 3 in bins of 10: J2 = {6, 6} leaves 8 of room, J3 = 12 → 2 + ceil(4/10) = 3.
+
+    At α = 3: same (J1 empty as 6 ≤ 7). L1 = ceil(24/10) = 3 too; the optimum is 3.
+    """
+    assert l2_bound(np.array([6.0, 6.0, 3.0, 3.0, 3.0, 3.0]), 10.0) == 3
+    assert l2_bound(np.array([6.0, 6.0, 3.0, 3.0]), 10.0) == 2  # 3s fill the room next to the 6s
+
+
+def test_l2_alpha_makes_j1_items_that_cannot_share() -> None:
+    """Items 8, 8, 3, 3 in bins of 10: α = 3 makes the 8s J1 (> 10 − 3), the 3s cannot join them → 3."""
+    assert l1_bound(np.array([8.0, 8.0, 3.0, 3.0]), np.full(4, 10.0)) == 3
+    assert l2_bound(np.array([8.0, 8.0, 3.0, 3.0]), 10.0) == 3
+    assert (
+        l2_bound(np.array([8.0, 8.0, 3.0, 3.0, 3.0]), 10.0) == 3
+    )  # L1 says 3 as well; L(3) = 2 + ceil(9/10)
+
+
+def test_host_count_bounds_on_an_instance() -> None:
+    """Four 6,000 MHz VMs on 10,000 MHz hosts: L1 = 3 (24,000 / 10,000), L2 = 4 (no two share)."""
+    inst = make_instance([host(f"h{i}") for i in range(5)], [vm(f"v{i}", "h0", 6_000) for i in range(4)])
+    assert l1_hosts_bound(inst) == 3
+    assert l2_hosts_bound(inst) == 4
+
+
+def test_dpm_target_shrinks_the_bins() -> None:
+    """Ten 1,000 MHz VMs on 10,000 MHz hosts: 1 host at full capacity, 2 at DPM's 81 % target."""
+    inst = make_instance(
+        [host(f"h{i}") for i in range(3)], [vm(f"v{i}", "h0", 1_000, 100) for i in range(10)]
+    )
+    assert l1_hosts_bound(inst) == 1
+    assert l1_hosts_bound(inst, dpm_target=True) == 2
+    assert l2_hosts_bound(inst, dpm_target=True) == 2
+
+
+def test_anti_affinity_and_immobile_bounds() -> None:
+    """A rule over three VMs needs three hosts; pinned VMs on two hosts keep two hosts up."""
+    vms = [vm("a", "h0"), vm("b", "h0"), vm("c", "h1", pinned=True), vm("d", "h2", devices=["usb"])]
+    inst = make_instance([host(f"h{i}") for i in range(4)], vms, [anti_affinity("r", "a", "b", "c")])
+    assert anti_affinity_hosts_bound(inst) == 3
+    assert immobile_hosts_bound(inst) == 2
+
+
+def test_watts_bound(trio: Instance) -> None:
+    """Two hosts on at 100 W idle plus 15,000 MHz × 200 W / 10,000 MHz = 200 + 300 = 500 W."""
+    assert watts_lower_bound(trio, 2) == pytest.approx(500.0)
+
+
+def test_lower_bounds_document(trio: Instance) -> None:
+    """The JSON document: best host count 2 (L1: 15,000 MHz on 10,000 MHz hosts; L2: c alone, a + b)."""
+    inst = make_instance(trio.hosts, trio.vms, dpm=DpmPolicy(enabled=True, min_hosts_on=1))
+    doc = json.loads(json.dumps(lower_bounds(inst)))
+    assert doc["hosts"]["l1"] == 2
+    assert doc["hosts"]["best"] == 2
+    assert doc["hosts"]["min_hosts_on"] == 1
+    assert doc["max_utilization"]["cpu"] == pytest.approx(0.7)
+    assert doc["usable_hosts"] == 3
+    assert doc["hosts"]["l2"] == 2
+    assert doc["watts"] == pytest.approx(500.0)
+
+
+def _optimal_bins(sizes: list[float], capacity: float) -> int:
+    """Exact bin packing by exhaustive search (tiny inputs only)."""
+    best = len(sizes)
+
+    def place(i: int, loads: list[float]) -> None:
+        nonlocal best
+        if len(loads) >= best:
+            return
+        if i == len(sizes):
+            best = len(loads)
+            return
+        for j in range(len(loads)):
+            if loads[j] + sizes[i] <= capacity:
+                loads[j] += sizes[i]
+                place(i + 1, loads)
+                loads[j] -= sizes[i]
+        place(i + 1, [*loads, sizes[i]])
+
+    place(0, [])
+    return best
+
+
+def test_l1_and_l2_never_exceed_the_optimum() -> None:
+    """On 300 random tiny instances both bounds are at most the exact optimum, and L2 ≥ L1."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        sizes = sorted(rng.integers(1, 11, rng.integers(1, 8)).astype(float).tolist(), reverse=True)
+        opt = _optimal_bins(sizes, 10.0)
+        l1 = l1_bound(np.array(sizes), np.full(len(sizes), 10.0))
+        l2 = l2_bound(np.array(sizes), 10.0)
+        assert l1 <= l2 <= opt, sizes
