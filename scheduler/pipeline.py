@@ -106,36 +106,71 @@ def make_plan(
         _verified(instance, plan)
         return PlanOutcome(plan, result, None)
 
-    findings = check_placement(instance, result.placement, result.host_states, compat)
-    if findings:
-        raise InconsistentSolutionError(
-            "optimizer target fails the checker:\n" + "\n".join(str(f) for f in findings)
-        )
-    schedule = plan_migrations(
+    plan, schedule = plan_from_target(
         instance,
         result.placement,
         result.host_states,
-        reasons=_move_reasons(instance, compat, result.placement, result.host_states),
+        status=PlanStatus(result.status.value),
+        metrics=metrics,
+        compat=compat,
+        schedule_progress=schedule_progress,
+        extra_unmovable=lambda stuck: _balancer_wishes(instance, compat, stuck, result),
+    )
+    return PlanOutcome(plan, result, schedule)
+
+
+def plan_from_target(
+    instance: Instance,
+    placement: Mapping[str, str],
+    host_states: Mapping[str, str],
+    *,
+    status: PlanStatus = PlanStatus.FEASIBLE,
+    metrics: dict[str, Any] | None = None,
+    compat: Compatibility | None = None,
+    schedule_progress: Callable[[int, int], None] | None = None,
+    extra_unmovable: Callable[[tuple[Unmovable, ...]], tuple[Unmovable, ...]] | None = None,
+) -> tuple[Plan, Schedule]:
+    """The verified CONTRACT §2 plan reaching any feasible target (optimizer's or a baseline's).
+
+    The target's final state is checked first (a failure is a bug of whoever made the target),
+    then the planner orders and times the moves, and the whole plan is verified by replay.
+    ``metrics`` gets ``before`` / ``after`` / ``lower_bounds`` / ``schedule`` where missing.
+    """
+    compat = compat or compatibility(instance)
+    metrics = dict(metrics or {})
+    findings = check_placement(instance, placement, host_states, compat)
+    if findings:
+        raise InconsistentSolutionError(
+            "target placement fails the checker:\n" + "\n".join(str(f) for f in findings)
+        )
+    schedule = plan_migrations(
+        instance,
+        placement,
+        host_states,
+        reasons=_move_reasons(instance, compat, placement, host_states),
         progress=schedule_progress,
     )
-    after = cluster_metrics(instance, result.placement, result.host_states)
-    metrics["after"] = after.to_dict()
+    metrics.setdefault(
+        "before", cluster_metrics(instance, instance.current_placement(), _states(instance)).to_dict()
+    )
+    metrics.setdefault("lower_bounds", lower_bounds(instance, compat))
+    metrics["after"] = cluster_metrics(instance, placement, host_states).to_dict()
     metrics["schedule"] = schedule.stats.as_dict()
     changed = bool(schedule.migrations or schedule.power_actions)
-    status = PlanStatus(result.status.value) if changed else PlanStatus.UNCHANGED
+    stuck = tuple(unmovable(instance, compat))
     plan = Plan(
         cluster=instance.name,
-        status=status,
-        placement=dict(result.placement),
-        host_states=dict(result.host_states),
+        status=status if changed else PlanStatus.UNCHANGED,
+        placement=dict(placement),
+        host_states=dict(host_states),
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
-        violations=_violations(instance, compat, result.placement),
-        unmovable=stuck + _balancer_wishes(instance, compat, stuck, result),
+        violations=_violations(instance, compat, placement),
+        unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
         metrics=metrics,
     )
     _verified(instance, plan)
-    return PlanOutcome(plan, result, schedule)
+    return plan, schedule
 
 
 def _verified(instance: Instance, plan: Plan) -> None:

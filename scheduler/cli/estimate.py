@@ -98,6 +98,7 @@ def plot_sweep(
                 label=None if shaded else "does not converge",
             )
             shaded = True
+    ax.set_xlim(xs[0] - step, xs[-1] + step)
     lines, labels = ax.get_legend_handles_labels()
     lines2, labels2 = ax2.get_legend_handles_labels()
     ax.legend(lines + lines2, labels + labels2, loc="upper left")
