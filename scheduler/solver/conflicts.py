@@ -70,6 +70,27 @@ def structural_conflicts(instance: Instance, compat: Compatibility, power: np.nd
     return out
 
 
+def migration_conflicts(instance: Instance, stuck: np.ndarray) -> list[Conflict]:
+    """VMs that must move but whose live migration never completes, even alone on an idle link."""
+    policy = instance.policy.migration
+    out: list[Conflict] = []
+    for v in np.flatnonzero(stuck & (instance.current_host != NO_HOST)):
+        vm = instance.vms[v]
+        out.append(
+            Conflict(
+                "migration",
+                vm.name,
+                f"VM {vm.name} must leave host {vm.host} but its live migration would never complete "
+                f"under {policy.hypervisor} ({vm.dirty_rate_mibps:g} MiB/s dirtied, "
+                f"{policy.downtime_limit_ms:g} ms downtime limit): quiesce it, raise the downtime "
+                "limit or use a preset that throttles the guest",
+                hosts=(vm.host,) if vm.host else (),
+                vms=(vm.name,),
+            )
+        )
+    return out
+
+
 def explain_infeasibility(instance: Instance, compat: Compatibility, power: np.ndarray) -> list[Conflict]:
     """A minimal set of hard groups (P1 rules, host capacities, evacuations) that conflict."""
     relaxed = compatibility(

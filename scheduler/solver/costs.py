@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.migration.precopy import estimate_vm
+from scheduler.migration.precopy import estimate_vm, migration_input_for, preset_for_policy, simulate
 from scheduler.model import Instance
 
 DIRTY_RATE_RESOLUTION_MIBPS = 0.1
@@ -21,7 +21,8 @@ DIRTY_RATE_RESOLUTION_MIBPS = 0.1
 @dataclass(frozen=True, slots=True)
 class MoveCosts:
     seconds: npt.NDArray[np.float64]  # estimated total migration time (pessimistic when high-risk)
-    converges: npt.NDArray[np.bool_]  # False: the preset aborts or forces a long stop
+    converges: npt.NDArray[np.bool_]  # False: not a safe move (aborts, forced stop, or high risk)
+    completes: npt.NDArray[np.bool_]  # False: the preset aborts it even alone on an idle link
 
 
 def move_costs(instance: Instance) -> MoveCosts:
@@ -29,13 +30,19 @@ def move_costs(instance: Instance) -> MoveCosts:
     policy = instance.policy.migration
     seconds = np.zeros(instance.num_vms, dtype=np.float64)
     converges = np.ones(instance.num_vms, dtype=np.bool_)
-    cache: dict[tuple[int, int | None, int], tuple[float, bool]] = {}
+    completes = np.ones(instance.num_vms, dtype=np.bool_)
+    cache: dict[tuple[int, int | None, int], tuple[float, bool, bool]] = {}
     for i, vm in enumerate(instance.vms):
         key = (vm.memory_mib, vm.nonzero_mib, round(vm.dirty_rate_mibps / DIRTY_RATE_RESOLUTION_MIBPS))
         hit = cache.get(key)
         if hit is None:
             est = estimate_vm(vm, policy)
-            hit = (est.total_s, est.converges and not est.high_risk)
+            if est.high_risk:  # the figures are the pessimistic ones: ask the nominal run
+                est_nominal = simulate(migration_input_for(vm, policy), preset_for_policy(policy))
+                nominal = est_nominal.outcome != "aborted"
+            else:
+                nominal = est.outcome != "aborted"
+            hit = (est.total_s, est.converges and not est.high_risk, nominal)
             cache[key] = hit
-        seconds[i], converges[i] = hit
-    return MoveCosts(seconds, converges)
+        seconds[i], converges[i], completes[i] = hit
+    return MoveCosts(seconds, converges, completes)

@@ -27,13 +27,11 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from scheduler.model import NO_HOST, Rule, RuleKind
+from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.problem import POWER_DECIDE, POWER_OFF, POWER_ON, Problem
-from scheduler.solver.scaling import cost_units, scaled_demands
+from scheduler.solver.scaling import cost_units
 
 LinearExpr = cp_model.LinearExprT
-
-DRS_SEGMENTS = 6  # sloped segments of the deviation penalty (slopes 1, 3, 5, ...)
-DRS_MIN_STEP = 0.01  # segment width (utilization) when the tolerance is zero (threshold 5)
 
 
 Assignment = npt.NDArray[np.int64]
@@ -271,85 +269,39 @@ class PlacementModel:
         )
 
     def drs_level(self, on_mask: OnMask, band: float) -> LevelExpr:
-        """Convex piecewise-linear penalty of each host's distance from the mean utilization.
-
-        Per powered-on host h and measured resource: ``dev_h ≥ |load_h − mean·cap_h|``, split into
-        segments. The first, of width ``band·cap_h``, is free; the next ones, of width
-        ``step·cap_h`` each, cost 1, 3, 5, … per unit (the slopes of a square), the last is
-        unbounded. So the level approximates the variance DRS measures, and a zero optimum means
-        every host lies within mean ± band — which bounds the standard deviation by ``band`` (the
-        RMS deviation about any point bounds the deviation about the mean). Units: 1/10,000 of an
-        average host's capacity (``scaling.UTILIZATION_SCALE``).
-        """
+        """DRS imbalance: the balance penalty of ``balance.py`` summed over powered-on hosts."""
         inst = self.problem.instance
         m = self.model
-        terms: list[LinearExpr] = []
-        hosts_on = np.flatnonzero(on_mask)
+        penalty = BalancePenalty.build(inst, self.problem.resources, on_mask, band)
         fixed_host = self.problem.fixed_host
         placed_fixed = fixed_host != NO_HOST
-        step = max(band, DRS_MIN_STEP)
-        # Per (resource, host): scaled demands, target, segment widths/slopes and the variables.
-        pieces: list[
-            tuple[
-                npt.NDArray[np.int64], int, int, list[int], list[int], cp_model.IntVar, list[cp_model.IntVar]
-            ]
-        ] = []
-        for resource in self.problem.resources:
-            if resource == "cpu":
-                demand, capacity = inst.vm_cpu_demand_mhz, inst.host_cpu_mhz
-            else:
-                demand, capacity = inst.vm_memory_demand_mib, inst.host_memory_mib
-            s_demand, s_capacity = scaled_demands(demand, capacity)
+        terms: list[LinearExpr] = []
+        encoded: list[tuple[int, int, cp_model.IntVar, list[cp_model.IntVar]]] = []
+        for r, resource in enumerate(self.problem.resources):
+            s_demand = penalty.demand[r]
             s_fixed = np.bincount(fixed_host[placed_fixed], s_demand[placed_fixed], inst.num_hosts)
-            mean = float(demand.sum()) / max(float(capacity[hosts_on].sum()), 1.0)
-            for h in hosts_on:
+            for h in np.flatnonzero(on_mask):
                 terms_h = self.by_host[h]
                 vms = np.array([v for v, _ in terms_h], dtype=np.int64)
                 load = _dot(s_demand[vms], [var for _, var in terms_h]) + int(s_fixed[h])
-                target = round(mean * s_capacity[h])
-                span = max(int(s_fixed[h] + s_demand[vms].sum()), target, 1)
-                dev = m.new_int_var(0, span, f"dev[{resource},{h}]")
-                m.add(dev >= load - target)
-                m.add(dev >= target - load)
-                free_width = min(math.floor(band * s_capacity[h]), span)
-                width = max(1, math.floor(step * s_capacity[h]))
-                widths = ([free_width] if free_width > 0 else []) + [width] * (DRS_SEGMENTS - 1) + [span]
-                slopes = ([0] if free_width > 0 else []) + [2 * k + 1 for k in range(DRS_SEGMENTS)]
-                segments = [
-                    m.new_int_var(0, min(w, span), f"seg[{resource},{h},{k}]") for k, w in enumerate(widths)
-                ]
-                m.add(dev == sum(segments))
-                terms.append(_dot(np.array(slopes), segments))
-                pieces.append((s_demand, int(h), target, widths, slopes, dev, segments))
-
-        def split(
-            assignment: Assignment, s_demand: npt.NDArray[np.int64], h: int, target: int, widths: list[int]
-        ) -> tuple[int, list[int]]:
-            deviation = abs(int(s_demand[assignment == h].sum()) - target)
-            rest, filled = deviation, []
-            for w in widths:
-                take = min(rest, w)
-                filled.append(take)
-                rest -= take
-            return deviation, filled
+                most = int(s_fixed[h] + s_demand[vms].sum())
+                expr, dev, segments = penalty.add_to_model(m, r, int(h), load, most, f"{resource},{h}")
+                terms.append(expr)
+                encoded.append((r, int(h), dev, segments))
 
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
-            total = 0
-            for s_demand, h, target, widths, slopes, _, _ in pieces:
-                _, filled = split(assignment, s_demand, h, target, widths)
-                total += sum(a * b for a, b in zip(filled, slopes, strict=True))
-            return total
+            return penalty.total(assignment)
 
         def hint(assignment: Assignment, on_mask: OnMask) -> None:
-            for s_demand, h, target, widths, _, dev, segments in pieces:
-                deviation, filled = split(assignment, s_demand, h, target, widths)
-                m.add_hint(dev, deviation)
-                for var, value in zip(segments, filled, strict=True):
-                    m.add_hint(var, value)
+            deviation = np.abs(penalty.loads(assignment) - penalty.target)
+            for r, h, dev, segments in encoded:
+                value = int(deviation[r, h])
+                m.add_hint(dev, value)
+                for var, filled in zip(segments, penalty.segment_values(value, r, h), strict=True):
+                    m.add_hint(var, filled)
 
-        return LevelExpr(
-            "drs imbalance", sum(terms), "weighted deviation units outside band", not terms, evaluate, hint
-        )
+        self.balance_penalty = penalty
+        return LevelExpr("drs imbalance", sum(terms), "penalty units", not terms, evaluate, hint)
 
     def cost_level(self) -> LevelExpr:
         """Σ estimated migration seconds of the moves (in ``scaling.COST_SCALE`` units)."""

@@ -16,7 +16,7 @@ from scheduler.heuristics.ffd import ffd_consolidate
 from scheduler.heuristics.repair import repair_placement
 from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, HostState, Instance
-from scheduler.solver.conflicts import explain_infeasibility, structural_conflicts
+from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
 from scheduler.solver.costs import move_costs
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import (
@@ -36,6 +36,7 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
+LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels use local search
 GREEDY_SHARE = 0.2  # of the time limit, for the greedy warm start
 
 
@@ -59,6 +60,7 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
     usable = power != POWER_OFF
 
     conflicts = structural_conflicts(instance, compat, power)
+    conflicts += migration_conflicts(instance, mandatory & movable & ~costs.completes)
     if conflicts:
         return _infeasible(instance, conflicts, started)
 
@@ -164,7 +166,8 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         resources=resources,
         tolerance=tolerance,
     )
-    outcome = solve_staged(problem, options, band, started)
+    large = problem.num_candidate_pairs > LOCAL_SEARCH_PAIRS
+    outcome = solve_staged(problem, options, band, started, local_search=large)
     if not outcome.feasible:
         # The restriction may be what made it infeasible: widen to every VM that may move.
         wide_free = np.flatnonzero(movable_optional | mandatory)
@@ -172,7 +175,7 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         k = instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
         problem = _replace_scope(problem, wide_free, k, usable, coldness, rng)
         notes.append(f"scope widened to {len(wide_free)} VMs")
-        outcome = solve_staged(problem, options, band, started)
+        outcome = solve_staged(problem, options, band, started, local_search=large)
         if not outcome.feasible:
             return _infeasible(instance, explain_infeasibility(instance, compat, power), started)
 

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
+from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import Problem
 from scheduler.solver.result import LevelOutcome
@@ -49,11 +50,18 @@ class StagedOutcome:
 
 
 def solve_staged(
-    problem: Problem, options: SolveOptions, band: float | None, started: float | None = None
+    problem: Problem,
+    options: SolveOptions,
+    band: float | None,
+    started: float | None = None,
+    *,
+    local_search: bool = False,
 ) -> StagedOutcome:
     """Run the levels until ``started + options.time_limit_s``; ``band`` None skips the DRS level.
 
-    ``started`` is when the caller's clock began (preparation counts against the limit).
+    ``started`` is when the caller's clock began (preparation counts against the limit). With
+    ``local_search`` the DRS and cost levels run as a large-neighbourhood search (``lns.py``)
+    instead of one CP model, which is what makes 10,000-VM clusters tractable.
     """
     started = time.monotonic() if started is None else started
     deadline = started + options.time_limit_s
@@ -77,6 +85,10 @@ def solve_staged(
     built: list[LevelExpr] = []
     pending = [key for key, _ in builders]
     for key, build in builders:
+        if local_search and key in ("drs", "cost"):
+            return _finish_with_local_search(
+                problem, options, band, assignment, on_mask, outcomes, all_optimal, deadline
+            )
         pending.remove(key)
         if key == "drs":
             pm.fix_power(on_mask)  # DPM has decided; balance is measured on the hosts left on
@@ -134,3 +146,41 @@ def solve_staged(
             interrupted = True  # stopped early: Ctrl-C reached CP-SAT; return the best so far
             break
     return StagedOutcome(True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted)
+
+
+def _finish_with_local_search(
+    problem: Problem,
+    options: SolveOptions,
+    band: float | None,
+    assignment: npt.NDArray[np.int64],
+    on_mask: npt.NDArray[np.bool_],
+    outcomes: list[LevelOutcome],
+    all_optimal: bool,
+    deadline: float,
+) -> StagedOutcome:
+    """DRS and cost levels by large-neighbourhood search; earlier levels stay as fixed."""
+    inst = problem.instance
+    locked = ~(problem.movable & (problem.converges | problem.mandatory))
+    for rule in inst.rules:
+        if rule.priority in (2, 3):
+            for name in rule.vms:
+                locked[inst.vm_index[name]] = True  # keeps the rule levels exactly as solved
+    search = LocalSearch(problem, on_mask, band, locked, options.max_migrations, options.seed)
+    started = time.monotonic()
+    balance_before, cost_before = search.balance_value(assignment), search.cost_value(assignment)
+    if options.progress:
+        options.progress("local search", f"balance {balance_before}, cost {cost_before / 10:.0f} s")
+    assignment = search.run(assignment, deadline)
+    wall = time.monotonic() - started
+    if band is not None:
+        outcomes.append(
+            LevelOutcome("drs imbalance", search.balance_value(assignment), 0.0, False, wall, "penalty units")
+        )
+    outcomes.append(LevelOutcome("migration cost", search.cost_value(assignment), 0.0, False, wall, "0.1 s"))
+    if options.progress:
+        options.progress(
+            "local search",
+            f"{search.stats.neighbourhoods} neighbourhoods, {search.stats.improvements} improvements",
+        )
+    del all_optimal
+    return StagedOutcome(True, assignment, on_mask, tuple(outcomes), False, False)
