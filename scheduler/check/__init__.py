@@ -6,6 +6,7 @@ here imports a solver: the optimizer's output is verified by code that does not 
 
 from scheduler.check.bounds import (
     anti_affinity_hosts_bound,
+    compat_fluid_max_utilization_bound,
     fluid_max_utilization_bound,
     immobile_hosts_bound,
     l1_bound,
@@ -46,6 +47,7 @@ __all__ = [
     "RuleStatus",
     "VerificationReport",
     "anti_affinity_hosts_bound",
+    "compat_fluid_max_utilization_bound",
     "capacity_findings",
     "check_affinity",
     "check_anti_affinity",

@@ -55,6 +55,72 @@ def fluid_max_utilization_bound(
     return max(fluid, single)
 
 
+def compat_fluid_max_utilization_bound(
+    instance: Instance, resource: Resource, compat: Compatibility | None = None
+) -> float:
+    """The fluid bound on the highest host utilization, with compatibility respected.
+
+    The plain fluid bound lets load flow anywhere; CPU generations, storage and networks cut a
+    cluster into islands, and then the average is out of reach. Here VMs are grouped by their row
+    of ``allowed`` (their compatibility class k, demand D_k) and load may be split only among a
+    class's allowed hosts:
+
+        min U  s.t.  Σ_h y[k,h] = D_k,  Σ_k y[k,h] ≤ U · C_h,  y ≥ 0,  y[k,h] = 0 where not allowed
+
+    a linear program (HiGHS) whose optimum is a valid lower bound for every integral placement;
+    the single-VM term of ``fluid_max_utilization_bound`` still applies on top.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    compat = compat if compat is not None else compatibility(instance)
+    if resource == "cpu":
+        demand, cap = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
+    else:
+        demand, cap = instance.vm_memory_demand_mib, instance.host_memory_mib
+    placeable = compat.allowed.any(axis=1)
+    simple = fluid_max_utilization_bound(instance, resource, compat)
+    if not placeable.any():
+        return simple
+    allowed = compat.allowed[placeable]
+    # Unique rows via packed bits: far faster than np.unique(axis=0) on a wide boolean matrix.
+    packed = np.packbits(allowed, axis=1)
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, klass = np.unique(keys, return_index=True, return_inverse=True)
+    rows = allowed[first]
+    klass = klass.ravel()
+    scale = max(float(cap.mean()), 1.0)  # keep the LP well conditioned (loads in "hosts")
+    class_demand = np.bincount(klass, demand[placeable], len(rows)) / scale
+    ks, hs = np.nonzero(rows)
+    n_pairs, n_hosts = len(ks), instance.num_hosts
+    u_col = n_pairs  # the last variable is U
+    equality = coo_matrix((np.ones(n_pairs), (ks, np.arange(n_pairs))), shape=(len(rows), n_pairs + 1))
+    capacity = coo_matrix(
+        (
+            np.concatenate([np.ones(n_pairs), -cap / scale]),
+            (
+                np.concatenate([hs, np.arange(n_hosts)]),
+                np.concatenate([np.arange(n_pairs), np.full(n_hosts, u_col)]),
+            ),
+        ),
+        shape=(n_hosts, n_pairs + 1),
+    )
+    objective = np.zeros(n_pairs + 1)
+    objective[u_col] = 1.0
+    result = linprog(
+        objective,
+        A_ub=capacity,
+        b_ub=np.zeros(n_hosts),
+        A_eq=equality,
+        b_eq=class_demand,
+        bounds=(0, None),
+        method="highs",
+    )
+    if result.status != 0:
+        return simple
+    return max(simple, float(result.fun) * (1 - 1e-9))
+
+
 def _dimensions(instance: Instance, dpm_target: bool) -> list[tuple[str, FloatArray, FloatArray]]:
     """(name, VM sizes, usable host capacities) per packing dimension.
 
@@ -206,6 +272,10 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
         "max_utilization": {
             "cpu": fluid_max_utilization_bound(instance, "cpu", compat),
             "memory": fluid_max_utilization_bound(instance, "memory", compat),
+        },
+        "max_utilization_compat": {
+            "cpu": compat_fluid_max_utilization_bound(instance, "cpu", compat),
+            "memory": compat_fluid_max_utilization_bound(instance, "memory", compat),
         },
         "hosts": hosts,
         "hosts_dpm_target": target,

@@ -9,6 +9,7 @@ import pytest
 
 from scheduler.check import (
     anti_affinity_hosts_bound,
+    compat_fluid_max_utilization_bound,
     fluid_max_utilization_bound,
     immobile_hosts_bound,
     l1_bound,
@@ -35,6 +36,25 @@ def test_fluid_bound_uses_the_best_allowed_host() -> None:
     hosts = [host("small", 10_000), host("big", 20_000, datastores=["other"])]
     inst = make_instance(hosts, [vm("x", "small", 6_000)])
     assert fluid_max_utilization_bound(inst, "cpu") == pytest.approx(0.6)
+
+
+def test_compat_fluid_bound_sees_islands_the_plain_one_averages_away() -> None:
+    """Two 10 GHz hosts; four 4 GHz VMs need ds-2, which only host a sees; one 1 GHz VM anywhere.
+
+    Plain fluid: 17 / 20 GHz = 0.85. With compatibility the 16 GHz of ds-2 VMs must all go to a,
+    and even fractionally a carries 16 GHz: U ≥ 1.6 (the instance is overloaded; the bound says so).
+    """
+    hosts = [host("a", 10_000, datastores=["ds-1", "ds-2"]), host("b", 10_000)]
+    vms = [vm(f"x{i}", None, 4_000, datastores=["ds-2"]) for i in range(4)] + [vm("y", None, 1_000)]
+    inst = make_instance(hosts, vms)
+    assert fluid_max_utilization_bound(inst, "cpu") == pytest.approx(0.85)
+    assert compat_fluid_max_utilization_bound(inst, "cpu") == pytest.approx(1.6)
+
+
+def test_compat_fluid_bound_equals_plain_one_without_islands(trio: Instance) -> None:
+    assert compat_fluid_max_utilization_bound(trio, "cpu") == pytest.approx(
+        fluid_max_utilization_bound(trio, "cpu")
+    )
 
 
 def test_l1_with_identical_and_heterogeneous_bins() -> None:
