@@ -22,6 +22,8 @@ from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, HostState, Instance
 
 BoolArray = npt.NDArray[np.bool_]
+
+CONSTRAINED_HOSTS = 4  # VMs allowed on at most this many hosts are packed before the others
 IntArray = npt.NDArray[np.int64]
 
 
@@ -69,7 +71,10 @@ def ffd_consolidate(
         instance.vm_cpu_demand_mhz / max(float(instance.host_cpu_mhz.mean()), 1.0),
         instance.vm_memory_mib / max(float(instance.host_memory_mib.mean()), 1.0),
     )
-    for v in np.argsort(-size, kind="stable"):
+    # Constrained VMs first (few allowed hosts), then largest first: plain FFD would fill a VM's
+    # only possible host with bigger, more flexible VMs and then fail.
+    reach = (allowed & usable[None, :]).sum(axis=1)
+    for v in np.lexsort((-size, np.minimum(reach, CONSTRAINED_HOSTS))):
         if fixed[v] and instance.current_host[v] != NO_HOST:
             continue
         fits = (

@@ -14,6 +14,7 @@ from scheduler.heuristics.balance import imbalance
 from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.ffd import ffd_consolidate
 from scheduler.heuristics.repair import repair_placement
+from scheduler.heuristics.revert import revert_unneeded_moves
 from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
@@ -29,7 +30,7 @@ from scheduler.solver.problem import (
     mandatory_moves,
     rule_members_in_violation,
 )
-from scheduler.solver.result import OptimizeResult, SolveStatus
+from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.staged import solve_staged
 
 BoolArray = npt.NDArray[np.bool_]
@@ -78,19 +79,25 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
 
     # -- power decision and warm start ----------------------------------------------------------
     dpm_high: float | None = policy.dpm.target_utilization[1] if dpm else None
+    warm: IntArray | None = None
+    warm_on = power == POWER_ON
     if dpm:
+        # Start from first-fit-decreasing's host count; if its hosts cannot take today's VMs by
+        # greedy repair, start from every usable host on and let CP-SAT switch hosts off.
         packing = ffd_consolidate(instance, allowed, usable, dpm_high or 1.0, fixed=~movable_optional)
-        if packing is None:
-            notes.append("demand exceeds the DPM high target: every usable host stays on")
+        starts = [packing.on_mask | (power == POWER_ON)] if packing is not None else []
+        for start_on in [*starts, usable.copy()]:
+            warm = _repair(instance, allowed, start_on, costs.seconds, movable, dpm_high)
+            if warm is not None:
+                warm_on = start_on
+                break
+        if warm is None:
+            notes.append("demand exceeds the DPM high target even with every host on: hosts stay on")
             power = np.where(power == POWER_DECIDE, POWER_ON, power)
             dpm_high = None
             warm_on = power == POWER_ON
-        else:
-            warm_on = packing.on_mask | (power == POWER_ON)
-    else:
-        warm_on = power == POWER_ON
-    cpu_limit = instance.host_cpu_mhz.astype(np.float64) * dpm_high if dpm_high is not None else None
-    warm = repair_placement(instance, allowed, warm_on, costs.seconds, movable=movable, cpu_limit=cpu_limit)
+    if warm is None:
+        warm = _repair(instance, allowed, warm_on, costs.seconds, movable, dpm_high)
     if warm is None:
         notes.append("greedy repair found no feasible warm start; CP-SAT starts from today's placement")
         warm = instance.current_host.copy()
@@ -179,9 +186,30 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         if not outcome.feasible:
             return _infeasible(instance, explain_infeasibility(instance, compat, power), started)
 
+    assignment = outcome.assignment
+    levels = outcome.levels
+    if band is not None:
+        assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
+        if sent_home:
+            cost_s = float(costs.seconds[(current != NO_HOST) & (assignment != current)].sum())
+            notes.append(
+                f"{sent_home} move(s) the balance did not need were dropped (each resource's "
+                "imbalance kept within the tolerance or what the DRS level reached)"
+            )
+            levels = (
+                *levels,
+                LevelOutcome(
+                    "migration cost after dropping unneeded moves",
+                    round(cost_s * 10),
+                    0.0,
+                    False,
+                    0.0,
+                    "0.1 s",
+                ),
+            )
     placement = {
         vm.name: instance.hosts[int(h)].name
-        for vm, h in zip(instance.vms, outcome.assignment, strict=True)
+        for vm, h in zip(instance.vms, assignment, strict=True)
         if h != NO_HOST
     }
     host_states = {
@@ -192,13 +220,53 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         status=status,
         placement=placement,
         host_states=host_states,
-        levels=outcome.levels,
+        levels=levels,
         free_vms=len(problem.free),
         candidate_pairs=problem.num_candidate_pairs,
         solve_time_s=time.monotonic() - started,
         interrupted=outcome.interrupted,
         notes=tuple(notes),
     )
+
+
+def _send_home_unneeded(
+    problem: Problem, assignment: IntArray, on_mask: BoolArray, band: float
+) -> tuple[IntArray, int]:
+    """Drop moves the DRS level does not need; see ``heuristics.revert``. Returns (assignment, count)."""
+    inst = problem.instance
+    locked = ~(problem.movable & problem.converges) | problem.mandatory
+    for rule in inst.rules:
+        if rule.priority in (2, 3):
+            for name in rule.vms:
+                locked[inst.vm_index[name]] = True
+    state = LoadState(inst, assignment)
+    limit = np.maximum(imbalance(state, problem.resources, on_mask), band)
+    high = problem.dpm_high
+    reverted = revert_unneeded_moves(
+        inst,
+        assignment,
+        problem.allowed,
+        on_mask,
+        problem.resources,
+        limit,
+        problem.cost_s,
+        ~locked,
+        cpu_limit=None if high is None else inst.host_cpu_mhz.astype(np.float64) * high,
+        memory_demand_limit=None if high is None else inst.host_memory_mib.astype(np.float64) * high,
+    )
+    return reverted, int((reverted != assignment).sum())
+
+
+def _repair(
+    instance: Instance,
+    allowed: BoolArray,
+    on_mask: BoolArray,
+    cost_s: npt.NDArray[np.float64],
+    movable: BoolArray,
+    dpm_high: float | None,
+) -> IntArray | None:
+    cpu_limit = instance.host_cpu_mhz.astype(np.float64) * dpm_high if dpm_high is not None else None
+    return repair_placement(instance, allowed, on_mask, cost_s, movable=movable, cpu_limit=cpu_limit)
 
 
 def _final_state(state: HostState, on: bool) -> str:
