@@ -6,7 +6,7 @@ import click
 
 
 def all_commands() -> list[click.Command]:
-    from scheduler.cli import analyze, estimate, plan, schedule, synth, verify
+    from scheduler.cli import analyze, bench, estimate, plan, report, schedule, synth, verify
 
     return [
         analyze.command,
@@ -15,4 +15,6 @@ def all_commands() -> list[click.Command]:
         schedule.command,
         estimate.command,
         synth.command,
+        report.command,
+        bench.command,
     ]

@@ -87,6 +87,12 @@ class _Locator:
         line = self.csv_lines[section][index]
         return f"{section}.csv line {line} ({label})" if name else f"{section}.csv line {line}"
 
+    def position(self, section: str, index: int) -> str:
+        """Where an entry is, independent of its name: ``vms[3]`` or ``vms.csv line 7``."""
+        if self.csv_lines is None:
+            return f"{section}[{index}]"
+        return f"{section}.csv line {self.csv_lines[section][index]}"
+
     def part(self, name: str) -> str:
         """The entry naming a top-level part (``policy``, ``vm_groups``) of the inventory."""
         return f"{POLICY_YAML}: {name}" if self.csv_lines is not None else name
@@ -186,12 +192,12 @@ def _entry_name(p: Problems, loc: _Locator, section: str, index: int, raw: Any) 
     return entry, check_name(p, entry, "name", value)
 
 
-def _check_unique(p: Problems, seen: dict[str, str], name: str, entry: str, what: str) -> bool:
+def _check_unique(p: Problems, seen: dict[str, str], name: str, entry: str, where: str, what: str) -> bool:
     first = seen.get(name)
     if first is not None:
         p.add(entry, "name", f"duplicate {what} name {name!r} (first defined at {first})")
         return False
-    seen[name] = entry
+    seen[name] = where
     return True
 
 
@@ -369,7 +375,7 @@ def _hosts(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[Host]:
             state=HostState(state) if state else HostState.UP,
             power=power,
         )
-        if name is not None and _check_unique(p, seen, name, entry, "host"):
+        if name is not None and _check_unique(p, seen, name, entry, loc.position("hosts", i), "host"):
             hosts.append(host)
     return hosts
 
@@ -414,7 +420,7 @@ def _vms(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[tuple[VM, 
             linked_clone=get_bool(p, entry, m, "linked_clone", False),
             nonzero_mib=nonzero_mib,
         )
-        if name is not None and _check_unique(p, seen, name, entry, "VM"):
+        if name is not None and _check_unique(p, seen, name, entry, loc.position("vms", i), "VM"):
             vms.append((vm, entry))
     return vms
 
@@ -504,15 +510,19 @@ def _rules(
         field = "vm_group" if vm_group is not None else "vms"
         if kind is RuleKind.AFFINITY and 0 < len(vms) < 2:
             p.add(entry, field, f"an affinity rule needs at least two VMs, got {len(vms)}")
-        if kind in member_of and name is not None:
-            owners = member_of[kind]  # type: ignore[index]
+        owners = member_of.get(kind) if kind is not None else None
+        if owners is not None and kind is not None and name is not None:
             for vm in vms:
                 other = owners.get(vm)
                 if other is not None and other != name:
-                    p.add(entry, field, f"VM {vm!r} is already in {kind.value} rule {other!r}")  # type: ignore[union-attr]
+                    p.add(entry, field, f"VM {vm!r} is already in {kind.value} rule {other!r}")
                 else:
                     owners[vm] = name
-        if name is None or kind is None or not _check_unique(p, seen, name, entry, "rule"):
+        if (
+            name is None
+            or kind is None
+            or not _check_unique(p, seen, name, entry, loc.position("rules", i), "rule")
+        ):
             continue
         rules.append(
             Rule(

@@ -19,9 +19,10 @@ from scheduler.errors import InputError, Problem
 
 REQUIRED: Final = object()  # default meaning "the key must be present"
 
-# Names are used as CSV list items (";"-separated) and compared verbatim, so a ";" or stray
-# surrounding whitespace would not survive a round trip through the CSV form.
-_BAD_NAME = re.compile(r"^\s|\s$|;")
+# Names are CSV list items (";"-separated) and are compared verbatim, so a ";", a control
+# character (a line break inside a CSV cell) or stray surrounding whitespace would not survive
+# a round trip through the CSV form, and would be invisible in messages anyway.
+_BAD_NAME = re.compile(r"^\s|\s$|[;\x00-\x1f\x7f]")
 
 
 class Problems:
@@ -212,14 +213,18 @@ def get_str(
 
 
 def check_name(p: Problems, entry: str, field: str, v: Any) -> str | None:
-    """``v`` as a name (non-empty string, no ';', no surrounding spaces), or ``None`` (reported)."""
+    """``v`` as a name (non-empty, no ';' or control character, no surrounding space), else ``None``."""
     if type(v) is str and v and not _BAD_NAME.search(v):
         return v
     if isinstance(v, str):
         if not v:
             p.add(entry, field, "name must not be empty")
         else:
-            p.add(entry, field, f"name {v!r} must not contain ';' or start or end with a space")
+            p.add(
+                entry,
+                field,
+                f"name {v!r} must not contain ';' or control characters, nor start or end with a space",
+            )
     else:
         p.add(entry, field, f"expected a name (string), got {describe(v)}")
     return None

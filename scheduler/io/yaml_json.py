@@ -87,10 +87,13 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
     large inventories. Only the features inventories use are handled here (mappings, sequences,
     plain and quoted scalars, anchors); the rest raises ``_NeedFullLoaderError``.
     """
-    events = yaml.events
+    scalar_event, alias_event = yaml.events.ScalarEvent, yaml.events.AliasEvent
+    map_start, seq_start = yaml.events.MappingStartEvent, yaml.events.SequenceStartEvent
+    map_end, seq_end = yaml.events.MappingEndEvent, yaml.events.SequenceEndEvent
     get = loader.get_event
     duplicates: list[tuple[int, str]] = []
     anchors: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}  # plain scalars already through the resolver ("name", "no-op")
     stack: list[tuple[Any, Any, bool]] = []  # (container, pending key, expecting a key)
     container: Any = None
     key: Any = None
@@ -98,37 +101,41 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
     result: Any = None
     get()  # StreamStartEvent
     event = get()
-    if isinstance(event, events.StreamEndEvent):
+    if isinstance(event, yaml.events.StreamEndEvent):
         return None, duplicates
     event = get()  # the first event after DocumentStartEvent
     while True:
         kind = type(event)
-        if kind is events.ScalarEvent:
+        if kind is scalar_event:
             value: Any = event.value
             if event.tag is None and event.implicit[0]:
-                if value in _LITERALS:
-                    value = _LITERALS[value]
-                elif value[:1] in _SPECIAL_FIRST:
-                    if _INT.match(value):
+                if value[:1] in _SPECIAL_FIRST or not value:
+                    if value in _LITERALS:
+                        value = _LITERALS[value]
+                    elif _INT.match(value):
                         value = int(value)
                     elif _FLOAT.match(value):
                         value = float(value)
+                    elif value in resolved:
+                        value = resolved[value]
                     else:
-                        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+                        text = value
+                        tag = loader.resolve(yaml.ScalarNode, text, event.implicit)
                         if tag == _MERGE_TAG:
                             raise _NeedFullLoaderError
                         if tag != _STR_TAG:
                             value = loader.construct_object(
-                                yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+                                yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
                             )
+                        resolved[text] = value
             elif event.tag not in (None, "!"):
                 value = loader.construct_object(
                     yaml.ScalarNode(event.tag, value, event.start_mark, event.end_mark, event.style)
                 )
             if event.anchor is not None:
                 anchors[event.anchor] = value
-        elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
-            is_map = kind is events.MappingStartEvent
+        elif kind is map_start or kind is seq_start:
+            is_map = kind is map_start
             if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
                 raise _NeedFullLoaderError
             stack.append((container, key, expect_key))
@@ -138,10 +145,10 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
                 anchors[event.anchor] = container
             event = get()
             continue
-        elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
+        elif kind is map_end or kind is seq_end:
             value = container
             container, key, expect_key = stack.pop()
-        elif kind is events.AliasEvent:
+        elif kind is alias_event:
             if event.anchor not in anchors:
                 raise yaml.MarkedYAMLError(
                     None, None, f"found undefined alias {event.anchor!r}", event.start_mark
@@ -167,7 +174,7 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
             expect_key = True
         event = get()
     get()  # DocumentEndEvent
-    if not isinstance(get(), events.StreamEndEvent):
+    if not isinstance(get(), yaml.events.StreamEndEvent):
         raise yaml.MarkedYAMLError(None, None, "expected a single document in the stream", event.end_mark)
     return result, duplicates
 
@@ -258,9 +265,23 @@ def _yaml_str(s: str) -> str:
         plain = bool(_PLAIN.match(s)) and _resolver.resolve(yaml.ScalarNode, s, (True, False)) == _STR_TAG  # type: ignore[no-untyped-call]
         if len(_plain_cache) < 100_000:
             _plain_cache[s] = plain
-    # A JSON string literal is a valid YAML double-quoted scalar (same escapes); ASCII-only keeps
-    # control and line-break characters escaped.
-    return s if plain else json.dumps(s)
+    if plain:
+        return s
+    # A JSON string literal is a valid YAML double-quoted scalar (same escapes), except that YAML
+    # wants astral characters as \U escapes, not surrogate pairs, and line separators escaped.
+    return _YAML_UNSAFE.sub(_yaml_escape, json.dumps(s, ensure_ascii=False))
+
+
+# Characters a YAML double-quoted scalar may not hold verbatim: non-printables, the BOM and the
+# Unicode line breaks (which YAML would fold); json.dumps already escaped the C0 controls.
+_YAML_UNSAFE = re.compile(
+    "[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def _yaml_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _yaml_float(f: float) -> str:

@@ -63,11 +63,24 @@ STALL_ROUNDS = 3
 MAX_SIMULATED_ROUNDS = 10_000
 """Safety stop for the simulation; a real pre-copy needing this many passes has stalled anyway."""
 
+DATA_CAP_RTOL = 1e-9
+"""Relative slack on the legacy-Xen data cap ``S > f·M``.
+
+Why: Xen counts whole pages, so ``S = f·M`` exactly is not over the cap and pre-copy goes on. A
+guest that re-dirties all of its memory sends ``M`` (or ``κ·M``) per pass and lands exactly on the
+boundary; without the slack, floating-point noise in ``S`` (which depends on how the passes were
+summed) would decide whether one more pass runs.
+"""
+
 SENSITIVITY = 0.20
 """Dirty-rate uncertainty for the risk check: the verdict is re-evaluated at ±20 % (§3.2 step 8)."""
 
 _EPS_MIB = 1e-9
 _EPS_S = 1e-12
+_SNAP_S = 1e-9
+"""An event this close to the end of an ``advance`` slice happens within it (absolute, seconds)."""
+_SNAP_RTOL = 1e-12
+"""The same, relative to the run's elapsed time (rounding grows with the clock)."""
 
 Outcome = Literal["converged", "throttled", "forced_stop", "aborted"]
 
@@ -283,6 +296,7 @@ class _State:
     round_elapsed_s: float = 0.0
     elapsed_s: float = 0.0
     transferred_mib: float = 0.0
+    precopy_sent_mib: float = 0.0
     throttle: float = 0.0
     sdps_engaged: bool = False
     trigger_hits: int = 0
@@ -291,6 +305,7 @@ class _State:
     period_s: float = 0.0
     stall_streak: int = 0
     final_raw_mib: float = 0.0
+    switch_wire_mib: float = 0.0
     switch_left_mib: float = 0.0
     switch_elapsed_s: float = 0.0
     resume_left_s: float = 0.0
@@ -405,56 +420,71 @@ class PrecopyRun:
 
         Continues the current pass, ends it when its data is sent (dirty accounting, throttle,
         stop rule), runs the stop-and-copy and the resume; stops early when the run ends.
+
+        An event (end of a pass, of the stop-and-copy, of the resume, a timeout) that falls within
+        rounding of the end of the slice happens in this call: ``advance(time_to_end(r), r)``
+        ends the run, and a slice boundary a hair before a pass's end does not leave a sliver
+        of the pass for the next call.
         """
         if dt_s < 0:
             raise ValueError("dt_s must be >= 0")
         s = self._s
-        left = dt_s
-        while left > _EPS_S and s.phase != "done":
+        if dt_s == 0:
+            return
+        end_s = s.elapsed_s + dt_s
+        slack = max(_SNAP_S, _SNAP_RTOL * end_s) if math.isfinite(end_s) else 0.0
+        while s.phase != "done":
+            left = end_s - s.elapsed_s
             if s.phase == "precopy":
                 rate = self._precopy_rate(rate_mibps)
                 s.last_rate_mibps = rate
                 need = s.round_left_mib / rate if rate > 0 else math.inf
                 timeout = self.preset.timeout_s
                 to_timeout = math.inf if timeout is None else max(0.0, timeout - s.elapsed_s)
-                step = min(left, need, to_timeout)
-                if math.isinf(step):
+                event = min(need, to_timeout)
+                step = event if event <= left + slack else left
+                if math.isinf(step) or step <= _EPS_S < event:
                     return
                 sent = min(s.round_left_mib, rate * step)
                 s.round_left_mib -= sent
                 s.transferred_mib += sent
                 s.elapsed_s += step
                 s.round_elapsed_s += step
-                left -= step
                 if step >= need or s.round_left_mib <= _EPS_MIB:
+                    # Book the whole pass at once, so that the data sent (and the data cap tested
+                    # on it) does not depend on how many slices the pass was advanced in.
                     s.round_left_mib = 0.0
+                    s.precopy_sent_mib += s.round_wire_mib
+                    s.transferred_mib = s.precopy_sent_mib
                     self._end_round(rate_mibps)
                 elif step >= to_timeout:
                     self._abort("timeout", rate_mibps)
             elif s.phase == "switchover":
                 rate = self._switchover_rate(rate_mibps)
                 need = s.switch_left_mib / rate if rate > 0 else math.inf
-                step = min(left, need)
-                if math.isinf(step):
+                step = need if need <= left + slack else left
+                if math.isinf(step) or step <= _EPS_S < need:
                     return
                 sent = min(s.switch_left_mib, rate * step)
                 s.switch_left_mib -= sent
                 s.transferred_mib += sent
                 s.elapsed_s += step
                 s.switch_elapsed_s += step
-                left -= step
                 if step >= need or s.switch_left_mib <= _EPS_MIB:
                     s.switch_left_mib = 0.0
+                    s.transferred_mib = s.precopy_sent_mib + s.switch_wire_mib
                     s.phase = "resume"
                     s.resume_left_s = self.inp.resume_ms / 1000.0
                     if s.resume_left_s <= 0:
                         s.phase = "done"
             else:  # resume: the guest restarts on the target; needs no bandwidth
-                step = min(left, s.resume_left_s)
+                need = s.resume_left_s
+                step = need if need <= left + slack else left
+                if step <= _EPS_S < need:
+                    return
                 s.resume_left_s -= step
                 s.elapsed_s += step
-                left -= step
-                if s.resume_left_s <= _EPS_S:
+                if step >= need or s.resume_left_s <= _EPS_S:
                     s.resume_left_s = 0.0
                     s.phase = "done"
 
@@ -559,9 +589,8 @@ class PrecopyRun:
             return "dirty_pages"
         if preset.max_rounds is not None and s.passes >= preset.max_rounds:
             return "max_rounds"
-        if (
-            preset.max_data_factor is not None
-            and s.transferred_mib > preset.max_data_factor * self.inp.memory_mib
+        if preset.max_data_factor is not None and s.precopy_sent_mib > (
+            preset.max_data_factor * self.inp.memory_mib * (1.0 + DATA_CAP_RTOL)
         ):
             return "data_cap"
         return None
@@ -579,6 +608,7 @@ class PrecopyRun:
             self._abort("switchover_timeout", rate_mibps)
             return
         s.phase = "switchover"
+        s.switch_wire_mib = pending
         s.switch_left_mib = pending
 
     def _abort(self, reason: str, rate_mibps: float) -> None:

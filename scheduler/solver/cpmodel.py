@@ -269,28 +269,30 @@ class PlacementModel:
         )
 
     def drs_level(self, on_mask: OnMask, band: float) -> LevelExpr:
-        """DRS imbalance: the balance penalty of ``balance.py`` summed over powered-on hosts."""
+        """DRS: variance beyond the threshold's tolerance, Σ_r max(0, Σ_h f − B_r) (``balance.py``)."""
         inst = self.problem.instance
         m = self.model
         penalty = BalancePenalty.build(inst, self.problem.resources, on_mask, band)
         fixed_host = self.problem.fixed_host
         placed_fixed = fixed_host != NO_HOST
-        terms: list[LinearExpr] = []
+        excesses: list[cp_model.IntVar] = []
         encoded: list[tuple[int, int, cp_model.IntVar, list[cp_model.IntVar]]] = []
         for r, resource in enumerate(self.problem.resources):
             s_demand = penalty.demand[r]
             s_fixed = np.bincount(fixed_host[placed_fixed], s_demand[placed_fixed], inst.num_hosts)
+            per_host: list[LinearExpr] = []
             for h in np.flatnonzero(on_mask):
                 terms_h = self.by_host[h]
                 vms = np.array([v for v, _ in terms_h], dtype=np.int64)
                 load = _dot(s_demand[vms], [var for _, var in terms_h]) + int(s_fixed[h])
                 most = int(s_fixed[h] + s_demand[vms].sum())
-                expr, dev, segments = penalty.add_to_model(m, r, int(h), load, most, f"{resource},{h}")
-                terms.append(expr)
+                expr, dev, segments = penalty.add_host(m, r, int(h), load, most, f"{resource},{h}")
+                per_host.append(expr)
                 encoded.append((r, int(h), dev, segments))
+            excesses.append(penalty.add_excess(m, r, sum(per_host), resource))
 
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
-            return penalty.total(assignment)
+            return penalty.excess(assignment)
 
         def hint(assignment: Assignment, on_mask: OnMask) -> None:
             deviation = np.abs(penalty.loads(assignment) - penalty.target)
@@ -299,9 +301,14 @@ class PlacementModel:
                 m.add_hint(dev, value)
                 for var, filled in zip(segments, penalty.segment_values(value, r, h), strict=True):
                     m.add_hint(var, filled)
+            totals = penalty.penalty_of_deviation(deviation).sum(axis=1)
+            for r, var in enumerate(excesses):
+                m.add_hint(var, int(max(totals[r] - penalty.budget[r], 0)))
 
         self.balance_penalty = penalty
-        return LevelExpr("drs imbalance", sum(terms), "penalty units", not terms, evaluate, hint)
+        return LevelExpr(
+            "drs imbalance", sum(excesses), "variance units beyond tolerance", not encoded, evaluate, hint
+        )
 
     def cost_level(self) -> LevelExpr:
         """Σ estimated migration seconds of the moves (in ``scaling.COST_SCALE`` units)."""

@@ -26,9 +26,6 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from scheduler.heuristics.balance import imbalance
-from scheduler.heuristics.revert import revert_unneeded_moves
-from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST
 from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.problem import Problem
@@ -85,7 +82,7 @@ class LocalSearch:
     # -- values ---------------------------------------------------------------------------------
 
     def balance_value(self, assignment: IntArray) -> int:
-        return 0 if self.penalty is None else self.penalty.total(assignment)
+        return 0 if self.penalty is None else self.penalty.excess(assignment)
 
     def cost_value(self, assignment: IntArray) -> int:
         moved = (self.origin != NO_HOST) & (assignment != self.origin)
@@ -94,46 +91,22 @@ class LocalSearch:
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self, assignment: IntArray, deadline: float) -> IntArray:
-        """Balance phase, then cost, until ``deadline`` (a ``time.monotonic()`` instant).
+        """Balance phase, then cost phase, until ``deadline`` (a ``time.monotonic()`` instant).
 
-        The cost level keeps each measured resource's imbalance (std-dev of utilization) at most
-        what the balance phase reached, or the tolerance if that is larger: first by sending home
-        the moves the balance does not need, then by local search on the cost.
+        In the cost phase every neighbourhood keeps the DRS level's excess at most what the
+        balance phase reached (the level is fixed before the next one).
         """
         now = time.monotonic()
         if self.penalty is not None:
             split = now + BALANCE_SHARE * max(deadline - now, 0.0)
             assignment = self._phase(assignment, split, balance=True)
-        limit = np.maximum(self.imbalance(assignment), self.band if self.band is not None else 0.0)
-        assignment = self._revert(assignment, limit)
-        improved = self._phase(assignment, deadline, balance=False)
-        if np.all(self.imbalance(improved) <= limit + 1e-12):
-            assignment = self._revert(improved, limit)
-        return assignment
-
-    def imbalance(self, assignment: IntArray) -> npt.NDArray[np.float64]:
-        """Population std-dev of utilization over powered-on hosts, per measured resource."""
-        return imbalance(LoadState(self.instance, assignment), self.problem.resources, self.on_mask)
-
-    def _revert(self, assignment: IntArray, limit: npt.NDArray[np.float64]) -> IntArray:
-        inst = self.instance
-        high = self.problem.dpm_high
-        return revert_unneeded_moves(
-            inst,
-            assignment,
-            self.allowed,
-            self.on_mask,
-            self.problem.resources,
-            limit,
-            self.problem.cost_s,
-            ~self.locked & ~self.problem.mandatory,
-            cpu_limit=None if high is None else inst.host_cpu_mhz.astype(np.float64) * high,
-            memory_demand_limit=None if high is None else inst.host_memory_mib.astype(np.float64) * high,
-        )
+        return self._phase(assignment, deadline, balance=False)
 
     def _phase(self, assignment: IntArray, deadline: float, *, balance: bool) -> IntArray:
         stall = 0
         while time.monotonic() < deadline - 0.05 and stall < STALL_ROUNDS:
+            if balance and self.balance_value(assignment) == 0:
+                break  # within tolerance: nothing left for the balance phase
             hosts = self._balance_hosts(assignment) if balance else self._cost_hosts(assignment)
             if hosts is None:
                 break
@@ -210,9 +183,7 @@ class LocalSearch:
         in_hood = np.zeros(inst.num_hosts, dtype=np.bool_)
         in_hood[hosts] = True
         on_hosts = (assignment != NO_HOST) & in_hood[np.maximum(assignment, 0)]
-        free = np.flatnonzero(on_hosts & ~self.locked)
-        if len(free) > MAX_FREE_VMS:
-            free = np.sort(self.rng.choice(free, size=MAX_FREE_VMS, replace=False))
+        free = self._free_vms(assignment, np.flatnonzero(on_hosts & ~self.locked), balance=balance)
         if len(free) == 0:
             return None
         fixed = assignment.copy()
@@ -301,6 +272,24 @@ class LocalSearch:
             return None
         return self._extract(solver, assignment, free, x)
 
+    def _free_vms(self, assignment: IntArray, residents: IntArray, *, balance: bool) -> IntArray:
+        """At most MAX_FREE_VMS of the neighbourhood's movable VMs.
+
+        Balance: a random sample. Cost: every VM already moved (the expensive ones are what the
+        phase may undo) and then the cheapest ones still at home (what could move instead).
+        """
+        if len(residents) <= MAX_FREE_VMS:
+            return residents
+        if balance:
+            return np.sort(self.rng.choice(residents, size=MAX_FREE_VMS, replace=False))
+        moved = residents[
+            (self.origin[residents] != NO_HOST) & (assignment[residents] != self.origin[residents])
+        ]
+        home = np.setdiff1d(residents, moved)
+        cheapest = home[np.argsort(self.units[home], kind="stable")]
+        keep = np.concatenate([moved[:MAX_FREE_VMS], cheapest[: max(MAX_FREE_VMS - len(moved), 0)]])
+        return np.sort(keep)
+
     def _capacity(
         self,
         model: cp_model.CpModel,
@@ -338,14 +327,22 @@ class LocalSearch:
         by_host: dict[int, list[tuple[int, cp_model.IntVar]]],
         hosts: IntArray,
     ) -> tuple[cp_model.LinearExprT | None, int]:
-        """The neighbourhood's balance penalty as a CP expression, and its value now."""
+        """The DRS level's excess for the whole cluster, with only the neighbourhood variable.
+
+        Exact, because the level is separable by host: the hosts outside the neighbourhood add
+        a constant to each resource's total before the budget is subtracted.
+        """
         if self.penalty is None:
             return None, 0
         p = self.penalty
         fixed_loads = p.loads(fixed)
         now = p.penalty_of_loads(p.loads(assignment))
-        terms = []
+        inside = np.zeros(now.shape[1], dtype=np.bool_)
+        inside[hosts] = True
+        excesses = []
         for r in range(p.demand.shape[0]):
+            rest = int(now[r, ~inside].sum())
+            parts = []
             for h in hosts:
                 if not self.on_mask[h]:
                     continue
@@ -354,10 +351,11 @@ class LocalSearch:
                     [var for _, var in entries], [int(p.demand[r, v]) for v, _ in entries]
                 ) + int(fixed_loads[r, h])
                 most = int(fixed_loads[r, h] + sum(int(p.demand[r, v]) for v, _ in entries))
-                expr, _, _ = p.add_to_model(model, r, int(h), load, most, f"{r},{h}")
-                terms.append(expr)
-        value_now = int(now[:, hosts].sum())
-        return (sum(terms) if terms else None), value_now
+                expr, _, _ = p.add_host(model, r, int(h), load, most, f"{r},{h}")
+                parts.append(expr)
+            excesses.append(p.add_excess(model, r, rest + sum(parts), str(r)))
+        value_now = int(np.maximum(now.sum(axis=1) - p.budget, 0).sum())
+        return sum(excesses), value_now
 
     @staticmethod
     def _extract(

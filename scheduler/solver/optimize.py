@@ -14,9 +14,9 @@ from scheduler.heuristics.balance import imbalance
 from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.ffd import ffd_consolidate
 from scheduler.heuristics.repair import repair_placement
-from scheduler.heuristics.revert import revert_unneeded_moves
 from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, HostState, Instance
+from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
 from scheduler.solver.costs import move_costs
 from scheduler.solver.options import SolveOptions
@@ -31,6 +31,7 @@ from scheduler.solver.problem import (
     rule_members_in_violation,
 )
 from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
+from scheduler.solver.revert import drop_unneeded_moves
 from scheduler.solver.staged import solve_staged
 
 BoolArray = npt.NDArray[np.bool_]
@@ -192,10 +193,7 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
         if sent_home:
             cost_s = float(costs.seconds[(current != NO_HOST) & (assignment != current)].sum())
-            notes.append(
-                f"{sent_home} move(s) the balance did not need were dropped (each resource's "
-                "imbalance kept within the tolerance or what the DRS level reached)"
-            )
+            notes.append(f"{sent_home} move(s) the balance did not need were dropped (DRS level unchanged)")
             levels = (
                 *levels,
                 LevelOutcome(
@@ -232,28 +230,15 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
 def _send_home_unneeded(
     problem: Problem, assignment: IntArray, on_mask: BoolArray, band: float
 ) -> tuple[IntArray, int]:
-    """Drop moves the DRS level does not need; see ``heuristics.revert``. Returns (assignment, count)."""
+    """Drop moves the fixed DRS level does not need (``solver.revert``). Returns (assignment, count)."""
     inst = problem.instance
     locked = ~(problem.movable & problem.converges) | problem.mandatory
     for rule in inst.rules:
         if rule.priority in (2, 3):
             for name in rule.vms:
                 locked[inst.vm_index[name]] = True
-    state = LoadState(inst, assignment)
-    limit = np.maximum(imbalance(state, problem.resources, on_mask), band)
-    high = problem.dpm_high
-    reverted = revert_unneeded_moves(
-        inst,
-        assignment,
-        problem.allowed,
-        on_mask,
-        problem.resources,
-        limit,
-        problem.cost_s,
-        ~locked,
-        cpu_limit=None if high is None else inst.host_cpu_mhz.astype(np.float64) * high,
-        memory_demand_limit=None if high is None else inst.host_memory_mib.astype(np.float64) * high,
-    )
+    penalty = BalancePenalty.build(inst, problem.resources, on_mask, band)
+    reverted = drop_unneeded_moves(problem, assignment, on_mask, penalty, ~locked)
     return reverted, int((reverted != assignment).sum())
 
 

@@ -32,6 +32,9 @@ from scheduler.solver.result import LevelOutcome
 LEVEL_SHARES = {"p2": 0.12, "dpm": 0.22, "p3": 0.10, "drs": 0.33, "cost": 0.23}
 MIN_LEVEL_S = 0.5  # CP-SAT needs a moment for presolve even on a small level
 TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: keep close to the incumbent
+# The DRS level is proven optimal within this relative gap, and an incumbent is replaced only by a
+# solution better by more than it: a plan's own target, fed back, is then kept as it is.
+RELATIVE_GAP = {"drs": 0.01}
 INTERRUPTED_FRACTION = 0.9  # a non-optimal solve that ended this early was stopped (Ctrl-C)
 
 
@@ -113,6 +116,8 @@ def solve_staged(
         pm.hint(assignment, on_mask, built)
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = budget
+        gap = RELATIVE_GAP.get(key, 0.0)
+        solver.parameters.relative_gap_limit = gap
         solver.parameters.num_workers = options.workers
         solver.parameters.random_seed = options.seed
         if options.progress:
@@ -131,7 +136,7 @@ def solve_staged(
             )
         value = incumbent_value
         found = int(solver.objective_value) // weight if solved else incumbent_value
-        if solved and (not have_solution or found < incumbent_value):
+        if solved and (not have_solution or found < incumbent_value * (1 - gap)):
             assignment, on_mask = pm.extract(solver)
             value = found
         have_solution = True
@@ -174,7 +179,14 @@ def _finish_with_local_search(
     wall = time.monotonic() - started
     if band is not None:
         outcomes.append(
-            LevelOutcome("drs imbalance", search.balance_value(assignment), 0.0, False, wall, "penalty units")
+            LevelOutcome(
+                "drs imbalance",
+                search.balance_value(assignment),
+                0.0,
+                False,
+                wall,
+                "variance units beyond tolerance",
+            )
         )
     outcomes.append(LevelOutcome("migration cost", search.cost_value(assignment), 0.0, False, wall, "0.1 s"))
     if options.progress:

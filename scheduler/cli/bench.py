@@ -1,0 +1,160 @@
+"""``scheduler bench``: run a benchmark suite, resumably, serially or on dask; CSV, plots, summary."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from scheduler.bench.families import SUITES, suite
+from scheduler.bench.plots import frame, write_plots
+from scheduler.bench.runner import run_suite
+from scheduler.bench.summary import summary_markdown
+from scheduler.io import atomic_write_text
+
+FAMILIES = ("S", "M", "L", "XL", "DC", "tiny")
+
+
+@click.command("bench")
+@click.option(
+    "--suite",
+    "suite_name",
+    type=click.Choice(sorted(SUITES)),
+    default="quick",
+    show_default=True,
+    help="quick: minutes (S variants, one M); full: every family up to XL and a data centre; "
+    "smoke: seconds, for tests.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "dask"]),
+    default="serial",
+    show_default=True,
+    help="serial: one run at a time, each in its own process; dask: fan out on dask.distributed.",
+)
+@click.option(
+    "--scheduler",
+    "scheduler_address",
+    metavar="ADDRESS",
+    help="Address of a running dask scheduler (tcp://host:8786); default: a LocalCluster.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Worker processes of the dask LocalCluster.",
+)
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    type=click.FloatRange(min=0.5),
+    help="Seconds per run for every time-limited contender (default: the suite's).",
+)
+@click.option(
+    "--cp-workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="CP-SAT workers for ours (0 = its default).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="benchmarks/results",
+    show_default=True,
+    help="Folder for <suite>.csv, the manifest, the plots and <suite>-summary.md.",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(FAMILIES, case_sensitive=False),
+    help="Run only this family (repeat for several).",
+)
+@click.option("--fresh", is_flag=True, help="Ignore rows of earlier runs and recompute everything.")
+@click.option("--no-plots", is_flag=True, help="Write the CSV and summary only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def command(
+    suite_name: str,
+    executor: str,
+    scheduler_address: str | None,
+    workers: int,
+    time_limit_s: float | None,
+    cp_workers: int,
+    out_dir: str,
+    only: tuple[str, ...],
+    fresh: bool,
+    no_plots: bool,
+    quiet: bool,
+) -> int:
+    """Run a benchmark suite: ours at several thresholds, DRS greedy and FFD baselines, proxlb-solver.
+
+    Each (instance, contender, seed) becomes one row of OUT/<suite>.csv; rows already there are
+    not recomputed (use --fresh). Every plan is verified; invalid plans and crashes are rows too.
+    Exit 0 when every run produced a valid plan (or was skipped), 1 otherwise.
+    """
+    chosen = suite(suite_name)
+    if only:
+        chosen = chosen.only(only)
+        if not chosen.runs:
+            raise click.UsageError(f"suite {suite_name} has no run in {', '.join(only)}")
+    out = Path(out_dir)
+    console = Console(stderr=True)
+    result = run_suite(
+        chosen,
+        out,
+        executor="dask" if executor == "dask" else "serial",
+        scheduler_address=scheduler_address,
+        workers=workers,
+        time_limit_s=time_limit_s,
+        cp_workers=cp_workers,
+        fresh=fresh,
+        progress=not quiet,
+        console=console,
+    )
+    df = frame(result.rows)
+    plots: list[str] = []
+    if not no_plots:
+        plots = [p.name for p in write_plots(df, result.hosts, out, chosen.name)]
+    command_line = _command_line(click.get_current_context())
+    summary = summary_markdown(
+        df,
+        suite_name=chosen.name,
+        command=command_line.strip(),
+        wall_s=result.wall_s,
+        computed=result.computed,
+        reused=result.reused,
+        plots=plots,
+        cores=os.cpu_count(),
+    )
+    summary_path = out / f"{chosen.name}-summary.md"
+    atomic_write_text(summary_path, summary)
+    bad = df[~df["status"].isin(("optimal", "feasible", "unchanged", "skipped"))]
+    Console().print(
+        f"{len(df)} runs ({result.computed} computed, {result.reused} reused) in {result.wall_s:.0f} s; "
+        f"{len(bad)} without a valid plan; results in {result.csv_path}, summary in {summary_path}"
+    )
+    return 1 if len(bad) else 0
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The invocation, rebuilt from the options that differ from their defaults (for the summary)."""
+    words = ["scheduler", "bench"]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        value = ctx.params.get(param.name)
+        if value == param.default or value in (None, (), False):
+            continue
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            words.append(flag)
+        elif isinstance(value, tuple):
+            words += [w for v in value for w in (flag, str(v))]
+        else:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)

@@ -1,0 +1,103 @@
+"""The runner: one row per key, resumable, crashes recorded, dask equal to serial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scheduler.bench import runner
+from scheduler.bench.contenders import contender
+from scheduler.bench.families import FamilyCase, Suite
+from scheduler.bench.metrics import RESULT_COLUMNS
+from scheduler.bench.runner import RunSpec, read_rows, run_suite
+
+DETERMINISTIC = ["greedy-drs", "greedy-drs-costaware", "ffd-dpm"]
+
+
+def tiny_suite(case: FamilyCase, names: list[str], seeds: tuple[int, ...] = (0,)) -> Suite:
+    runs = tuple((case, contender(n), s) for s in seeds for n in names)
+    return Suite("tiny", runs, 1.0, "test sweep", ("S",))
+
+
+def result_view(rows: list[dict[str, str]]) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    return {(r["instance"], r["contender"], r["seed"]): tuple(r[c] for c in RESULT_COLUMNS) for r in rows}
+
+
+def test_second_run_computes_nothing(tmp_path: Path, tiny_case: FamilyCase) -> None:
+    """Resume: rows already in the CSV are not recomputed; --fresh recomputes them."""
+    sweep = tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"], seeds=(0, 1))
+    first = run_suite(sweep, tmp_path, progress=False)
+    assert (first.computed, first.reused) == (4, 0)
+    rows = read_rows(tmp_path / "tiny.csv")
+    assert [(r["contender"], r["seed"]) for r in rows] == [
+        ("greedy-drs", "0"),
+        ("ffd-dpm", "0"),
+        ("greedy-drs", "1"),
+        ("ffd-dpm", "1"),
+    ]
+    second = run_suite(sweep, tmp_path, progress=False)
+    assert (second.computed, second.reused) == (0, 4)
+    assert read_rows(tmp_path / "tiny.csv") == rows
+    assert (tmp_path / "tiny-manifest.json").exists()
+    again = run_suite(sweep, tmp_path, progress=False, fresh=True)
+    assert again.computed == 4
+
+
+def test_adding_a_contender_computes_only_its_rows(tmp_path: Path, tiny_case: FamilyCase) -> None:
+    run_suite(tiny_suite(tiny_case, ["greedy-drs"]), tmp_path, progress=False)
+    grown = run_suite(tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"]), tmp_path, progress=False)
+    assert (grown.computed, grown.reused) == (1, 1)
+
+
+def test_a_crashing_run_is_an_error_row_and_the_sweep_goes_on(
+    tmp_path: Path, tiny_case: FamilyCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose process dies (here: exits hard) becomes status error; later runs still run."""
+    real = runner.execute
+
+    def dying(spec: RunSpec) -> tuple[dict[str, object], None]:
+        if spec.contender.name == "greedy-drs":
+            import os
+
+            os._exit(3)
+        return real(spec)  # type: ignore[return-value]
+
+    monkeypatch.setattr(runner, "execute", dying)
+    result = run_suite(tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"]), tmp_path, progress=False)
+    by_name = {r["contender"]: r for r in result.rows}
+    assert by_name["greedy-drs"]["status"] == "error"
+    assert "exit code 3" in str(by_name["greedy-drs"]["note"])
+    assert by_name["ffd-dpm"]["status"] == "feasible"
+
+
+def test_an_exception_in_a_contender_is_an_error_row(
+    tiny_case: FamilyCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("contender blew up")
+
+    monkeypatch.setattr(runner, "run_contender", boom)
+    row, detail = runner.execute(RunSpec(tiny_case, contender("greedy-drs"), 0, 1.0))
+    assert row["status"] == "error"
+    assert "contender blew up" in str(row["note"])
+    assert detail is None
+    assert row["instance"] == tiny_case.name
+
+
+def test_dask_local_cluster_equals_serial(tmp_path: Path, tiny_case: FamilyCase) -> None:
+    """A small sweep on a LocalCluster with 2 workers gives the serial run's results."""
+    pytest.importorskip("distributed")
+    sweep = tiny_suite(tiny_case, DETERMINISTIC, seeds=(0, 1))
+    serial = run_suite(sweep, tmp_path / "serial", progress=False)
+    dask = run_suite(
+        sweep, tmp_path / "dask", executor="dask", workers=2, dask_processes=False, progress=False
+    )
+    assert dask.computed == serial.computed == len(sweep.runs)
+    a = read_rows(tmp_path / "serial" / "tiny.csv")
+    b = read_rows(tmp_path / "dask" / "tiny.csv")
+    assert [(r["instance"], r["contender"], r["seed"]) for r in a] == [
+        (r["instance"], r["contender"], r["seed"]) for r in b
+    ]
+    assert result_view(a) == result_view(b)
+    assert all(r["status"] in ("feasible", "unchanged") for r in b)

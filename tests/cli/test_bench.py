@@ -1,0 +1,39 @@
+"""``scheduler bench``: the smoke suite end to end, resume, --only, exit status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from scheduler.bench.runner import read_rows
+from scheduler.cli.bench import command
+
+
+def invoke(*args: str) -> int:
+    """Run the command as the CLI group does (standalone off: the callback's int is the exit status)."""
+    status = command.main(args=list(args), standalone_mode=False)
+    assert isinstance(status, int)
+    return status
+
+
+def test_smoke_suite_writes_csv_manifest_plots_and_summary(tmp_path: Path) -> None:
+    assert invoke("--suite", "smoke", "--out", str(tmp_path), "-q") == 0
+    rows = read_rows(tmp_path / "smoke.csv")
+    assert {r["contender"] for r in rows} == {"ours-t3", "greedy-drs", "greedy-drs-costaware", "ffd-dpm"}
+    assert all(r["valid"] == "True" for r in rows)
+    for name in ("pareto", "solve-time", "hosts-on", "host-utilization"):
+        assert (tmp_path / f"smoke-{name}.png").stat().st_size > 1000
+    summary = (tmp_path / "smoke-summary.md").read_text()
+    assert "scheduler bench --suite smoke" in summary
+    assert "| tiny-" in summary
+    assert (tmp_path / "smoke-manifest.csv").exists()
+    # Resume: nothing left to compute.
+    assert invoke("--suite", "smoke", "--out", str(tmp_path), "-q", "--no-plots") == 0
+    assert "0 computed in this invocation, 4 reused" in (tmp_path / "smoke-summary.md").read_text()
+
+
+def test_only_a_family_the_suite_lacks_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(click.UsageError, match="no run in XL"):
+        invoke("--suite", "smoke", "--out", str(tmp_path), "--only", "XL")

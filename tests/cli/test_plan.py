@@ -1,0 +1,245 @@
+"""``scheduler plan``: exit 0 with a verified plan, 1 for an infeasible inventory (plan with conflicts
+still written), 2 for bad input (nothing written); what-if flags; atomic output.
+
+Runs the console entry point (``scheduler.cli.main:main``) so that exit statuses are the ones a
+shell sees.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scheduler.check import verify_plan
+from scheduler.cli.main import main
+from scheduler.io import read_inventory, read_plan
+from scheduler.model import PlanStatus
+from scheduler.pipeline import with_what_if
+
+QUICK = ["--time-limit", "2", "--workers", "2", "-q"]
+
+
+def host(name: str, state: str = "up") -> dict[str, Any]:
+    return {"name": name, "cpu_mhz": 10_000, "memory_mib": 16_384, "state": state}
+
+
+def vm(name: str, on: str | None, cpu_mhz: int = 1_000) -> dict[str, Any]:
+    return {
+        "name": name,
+        "host": on,
+        "vcpus": 2,
+        "memory_mib": 1_024,
+        "cpu_demand_mhz": cpu_mhz,
+        "memory_demand_mib": 1_024,
+    }
+
+
+def hot_cluster() -> dict[str, Any]:
+    """h1 runs a and b (4,000 MHz each: 80 %), h2 is empty, h3 is in standby; DRS threshold 3, DPM off.
+
+    Threshold 3 moves one VM to h2; threshold 1 moves nothing; with ``--dpm`` a and b fit on one
+    host (80 %, within the 81 % high target), so only one of h1 and h2 stays up.
+    """
+    return {
+        "name": "cli",
+        "hosts": [host("h1"), host("h2"), host("h3", "standby")],
+        "vms": [vm("a", "h1", 4_000), vm("b", "h1", 4_000)],
+    }
+
+
+def impossible_cluster() -> dict[str, Any]:
+    """a must run on h1 and must run on h2: infeasible."""
+    return {
+        "name": "cli",
+        "hosts": [host("h1"), host("h2")],
+        "vms": [vm("a", "h1")],
+        "rules": [
+            {"name": "on-h1", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h1"]},
+            {"name": "on-h2", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h2"]},
+        ],
+    }
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "inventory.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run(*args: str) -> int:
+    """Run ``scheduler plan ARGS`` as the console script does; return its exit status."""
+    with pytest.raises(SystemExit) as caught:
+        main(["plan", *args])
+    code = caught.value.code
+    return 0 if code is None else int(code)
+
+
+def plan_at(inventory: Path, out: Path, *flags: str) -> tuple[int, Any]:
+    status = run(str(inventory), "-o", str(out), *QUICK, *flags)
+    return status, read_plan(out) if out.exists() else None
+
+
+# -- exit 0 -----------------------------------------------------------------------------------------
+
+
+def test_feasible_inventory_exits_0_with_a_verified_plan(tmp_path: Path):
+    inventory = write(tmp_path, hot_cluster())
+    out = tmp_path / "plan.json"
+    status, plan = plan_at(inventory, out)
+    assert status == 0
+    assert plan.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE)
+    assert len(plan.migrations) == 1
+    assert verify_plan(read_inventory(inventory), plan).valid
+    assert json.loads(out.read_text())["format"] == "scheduler-plan/1"
+
+
+def test_threshold_flag_changes_the_plan(tmp_path: Path):
+    inventory = write(tmp_path, hot_cluster())
+    status, plan = plan_at(inventory, tmp_path / "plan.json", "--threshold", "1")
+    assert status == 0
+    assert plan.status is PlanStatus.UNCHANGED
+    assert plan.migrations == ()
+
+
+def test_maintenance_flag_evacuates_the_host(tmp_path: Path):
+    inventory = write(tmp_path, hot_cluster())
+    status, plan = plan_at(inventory, tmp_path / "plan.json", "--maintenance", "h1")
+    assert status == 0
+    assert plan.host_states["h1"] == "maintenance"
+    assert "h1" not in plan.placement.values()
+    assert verify_plan(with_what_if(read_inventory(inventory), maintenance=("h1",)), plan).valid
+    assert all(m.reason.value == "maintenance" for m in plan.migrations)
+
+
+def test_dpm_flags_turn_consolidation_on_and_off(tmp_path: Path):
+    """With ``--dpm`` one of h1/h2 ends in standby (a and b fit on one host at 80 %); with
+    ``--no-dpm`` both stay up and h3 stays in standby."""
+    inventory = write(tmp_path, hot_cluster())
+    _, on = plan_at(inventory, tmp_path / "on.json", "--dpm")
+    _, off = plan_at(inventory, tmp_path / "off.json", "--no-dpm", "--threshold", "1")
+    assert list(on.host_states.values()).count("standby") == 2
+    assert off.host_states == {"h1": "up", "h2": "up", "h3": "standby"}
+
+
+def test_max_migrations_flag_caps_optional_moves(tmp_path: Path):
+    inventory = write(tmp_path, hot_cluster())
+    status, plan = plan_at(inventory, tmp_path / "plan.json", "--max-migrations", "0")
+    assert status == 0
+    assert plan.migrations == ()
+
+
+def test_json_inventory_is_read_too(tmp_path: Path):
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(hot_cluster()))
+    status, plan = plan_at(inventory, tmp_path / "plan.json")
+    assert status == 0
+    assert verify_plan(read_inventory(inventory), plan).valid
+
+
+# -- exit 1 -----------------------------------------------------------------------------------------
+
+
+def test_infeasible_inventory_exits_1_and_still_writes_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    inventory = write(tmp_path, impossible_cluster())
+    status, plan = plan_at(inventory, tmp_path / "plan.json")
+    assert status == 1
+    assert plan is not None
+    assert plan.status is PlanStatus.INFEASIBLE
+    assert {r for c in plan.conflicts for r in c.rules} == {"on-h1", "on-h2"}
+    assert verify_plan(read_inventory(inventory), plan).valid
+    assert "infeasible" in capsys.readouterr().out
+
+
+# -- exit 2 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param(["--threshold", "7"], id="threshold-7"),
+        pytest.param(["--maintenance", "unknown-host"], id="unknown-maintenance-host"),
+        pytest.param(["--measure", "disk"], id="unknown-measure"),
+        pytest.param(["--max-migrations", "-1"], id="negative-budget"),
+        pytest.param(["--time-limit", "0"], id="zero-time-limit"),
+    ],
+)
+def test_bad_flag_exits_2_and_writes_nothing(tmp_path: Path, flags: list[str]):
+    inventory = write(tmp_path, hot_cluster())
+    out = tmp_path / "plan.json"
+    assert run(str(inventory), "-o", str(out), *flags) == 2
+    assert not out.exists()
+
+
+def test_bad_flag_names_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    inventory = write(tmp_path, hot_cluster())
+    run(str(inventory), "-o", str(tmp_path / "plan.json"), "--maintenance", "unknown-host")
+    err = capsys.readouterr().err
+    assert "--maintenance" in err
+    assert "unknown-host" in err
+
+
+def test_bad_inventory_exits_2_names_the_field_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    data = hot_cluster()
+    data["vms"][1]["cpu_demand_mhz"] = -5
+    inventory = write(tmp_path, data)
+    out = tmp_path / "plan.json"
+    assert run(str(inventory), "-o", str(out)) == 2
+    assert not out.exists()
+    assert "cpu_demand_mhz" in capsys.readouterr().err
+
+
+def test_missing_inventory_exits_2(tmp_path: Path):
+    out = tmp_path / "plan.json"
+    assert run(str(tmp_path / "nowhere.yaml"), "-o", str(out)) == 2
+    assert not out.exists()
+
+
+def test_bad_input_leaves_an_existing_plan_untouched(tmp_path: Path):
+    inventory = write(tmp_path, hot_cluster())
+    out = tmp_path / "plan.json"
+    out.write_text("previous plan\n")
+    assert run(str(inventory), "-o", str(out), "--threshold", "7") == 2
+    assert out.read_text() == "previous plan\n"
+
+
+# -- atomic output ----------------------------------------------------------------------------------
+
+
+def test_plan_replaces_an_old_file_and_leaves_no_temporary_files(tmp_path: Path):
+    inventory = write(tmp_path, hot_cluster())
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "plan.json"
+    out.write_text("previous plan\n")
+    status, plan = plan_at(inventory, out)
+    assert status == 0
+    assert plan is not None
+    assert sorted(p.name for p in out_dir.iterdir()) == ["plan.json"]
+
+
+def test_failed_write_keeps_the_old_plan_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """If the final rename fails, the previous plan is still there, complete, and no temp file is left."""
+    import scheduler.io.atomic as atomic
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    inventory = write(tmp_path, hot_cluster())
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "plan.json"
+    out.write_text("previous plan\n")
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises((OSError, SystemExit)):
+        main(["plan", str(inventory), "-o", str(out), *QUICK])
+    monkeypatch.undo()
+    assert out.read_text() == "previous plan\n"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["plan.json"]

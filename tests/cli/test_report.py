@@ -1,0 +1,114 @@
+"""``scheduler report``: exit 0 with a full report, exit 2 on bad input with nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scheduler.cli import main as cli_main
+from scheduler.cli.report import command
+from scheduler.io import write_plan
+from scheduler.model import Migration, MigrationEstimateRecord, MoveReason, Plan, PlanStatus
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "demo.yaml"
+
+
+def small_plan() -> Plan:
+    """A one-move plan for the demo (a report does not re-verify the plan, so no solve is needed)."""
+    from scheduler.io import read_inventory
+
+    demo = read_inventory(DEMO)
+    placement = {v.name: v.host or "" for v in demo.vms}
+    placement["svc-01"] = "cna-06"
+    move = Migration(
+        "svc-01",
+        "cna-07",
+        "cna-06",
+        0.0,
+        4.0,
+        MoveReason.MAINTENANCE,
+        MigrationEstimateRecord(4.0, 35, 2048, 2, True),
+    )
+    return Plan(
+        demo.name, PlanStatus.FEASIBLE, placement, {h.name: h.state.value for h in demo.hosts}, (move,)
+    )
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.json"
+    write_plan(small_plan(), path)
+    return path
+
+
+def run(*args: str) -> int:
+    """Run through the real entry point, as ``scheduler report ...`` does; return the exit status."""
+    cli_main.cli.add_command(command)
+    with pytest.raises(SystemExit) as info:
+        cli_main.main(list(args))
+    code = info.value.code
+    assert isinstance(code, int)
+    return code
+
+
+def test_writes_the_report_and_exits_0(plan_file: Path, tmp_path: Path):
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out), "--dpi", "50") == 0
+    assert {"report.html", "report.md", "migration-gantt.png"} <= {p.name for p in out.iterdir()}
+
+
+def test_callback_returns_its_exit_status(plan_file: Path, tmp_path: Path):
+    status = command.main(
+        args=[str(DEMO), str(plan_file), "-o", str(tmp_path / "r"), "--dpi", "50"], standalone_mode=False
+    )
+    assert status == 0
+
+
+def test_malformed_plan_exits_2_and_writes_nothing(tmp_path: Path):
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"format": "scheduler-plan/1", "status": "sideways"}))
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(bad), "-o", str(out)) == 2
+    assert not out.exists()
+
+
+def test_plan_for_another_inventory_exits_2_and_writes_nothing(plan_file: Path, tmp_path: Path):
+    data = json.loads(plan_file.read_text())
+    data["placement"]["ghost-01"] = "cna-99"
+    plan_file.write_text(json.dumps(data))
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 2
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_missing_inventory_exits_2(plan_file: Path, tmp_path: Path):
+    assert run("report", str(tmp_path / "nope.yaml"), str(plan_file), "-o", str(tmp_path / "r")) == 2
+
+
+def test_failure_while_writing_keeps_the_previous_report(
+    plan_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Atomic: a crash half-way leaves the old report as it was and no temporary folder behind."""
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out), "--dpi", "50") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def boom(*_args: object) -> str:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("scheduler.report.writer.render_markdown", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        command.main(args=[str(DEMO), str(plan_file), "-o", str(out)], standalone_mode=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "report"]
+
+
+def test_folder_with_foreign_files_exits_2(plan_file: Path, tmp_path: Path):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "keep.me").write_text("x")
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 2
+    assert [p.name for p in out.iterdir()] == ["keep.me"]

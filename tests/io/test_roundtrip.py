@@ -1,0 +1,207 @@
+"""The three inventory forms agree, writing then reading gives the same instance, writes are atomic."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduler.io import (
+    atomic_write_text,
+    inventory_to_dict,
+    parse_inventory,
+    read_inventory,
+    write_inventory,
+)
+from scheduler.io.writer import InventoryFormat
+from scheduler.model import (
+    VM,
+    CpuModel,
+    DpmPolicy,
+    Host,
+    HostRuleMode,
+    HostState,
+    Instance,
+    MigrationPolicy,
+    Policy,
+    PowerModel,
+    Rule,
+    RuleKind,
+)
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+FORMATS: tuple[InventoryFormat, ...] = ("yaml", "json", "csv")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Instance:
+    return read_inventory(DEMO / "demo.yaml")
+
+
+def test_demo_forms_are_the_same_cluster(demo: Instance) -> None:
+    """demo.json and demo/csv are generated from demo.yaml; they must never drift apart."""
+    assert read_inventory(DEMO / "demo.json") == demo
+    assert read_inventory(DEMO / "csv") == demo
+
+
+def test_demo_tells_its_story(demo: Instance) -> None:
+    """The demo has what data/README.md promises an operator will see."""
+    assert (demo.num_hosts, demo.num_vms) == (8, 80)
+    kinds = {(r.kind, r.mode) for r in demo.rules}
+    assert {(RuleKind.AFFINITY, None), (RuleKind.ANTI_AFFINITY, None)} <= kinds
+    assert {(RuleKind.VM_HOST, m) for m in HostRuleMode} <= kinds
+    states = {h.name: h.state for h in demo.hosts}
+    assert states["cna-07"] is HostState.MAINTENANCE
+    assert states["cna-08"] is HostState.STANDBY
+    on = {h.name: [v for v in demo.vms if v.host == h.name] for h in demo.hosts}
+    assert len(on["cna-07"]) >= 3
+    assert not on["cna-08"]
+    assert any(v.immobility_reasons() for v in demo.vms)
+    assert {h.cpu.generation for h in demo.hosts} == {3, 4}
+    assert demo.policy.imc is None
+    assert any(h.datastores != demo.hosts[0].datastores for h in demo.hosts)
+    assert not demo.policy.dpm.enabled
+    assert sum(1 for v in demo.vms if v.dirty_rate_mibps >= 100) >= 3
+    # Every host within capacity at the start; the two hot hosts well above the others on CPU.
+    cpu = {n: sum(v.cpu_demand_mhz for v in vs) / demo.host(n).cpu_mhz for n, vs in on.items()}
+    for name, vms in on.items():
+        assert sum(v.memory_mib for v in vms) <= demo.host(name).memory_mib
+        assert cpu[name] <= 1.0
+    assert min(cpu["cna-01"], cpu["cna-02"]) > 0.8 > 0.5 > max(cpu[n] for n in ("cna-03", "cna-04", "cna-06"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_demo_round_trips(demo: Instance, tmp_path: Path, fmt: InventoryFormat) -> None:
+    path = tmp_path / ("out.csv.d" if fmt == "csv" else f"out.{fmt}")
+    write_inventory(demo, path, fmt)
+    assert read_inventory(path) == demo
+
+
+def _odd_instance() -> Instance:
+    """Values a careless writer would mangle: YAML-looking strings, tiny floats, new VMs, groups."""
+    hosts = (
+        Host("yes", 1000, 2048, CpuModel("amd", 0), frozenset({"1.0", "null"}), frozenset({"a b"})),
+        Host(
+            "h-ü", 3000, 4096, CpuModel("intel", 7), state=HostState.DOWN, power=PowerModel(0.0, 1e-05, 0.0)
+        ),
+    )
+    vms = (
+        VM("001", "yes", 1, 2048, 0, 0, 1e-07, frozenset({"1.0"}), devices=("usb", "#gpu"), nonzero_mib=5),
+        VM("on", None, 1, 1, 1, 1, 300.25, linked_clone=True, drs_enabled=False, pinned=True),
+        VM("x: y", "yes", 2, 2, 2, 2),
+    )
+    rules = (
+        Rule("g", RuleKind.AFFINITY, ("001", "x: y"), vm_group="grp"),
+        Rule("m", RuleKind.VM_HOST, ("on",), ("h-ü", "yes"), HostRuleMode.SHOULD_NOT),
+        Rule("n", RuleKind.VM_HOST, ("on",), ("yes",), HostRuleMode.MUST, host_group="hg"),
+    )
+    policy = Policy(
+        dpm=DpmPolicy(True, 5, (0.1, 1.0), 0),
+        memory_overcommit=1.5,
+        imc=CpuModel("intel", 3),
+        migration=MigrationPolicy(0.5, 1, 1.0, "xen_legacy", 600.0),
+    )
+    return Instance(
+        "odd", hosts, vms, rules, policy, vm_groups={"grp": ("001", "x: y")}, host_groups={"hg": ("yes",)}
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_odd_values_round_trip(tmp_path: Path, fmt: InventoryFormat) -> None:
+    inst = _odd_instance()
+    assert parse_inventory(inventory_to_dict(inst), "odd") == inst
+    path = tmp_path / f"odd.{fmt}"
+    write_inventory(inst, path, fmt)
+    assert read_inventory(path) == inst
+
+
+_names = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cc"], exclude_characters=";"), min_size=1, max_size=12
+).filter(lambda s: s == s.strip())
+_rates = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(_names, min_size=1, max_size=4, unique=True), rate=_rates, fmt=st.sampled_from(FORMATS))
+def test_any_names_and_rates_round_trip(
+    tmp_path: Path, names: list[str], rate: float, fmt: InventoryFormat
+) -> None:
+    """Whatever a name or a float is, every form reads back what was written."""
+    hosts = (Host(names[0], 1000, 1000, CpuModel(names[-1], 1), frozenset(names)),)
+    vms = tuple(VM(n, names[0], 1, 10, 1, 1, rate, networks=frozenset(names)) for n in names)
+    inst = Instance(names[0], hosts, vms, vm_groups={names[-1]: tuple(names)})
+    path = tmp_path / f"p.{fmt}"
+    write_inventory(inst, path, fmt)
+    assert read_inventory(path) == inst
+
+
+# -- atomic writes --------------------------------------------------------------------------
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "plan.json"
+    target.write_text("old")
+
+    def boom(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_atomic_write_replaces_and_keeps_default_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_failed_inventory_write_leaves_nothing_half_written(
+    demo: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: InventoryFormat
+) -> None:
+    target = tmp_path / f"inv.{fmt}"
+    write_inventory(demo, target, fmt)
+    before = target.read_bytes()
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("interrupted")))
+    with pytest.raises(OSError, match="interrupted"):
+        write_inventory(_odd_instance(), target, fmt)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_failed_csv_write_keeps_the_old_folder(
+    demo: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "inv"
+    write_inventory(demo, target, "csv")
+    import scheduler.io.csv_folder as csv_folder
+
+    def broken(entries: object, columns: object) -> str:
+        raise RuntimeError("crash while writing vms.csv")
+
+    monkeypatch.setattr(csv_folder, "_csv_text", broken)
+    with pytest.raises(RuntimeError, match="crash"):
+        write_inventory(_odd_instance(), target, "csv")
+    assert read_inventory(target) == demo
+    assert [p.name for p in tmp_path.iterdir()] == ["inv"]
+
+
+def test_csv_write_refuses_to_replace_a_folder_with_other_files(demo: Instance, tmp_path: Path) -> None:
+    target = tmp_path / "inv"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(Exception, match="other files"):
+        write_inventory(demo, target, "csv")
+    assert (target / "notes.txt").read_text() == "mine"

@@ -1,0 +1,457 @@
+"""Every class of inventory input error: the message names file, entry and field, all at once."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.errors import InputError, Problem
+from scheduler.io import parse_inventory, read_inventory, write_inventory
+
+SOURCE = "inv.yaml"
+
+
+def base() -> dict[str, Any]:
+    """Two hosts, three VMs, no rules: valid, and small enough to break one field at a time."""
+    return {
+        "name": "t",
+        "vm_groups": {"ab": ["a", "b"]},
+        "host_groups": {"left": ["h1"]},
+        "hosts": [
+            {"name": "h1", "cpu_mhz": 10000, "memory_mib": 65536},
+            {"name": "h2", "cpu_mhz": 10000, "memory_mib": 65536},
+        ],
+        "vms": [
+            {
+                "name": n,
+                "host": "h1",
+                "vcpus": 2,
+                "memory_mib": 4096,
+                "cpu_demand_mhz": 1000,
+                "memory_demand_mib": 2048,
+            }
+            for n in ("a", "b", "c")
+        ],
+        "rules": [],
+    }
+
+
+def problems_of(data: Any) -> list[Problem]:
+    with pytest.raises(InputError) as info:
+        parse_inventory(data, SOURCE)
+    return info.value.problems
+
+
+def assert_problem(data: Any, entry: str, field: str, text: str) -> Problem:
+    """Exactly the located problem expected, with ``text`` in its message, is among those raised."""
+    found = problems_of(data)
+    for p in found:
+        if p.file == SOURCE and p.entry == entry and p.field == field and text in p.message:
+            prefix = ": ".join(part for part in (SOURCE, entry, field) if part)
+            assert str(p).startswith(prefix + ": ")
+            return p
+    raise AssertionError(f"no problem {entry!r} {field!r} {text!r} in {[str(p) for p in found]}")
+
+
+def test_base_inventory_is_valid() -> None:
+    """The fixture every other test breaks is itself valid (else the tests below prove nothing)."""
+    assert parse_inventory(base(), SOURCE).num_vms == 3
+
+
+# -- unknown names --------------------------------------------------------------------------
+
+
+def test_vm_on_unknown_host() -> None:
+    data = base()
+    data["vms"][0]["host"] = "h9"
+    assert_problem(data, "vm a", "host", "unknown host 'h9'")
+
+
+def test_rule_naming_unknown_vm_and_host() -> None:
+    data = base()
+    data["rules"] = [{"name": "r", "kind": "vm_host", "mode": "must", "vms": ["a", "zz"], "hosts": ["h7"]}]
+    assert_problem(data, "rule r", "vms", "unknown VM 'zz'")
+    assert_problem(data, "rule r", "hosts", "unknown host 'h7'")
+
+
+def test_rule_naming_unknown_groups() -> None:
+    data = base()
+    data["rules"] = [
+        {"name": "r", "kind": "vm_host", "mode": "must", "vm_group": "nope", "host_group": "lft"}
+    ]
+    assert_problem(data, "rule r", "vm_group", "unknown vm group 'nope'")
+    assert_problem(data, "rule r", "host_group", "unknown host group 'lft' (did you mean 'left'?)")
+
+
+def test_group_naming_unknown_members() -> None:
+    data = base()
+    data["vm_groups"]["ab"].append("ghost")
+    data["host_groups"]["left"].append("h3")
+    assert_problem(data, "vm_groups", "ab", "unknown VM 'ghost'")
+    assert_problem(data, "host_groups", "left", "unknown host 'h3'")
+
+
+# -- duplicates -----------------------------------------------------------------------------
+
+
+def test_duplicate_host_vm_and_rule_names() -> None:
+    data = base()
+    data["hosts"].append(copy.deepcopy(data["hosts"][0]))
+    data["vms"].append(copy.deepcopy(data["vms"][1]))
+    data["rules"] = [{"name": "r", "kind": "affinity", "vms": ["a", "b"]}] * 2
+    assert_problem(data, "host h1", "name", "duplicate host name 'h1'")
+    assert_problem(data, "vm b", "name", "duplicate VM name 'b'")
+    assert_problem(data, "rule r", "name", "duplicate rule name 'r'")
+
+
+def test_duplicate_group_names_in_yaml(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys silently; the reader reports the line instead."""
+    path = tmp_path / "g.yaml"
+    path.write_text("name: t\nvm_groups:\n  db: [a]\n  db: [b]\nhosts: []\nvms: []\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert (p.file, p.entry, p.field) == (str(path), "line 4", "db")
+    assert "duplicate key" in p.message
+
+
+def test_duplicate_key_in_json(tmp_path: Path) -> None:
+    path = tmp_path / "g.json"
+    path.write_text('{"name": "t", "name": "u", "hosts": [], "vms": []}')
+    with pytest.raises(InputError, match="name: duplicate key"):
+        read_inventory(path)
+
+
+def test_vm_listed_twice_in_a_rule() -> None:
+    data = base()
+    data["rules"] = [{"name": "r", "kind": "anti_affinity", "vms": ["a", "a", "b"]}]
+    assert_problem(data, "rule r", "vms", "'a' listed twice")
+
+
+# -- rule structure -------------------------------------------------------------------------
+
+
+def test_vm_in_two_affinity_rules() -> None:
+    data = base()
+    data["rules"] = [
+        {"name": "r1", "kind": "affinity", "vms": ["a", "b"]},
+        {"name": "r2", "kind": "affinity", "vms": ["b", "c"]},
+    ]
+    assert_problem(data, "rule r2", "vms", "VM 'b' is already in affinity rule 'r1'")
+
+
+def test_vm_in_two_anti_affinity_rules_via_group() -> None:
+    data = base()
+    data["rules"] = [
+        {"name": "r1", "kind": "anti_affinity", "vm_group": "ab"},
+        {"name": "r2", "kind": "anti_affinity", "vms": ["c", "a"]},
+    ]
+    assert_problem(data, "rule r2", "vms", "VM 'a' is already in anti_affinity rule 'r1'")
+
+
+def test_one_affinity_and_one_anti_affinity_rule_per_vm_is_fine() -> None:
+    data = base()
+    data["rules"] = [
+        {"name": "r1", "kind": "affinity", "vms": ["a", "b"]},
+        {"name": "r2", "kind": "anti_affinity", "vms": ["a", "c"]},
+    ]
+    assert len(parse_inventory(data, SOURCE).rules) == 2
+
+
+def test_affinity_rule_with_one_vm() -> None:
+    data = base()
+    data["rules"] = [{"name": "solo", "kind": "affinity", "vms": ["a"]}]
+    assert_problem(data, "rule solo", "vms", "at least two VMs, got 1")
+
+
+def test_unknown_rule_kind_and_mode() -> None:
+    data = base()
+    data["rules"] = [
+        {"name": "r1", "kind": "afinity", "vms": ["a", "b"]},
+        {"name": "r2", "kind": "vm_host", "mode": "may", "vms": ["a"], "hosts": ["h1"]},
+    ]
+    assert_problem(data, "rule r1", "kind", "unknown rule kind 'afinity' (did you mean 'affinity'?)")
+    assert_problem(data, "rule r2", "mode", "unknown mode 'may'")
+
+
+def test_vm_host_rule_without_mode_or_hosts() -> None:
+    data = base()
+    data["rules"] = [
+        {"name": "r1", "kind": "vm_host", "vms": ["a"], "hosts": ["h1"]},
+        {"name": "r2", "kind": "vm_host", "mode": "should", "vms": ["a"]},
+    ]
+    assert_problem(data, "rule r1", "mode", "missing")
+    assert_problem(data, "rule r2", "hosts", "missing: give hosts or host_group")
+
+
+def test_vm_vm_rule_with_a_mode() -> None:
+    data = base()
+    data["rules"] = [{"name": "r", "kind": "anti_affinity", "mode": "must", "vms": ["a", "b"]}]
+    assert_problem(data, "rule r", "mode", "only vm_host rules take mode")
+
+
+def test_rule_with_both_list_and_group() -> None:
+    data = base()
+    data["rules"] = [{"name": "r", "kind": "affinity", "vms": ["a", "b"], "vm_group": "ab"}]
+    assert_problem(data, "rule r", "vm_group", "give vms or vm_group, not both")
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [("cpu_mhz", 0, "must be positive, got 0"), ("memory_mib", -1, "must be positive, got -1")],
+)
+def test_non_positive_host_capacity(field: str, value: int, text: str) -> None:
+    data = base()
+    data["hosts"][1][field] = value
+    assert_problem(data, "host h2", field, text)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [
+        ("network_gbps", 0, "must be positive, got 0"),
+        ("max_concurrent_per_host", 0, "must be positive, got 0"),
+        ("downtime_limit_ms", -5, "must be positive, got -5"),
+        ("timeout_s", 0, "must be positive, got 0"),
+    ],
+)
+def test_non_positive_migration_setting(field: str, value: int, text: str) -> None:
+    data = base()
+    data["policy"] = {"migration": {field: value}}
+    assert_problem(data, "policy", f"migration.{field}", text)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [
+        ("cpu_demand_mhz", -1, "must not be negative, got -1"),
+        ("memory_demand_mib", -2, "must not be negative, got -2"),
+        ("memory_mib", -4096, "must be positive, got -4096"),
+        ("vcpus", 0, "must be positive, got 0"),
+        ("dirty_rate_mibps", -0.5, "must not be negative, got -0.5"),
+        ("nonzero_mib", -1, "must not be negative, got -1"),
+    ],
+)
+def test_negative_vm_demand_size_or_rate(field: str, value: float, text: str) -> None:
+    data = base()
+    data["vms"][2][field] = value
+    assert_problem(data, "vm c", field, text)
+
+
+def test_negative_power_figures() -> None:
+    data = base()
+    data["hosts"][0]["power"] = {"idle_w": -1, "max_w": 100, "boot_s": -3}
+    assert_problem(data, "host h1", "power.idle_w", "must not be negative")
+    assert_problem(data, "host h1", "power.boot_s", "must not be negative")
+
+
+def test_memory_demand_above_configured_memory() -> None:
+    data = base()
+    data["vms"][0].update(memory_mib=32768, memory_demand_mib=40000)
+    p = assert_problem(data, "vm a", "memory_demand_mib", "40000 exceeds memory_mib 32768")
+    assert str(p) == "inv.yaml: vm a: memory_demand_mib: 40000 exceeds memory_mib 32768"
+
+
+def test_nonzero_memory_above_configured_memory() -> None:
+    data = base()
+    data["vms"][0]["nonzero_mib"] = 5000
+    assert_problem(data, "vm a", "nonzero_mib", "5000 exceeds memory_mib 4096")
+
+
+def test_cpu_demand_above_vcpus_times_clock_is_accepted() -> None:
+    """CPU demand is not bounded per VM (no per-core clock in the inventory): see docs/inventory.md."""
+    data = base()
+    data["vms"][0]["cpu_demand_mhz"] = 9000
+    assert parse_inventory(data, SOURCE).vm("a").cpu_demand_mhz == 9000
+
+
+@pytest.mark.parametrize(("section", "value"), [("drs", 7), ("drs", 0), ("dpm", 6)])
+def test_threshold_outside_one_to_five(section: str, value: int) -> None:
+    data = base()
+    data["policy"] = {section: {"threshold": value}}
+    assert_problem(data, "policy", f"{section}.threshold", f"{value} is outside 1..5")
+
+
+@pytest.mark.parametrize("band", [[0.9, 0.5], [0.0, 0.5], [0.5, 1.2], [0.5, 0.5]])
+def test_dpm_target_band_out_of_order(band: list[float]) -> None:
+    data = base()
+    data["policy"] = {"dpm": {"target_utilization": band}}
+    assert_problem(data, "policy", "dpm.target_utilization", "does not satisfy 0 < low < high <= 1")
+
+
+def test_dpm_target_band_not_a_pair() -> None:
+    data = base()
+    data["policy"] = {"dpm": {"target_utilization": [0.5]}}
+    assert_problem(data, "policy", "dpm.target_utilization", "expected [low, high]")
+
+
+def test_memory_overcommit_below_one() -> None:
+    data = base()
+    data["policy"] = {"memory_overcommit": 0.8}
+    assert_problem(data, "policy", "memory_overcommit", "must be at least 1.0, got 0.8")
+
+
+# -- enumerations ---------------------------------------------------------------------------
+
+
+def test_unknown_measure_hypervisor_and_host_state() -> None:
+    data = base()
+    data["policy"] = {"drs": {"measure": "disk"}, "migration": {"hypervisor": "hyperv"}}
+    data["hosts"][1]["state"] = "sleeping"
+    assert_problem(data, "policy", "drs.measure", "unknown measure 'disk'")
+    assert_problem(data, "policy", "migration.hypervisor", "unknown hypervisor 'hyperv'")
+    assert_problem(data, "host h2", "state", "unknown host state 'sleeping'")
+
+
+@pytest.mark.parametrize("state", ["down", "standby"])
+def test_vm_on_a_host_that_cannot_run_it(state: str) -> None:
+    data = base()
+    data["hosts"][0]["state"] = state
+    assert_problem(data, "vm a", "host", f"host 'h1' is {state}")
+
+
+def test_vm_on_maintenance_host_is_valid() -> None:
+    """A maintenance host may still hold VMs: the plan evacuates them."""
+    data = base()
+    data["hosts"][0]["state"] = "maintenance"
+    assert parse_inventory(data, SOURCE).host("h1").state == "maintenance"
+
+
+# -- types and keys -------------------------------------------------------------------------
+
+
+def test_wrong_types() -> None:
+    data = base()
+    data["hosts"][0]["cpu_mhz"] = "64000"
+    data["vms"][0]["pinned"] = "yes"
+    data["vms"][1]["vcpus"] = 1.5
+    data["vms"][2]["datastores"] = "ds-1"
+    data["policy"] = {"drs": {"enabled": 1}}
+    assert_problem(data, "host h1", "cpu_mhz", "expected an integer, got string '64000'")
+    assert_problem(data, "vm a", "pinned", "expected true or false, got string 'yes'")
+    assert_problem(data, "vm b", "vcpus", "expected an integer, got 1.5")
+    assert_problem(data, "vm c", "datastores", "expected a list of names")
+    assert_problem(data, "policy", "drs.enabled", "expected true or false, got 1")
+
+
+def test_unnamed_entry_is_named_by_position() -> None:
+    data = base()
+    del data["vms"][1]["name"]
+    assert_problem(data, "vms[1]", "name", "missing (required)")
+
+
+def test_unknown_keys_are_reported_with_a_suggestion() -> None:
+    data = base()
+    data["hostz"] = []
+    data["vms"][0]["memory_mb"] = 4096
+    data["hosts"][0]["cpu"] = {"vendor": "intel", "gen": 3}
+    data["policy"] = {"drs": {"treshold": 2}}
+    assert_problem(data, "", "hostz", "unknown key (did you mean 'hosts'?)")
+    assert_problem(data, "vm a", "memory_mb", "unknown key (did you mean 'memory_mib'?)")
+    assert_problem(data, "host h1", "cpu.gen", "unknown key")
+    assert_problem(data, "policy", "drs.treshold", "unknown key (did you mean 'threshold'?)")
+
+
+def test_names_with_list_separator_are_rejected() -> None:
+    """A ';' in a name would split into two names in the CSV form."""
+    data = base()
+    data["vms"][0]["networks"] = ["prod;dmz"]
+    assert_problem(data, "vm a", "networks", "must not contain ';'")
+
+
+def test_top_level_not_a_mapping() -> None:
+    assert_problem([1, 2], "", "", "expected a mapping")
+
+
+# -- malformed files ------------------------------------------------------------------------
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: t\nhosts:\n  - {name: h1, cpu_mhz: 1\nvms: []\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert p.file == str(path)
+    assert p.entry.startswith("line 4")
+    assert "malformed YAML" in p.message
+
+
+def test_malformed_json_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "name": "t",\n  "hosts": [,]\n}\n')
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert (p.file, p.entry) == (str(path), "line 3, column 13")
+    assert "malformed JSON" in p.message
+
+
+def _csv_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "inv"
+    write_inventory(parse_inventory(base(), SOURCE), folder, "csv")
+    return folder
+
+
+def test_malformed_csv_names_the_line(tmp_path: Path) -> None:
+    folder = _csv_folder(tmp_path)
+    lines = (folder / "vms.csv").read_text().splitlines()
+    lines[2] = 'b,h1,2,"4096"x,1000,2048,0.0,,,true,false,,false,'
+    (folder / "vms.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    p = info.value.problems[0]
+    assert (p.file, p.entry) == (str(folder), "vms.csv line 3")
+    assert "malformed CSV" in p.message
+
+
+def test_csv_cell_problems_name_file_line_and_column(tmp_path: Path) -> None:
+    folder = _csv_folder(tmp_path)
+    text = (folder / "vms.csv").read_text().replace("c,h1,2,4096", "c,h1,two,-4096")
+    (folder / "vms.csv").write_text(text)
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    shown = [str(p) for p in info.value.problems]
+    assert f"{folder}: vms.csv line 4 (vm c): vcpus: expected an integer, got string 'two'" in shown
+    assert f"{folder}: vms.csv line 4 (vm c): memory_mib: must be positive, got -4096" in shown
+
+
+def test_csv_unknown_column_and_ragged_row(tmp_path: Path) -> None:
+    folder = _csv_folder(tmp_path)
+    lines = (folder / "hosts.csv").read_text().splitlines()
+    lines[0] = lines[0].replace("cpu_mhz", "cpu_ghz")
+    lines[2] += ",extra"
+    (folder / "hosts.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    shown = [str(p) for p in info.value.problems]
+    assert any(s.startswith(f"{folder}: hosts.csv line 1: cpu_ghz: unknown column") for s in shown)
+    assert f"{folder}: hosts.csv line 3: 12 cells, the header has 11" in shown
+
+
+# -- all at once ----------------------------------------------------------------------------
+
+
+def test_all_problems_of_a_file_are_reported_together() -> None:
+    """Fixing one problem per run is slow; one run lists them all, across sections."""
+    data = base()
+    data["policy"] = {"drs": {"threshold": 9}, "memory_overcommit": 0.5}
+    data["hosts"][0]["cpu_mhz"] = -1
+    data["vms"][0]["host"] = "nowhere"
+    data["vms"][1]["memory_demand_mib"] = 99999
+    data["rules"] = [{"name": "r", "kind": "affinity", "vms": ["c"]}]
+    fields = {(p.entry, p.field) for p in problems_of(data)}
+    assert {
+        ("policy", "drs.threshold"),
+        ("policy", "memory_overcommit"),
+        ("host h1", "cpu_mhz"),
+        ("vm a", "host"),
+        ("vm b", "memory_demand_mib"),
+        ("rule r", "vms"),
+    } <= fields

@@ -1,0 +1,209 @@
+"""``make_plan`` and ``with_what_if``: every plan is verified, survives a write/read round trip, and
+the what-if flags change exactly what they name.
+
+Instances are written as inventory mappings and read through ``parse_inventory``, the way the CLI
+reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.check import check_rule, verify_plan
+from scheduler.errors import InputError
+from scheduler.io import parse_inventory, read_plan, write_plan
+from scheduler.model import HostState, Instance, Measure, Plan, PlanStatus
+from scheduler.pipeline import make_plan, with_what_if
+from scheduler.solver.options import SolveOptions
+from scheduler.synth import SynthSpec, synthesize
+
+OPTIONS = SolveOptions(time_limit_s=3.0, num_workers=2, seed=0)
+
+
+def host(name: str, state: str = "up") -> dict[str, Any]:
+    return {"name": name, "cpu_mhz": 10_000, "memory_mib": 16_384, "state": state}
+
+
+def vm(name: str, on: str | None, cpu_mhz: int = 1_000, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "host": on,
+        "vcpus": 2,
+        "memory_mib": 1_024,
+        "cpu_demand_mhz": cpu_mhz,
+        "memory_demand_mib": 1_024,
+        **extra,
+    }
+
+
+def inventory(
+    hosts: list[dict[str, Any]],
+    vms: list[dict[str, Any]],
+    rules: list[dict[str, Any]] | None = None,
+    **policy: Any,
+) -> Instance:
+    data = {"name": "pipeline", "policy": policy, "hosts": hosts, "vms": vms, "rules": rules or []}
+    return parse_inventory(data, "test inventory")
+
+
+@pytest.fixture
+def busy() -> Instance:
+    """h1 runs a, b, c (3,000 MHz each: 90 %), h2 and h3 are empty, h4 is in standby; DPM on.
+
+    DPM's high target (81 %) forces load off h1; DRS spreads it. At least one migration, and the
+    standby host stays off (two up hosts are enough).
+    """
+    hosts = [host("h1"), host("h2"), host("h3"), host("h4", "standby")]
+    vms = [vm("a", "h1", 3_000, dirty_rate_mibps=30.0), vm("b", "h1", 3_000), vm("c", "h1", 3_000)]
+    return inventory(hosts, vms, dpm={"enabled": True})
+
+
+@pytest.fixture
+def yielding() -> Instance:
+    """a (h1) and b (h2) must both run on h1 but are anti-affine: ``apart`` is a reported violation."""
+    rules = [
+        {"name": "licence", "kind": "vm_host", "mode": "must", "vms": ["a", "b"], "hosts": ["h1"]},
+        {"name": "apart", "kind": "anti_affinity", "vms": ["a", "b"]},
+    ]
+    return inventory([host("h1"), host("h2")], [vm("a", "h1"), vm("b", "h2")], rules)
+
+
+@pytest.fixture
+def impossible() -> Instance:
+    """a must run on h1 and on h2 at once: infeasible."""
+    rules = [
+        {"name": "on-h1", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h1"]},
+        {"name": "on-h2", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h2"]},
+    ]
+    return inventory([host("h1"), host("h2")], [vm("a", "h1")], rules)
+
+
+def replayed_placement(instance: Instance, plan: Plan) -> dict[str, str]:
+    """Where the VMs are once the plan's migrations have run, in end-time order."""
+    where = instance.current_placement()
+    for m in sorted(plan.migrations, key=lambda m: m.end_s):
+        assert where[m.vm] == m.source
+        where[m.vm] = m.target
+    return where
+
+
+def test_plan_names_every_vm_and_host_and_its_moves_reach_the_placement(busy: Instance):
+    plan = make_plan(busy, OPTIONS).plan
+    assert plan.status in (PlanStatus.OPTIMAL, PlanStatus.FEASIBLE)
+    assert set(plan.placement) == {v.name for v in busy.vms}
+    assert set(plan.host_states) == {h.name for h in busy.hosts}
+    assert plan.migrations
+    assert replayed_placement(busy, plan) == plan.placement
+    for m in plan.migrations:
+        assert m.end_s - m.start_s == pytest.approx(m.estimate.total_s)
+    assert plan.host_states["h4"] == "standby"
+    assert {"before", "after", "lower_bounds", "solve_time_s"} <= set(plan.metrics)
+
+
+def test_plan_records_the_broken_soft_rule_with_what_it_yields_to(yielding: Instance):
+    plan = make_plan(yielding, OPTIONS).plan
+    assert [(v.rule, v.priority) for v in plan.violations] == [("apart", 2)]
+    assert "yields to" in plan.violations[0].detail
+    assert check_rule(yielding.rules[0], plan.placement).satisfied
+
+
+@pytest.mark.parametrize("name", ["busy", "yielding", "impossible"])
+def test_written_plan_reads_back_equal_and_still_verifies(
+    request: pytest.FixtureRequest, tmp_path: Path, name: str
+):
+    """write_plan / read_plan keep everything the checker looks at, for feasible and infeasible plans."""
+    instance: Instance = request.getfixturevalue(name)
+    plan = make_plan(instance, OPTIONS).plan
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    back = read_plan(path)
+    assert verify_plan(instance, back).valid, str(verify_plan(instance, back))
+    assert back.status == plan.status
+    assert back.placement == plan.placement
+    assert back.host_states == plan.host_states
+    assert [(m.vm, m.source, m.target) for m in back.migrations] == [
+        (m.vm, m.source, m.target) for m in plan.migrations
+    ]
+    for got, sent in zip(back.migrations, plan.migrations, strict=True):
+        assert got.start_s == pytest.approx(sent.start_s)
+        assert got.end_s == pytest.approx(sent.end_s)
+    assert back.power_actions == plan.power_actions
+    assert [v.rule for v in back.violations] == [v.rule for v in plan.violations]
+    assert [(c.kind, c.name, c.rules, c.hosts, c.vms) for c in back.conflicts] == [
+        (c.kind, c.name, c.rules, c.hosts, c.vms) for c in plan.conflicts
+    ]
+
+
+def test_synthetic_plan_round_trip_verifies(tmp_path: Path):
+    """A 12-host, 150-VM synthetic cluster with a maintenance host and new VMs: verified after I/O."""
+    instance = synthesize(SynthSpec(hosts=12, vms=150, seed=5, maintenance_hosts=1, new_vms=4))
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.status is not PlanStatus.INFEASIBLE
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    assert verify_plan(instance, read_plan(path)).valid
+
+
+def test_infeasible_plan_has_conflicts_and_no_placement(impossible: Instance):
+    plan = make_plan(impossible, OPTIONS).plan
+    assert plan.status is PlanStatus.INFEASIBLE
+    assert {r for c in plan.conflicts for r in c.rules} == {"on-h1", "on-h2"}
+    assert plan.placement == {}
+    assert verify_plan(impossible, plan).valid
+
+
+# -- with_what_if ---------------------------------------------------------------------------------
+
+
+def test_what_if_maintenance_puts_only_the_named_host_in_maintenance(busy: Instance):
+    changed = with_what_if(busy, maintenance=("h2",))
+    assert [h.state for h in changed.hosts] == [
+        HostState.UP,
+        HostState.MAINTENANCE,
+        HostState.UP,
+        HostState.STANDBY,
+    ]
+    assert changed.vms == busy.vms
+    assert busy.host("h2").state is HostState.UP  # the input instance is left alone
+
+
+def test_what_if_overrides_threshold_measure_and_dpm(busy: Instance):
+    changed = with_what_if(busy, threshold=5, measure="memory", dpm=False)
+    assert changed.policy.drs.threshold == 5
+    assert changed.policy.drs.measure is Measure.MEMORY
+    assert changed.policy.dpm.enabled is False
+    assert changed.policy.migration == busy.policy.migration
+
+
+def test_what_if_without_flags_changes_nothing(busy: Instance):
+    assert with_what_if(busy) == busy
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        pytest.param({"maintenance": ("h9",)}, "--maintenance", id="unknown-host"),
+        pytest.param({"threshold": 7}, "--threshold", id="threshold-7"),
+        pytest.param({"threshold": 0}, "--threshold", id="threshold-0"),
+    ],
+)
+def test_what_if_rejects_bad_flags_naming_the_flag(busy: Instance, flags: dict[str, Any], field: str):
+    with pytest.raises(InputError) as caught:
+        with_what_if(busy, **flags)
+    assert [p.field for p in caught.value.problems] == [field]
+
+
+def test_what_if_maintenance_plan_evacuates_the_host(busy: Instance):
+    plan = make_plan(with_what_if(busy, maintenance=("h1",)), OPTIONS).plan
+    assert "h1" not in plan.placement.values()
+    assert plan.host_states["h1"] == "maintenance"
+    assert {m.vm for m in plan.migrations if m.source == "h1"} == {"a", "b", "c"}
+
+
+def test_what_if_dpm_off_keeps_the_standby_host_off_and_the_up_hosts_up(busy: Instance):
+    plan = make_plan(with_what_if(busy, dpm=False), OPTIONS).plan
+    assert plan.host_states == {"h1": "up", "h2": "up", "h3": "up", "h4": "standby"}
+    assert plan.power_actions == ()
