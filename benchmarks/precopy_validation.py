@@ -6,18 +6,31 @@ and row it comes from. Workload parameters in a row (non-zero memory, working-se
 from the measurement's own counters, never fitted to its total time; the only calibration is the
 documented global constant ``LINK_EFFICIENCY`` (0.94, not tuned here).
 
-Current sources:
+Current sources (all from ``LordWicked/live-migration-thesis-code`` commit efccaab4, directory
+``logs_14_major``): QEMU migrations of an 8 GiB PostgreSQL guest running YCSB (100 % updates) over a
+unix socket with raw-QMP defaults (max-bandwidth 128 MiB/s, downtime-limit 300 ms). Each
+configuration's workload inputs come from one run's ``query-migrate`` counters, by one rule: the
+non-zero memory is ``normal-bytes`` at the first bitmap resync (end of the first pass); the working
+set has its hot period at QEMU's 1 s dirty-rate sampling period, so the dirty-page rate over the
+first pass of ``T_0`` seconds and a later 1 s-window rate ``r`` give ``H + T_0·C = U(T_0)`` and
+``H + C = r``.
 
-- LW: ``LordWicked/live-migration-thesis-code`` commit efccaab4, ``logs_14_major/Autoconverge_16T``:
-  ten QEMU migrations of an 8 GiB PostgreSQL guest (YCSB-A, 16 threads) over a unix socket with
-  raw-QMP defaults (max-bandwidth 128 MiB/s, downtime-limit 300 ms) and auto-converge. The
-  workload parameters come from run 1's ``query-migrate`` counters: 3110 MiB of non-zero pages
-  sent in the first pass; the dirty-page rate QEMU reported over the 24.5 s first pass
-  (11045 pages/s, i.e. 1057 MiB unique) and over 0.2 s windows later on (30167 pages/s under a
-  40 % throttle, i.e. 196 MiB/s unthrottled). With the hot period set to QEMU's 1 s sampling
-  period these two points give ``H + C = 196`` and ``H + 24.5·C = 1057``: H = 159.4 MiB,
-  C = 36.6 MiB/s. The transport's speed (about 20 Gbit/s) is the rate the same setup reached in its
-  post-copy runs (``logs_14_major/Postcopy_16T/mig-stats-run-1.json``, ``mbps`` ≈ 16 000-20 600).
+- ``Autoconverge_16T`` (10 runs, converged, auto-converge on, 16 YCSB threads), from run 1: 3110 MiB
+  non-zero; 11045 pages/s over the 24.5 s first pass (1057 MiB unique) and 30167 pages/s in 1 s
+  windows under a 40 % throttle (196 MiB/s unthrottled): H = 159.4 MiB, C = 36.6 MiB/s.
+- ``Precopy_Convergent`` (10 runs, converged, no auto-converge, 4 threads), from run 1: 1904.6 MiB
+  non-zero (1997082624 bytes); 4741 pages/s over the 14.865 s first pass (275.3 MiB unique) and
+  10031 pages/s next (39.2 MiB/s): H = 22.15 MiB, C = 17.03 MiB/s.
+- ``Precopy_Nonconvergent_16T`` (9 of 10 runs, did not converge, no auto-converge, 16 threads), from
+  run 2: 3067.4 MiB non-zero (3216441344 bytes); 10690 pages/s over the 23.902 s first pass
+  (998.1 MiB unique) and a median 32596 pages/s (127.3 MiB/s) in the 1 s windows reported between
+  61 s and 66 s: H = 89.3 MiB, C = 38.0 MiB/s. In 9 runs QEMU finished only when the workload's
+  writes stopped (0.1-1.6 s before the benchmark ended, after 110-114 s of pre-copy); run 8 ended
+  22 s before the benchmark did, so its verdict is unclear and it is left out.
+
+The transport's speed (about 20 Gbit/s) is the rate the same setup reached in its post-copy runs
+(``logs_14_major/Postcopy_16T/mig-stats-run-1.json``, ``mbps`` ≈ 16 000-20 600); it only sets the
+switchover rate, since pre-copy is capped at 128 MiB/s.
 
 Output: ``benchmarks/results/precopy_validation.csv`` (predicted vs measured, relative errors) and a
 summary: the median error on total time over converging cases (target ≤ 15 %) and whether every
@@ -102,6 +115,11 @@ def validate(rows: list[dict[str, str]]) -> list[dict[str, object]]:
     return out
 
 
+def _measurement_set(result: dict[str, object]) -> str:
+    """The configuration a case belongs to: its source label without the run number."""
+    return str(result["source"]).rsplit(" run ", 1)[0]
+
+
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -125,15 +143,27 @@ def main() -> None:
     downtime_errors = [float(r["error_downtime"]) for r in results if r["error_downtime"] is not None]  # type: ignore[arg-type]
     data_errors = [float(r["error_transferred"]) for r in results if r["error_transferred"] is not None]  # type: ignore[arg-type]
     non_converging = [r for r in results if not r["measured_converges"]]
-    sources = {str(r["source"]).rsplit(" run ", 1)[0] for r in results}
+    sets = sorted({_measurement_set(r) for r in results})
+    repositories = {str(r["citation"]).split("@", 1)[0] for r in results}
 
-    print(f"cases: {len(results)} from {len(sources)} measurement set(s)")
+    print(
+        f"cases: {len(results)} from {len(sets)} measurement set(s)"
+        f" in {len(repositories)} source repository(ies)"
+    )
     for r in results:
+        measured = f"{r['measured_total_s']!s:>8} s" if r["measured_total_s"] is not None else "   (none)"
+        if not r["measured_converges"]:
+            measured = "did not converge"
         print(
-            f"  {r['source']:<28} measured {r['measured_total_s']!s:>8} s"
+            f"  {r['source']:<36} measured {measured:>16}"
             f"  predicted {r['predicted_total_s']:>8} s"
             f"  ({r['predicted_outcome']}, throttle {r['predicted_throttle_pct']} %)"
         )
+    for name in sets:
+        set_errors = [float(r["error_total"]) for r in converging if _measurement_set(r) == name]  # type: ignore[arg-type]
+        if set_errors:
+            set_median = statistics.median(set_errors)
+            print(f"  {name}: median error on total time {set_median:.1%} (n={len(set_errors)})")
     median = statistics.median(errors) if errors else math.nan
     verdict = "meets" if median <= TARGET_MEDIAN_ERROR else "misses"
     print(

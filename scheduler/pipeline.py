@@ -17,13 +17,15 @@ from scheduler.check.rules import rule_status
 from scheduler.check.verify import verify_plan
 from scheduler.compat import Compatibility, compatibility, unmovable
 from scheduler.errors import InconsistentSolutionError, InputError, Problem
-from scheduler.migration.planner import Schedule, plan_migrations
+from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.model import (
+    Conflict,
     HostState,
     Instance,
     MoveReason,
     Plan,
     PlanStatus,
+    RuleKind,
     Unmovable,
     Violation,
 )
@@ -106,16 +108,32 @@ def make_plan(
         _verified(instance, plan)
         return PlanOutcome(plan, result, None)
 
-    plan, schedule = plan_from_target(
-        instance,
-        result.placement,
-        result.host_states,
-        status=PlanStatus(result.status.value),
-        metrics=metrics,
-        compat=compat,
-        schedule_progress=schedule_progress,
-        extra_unmovable=lambda stuck: _balancer_wishes(instance, compat, stuck, result),
-    )
+    try:
+        plan, schedule = plan_from_target(
+            instance,
+            result.placement,
+            result.host_states,
+            status=PlanStatus(result.status.value),
+            metrics=metrics,
+            compat=compat,
+            schedule_progress=schedule_progress,
+            extra_unmovable=lambda stuck: _balancer_wishes(instance, compat, stuck, result),
+        )
+    except UnreachableTargetError as exc:
+        # The placement is right but no safe order of live migrations reaches it (e.g. a VM that
+        # must leave an overfull host cannot converge): that is an infeasible inventory, said so.
+        conflict = Conflict("migration", "schedule", exc.message, hosts=tuple(exc.hosts), vms=tuple(exc.vms))
+        plan = Plan(
+            cluster=instance.name,
+            status=PlanStatus.INFEASIBLE,
+            placement={},
+            host_states={h.name: h.state.value for h in instance.hosts},
+            unmovable=stuck,
+            conflicts=(conflict,),
+            metrics=metrics,
+        )
+        _verified(instance, plan)
+        return PlanOutcome(plan, result, None)
     return PlanOutcome(plan, result, schedule)
 
 
@@ -156,7 +174,8 @@ def plan_from_target(
     metrics.setdefault("lower_bounds", lower_bounds(instance, compat))
     metrics["after"] = cluster_metrics(instance, placement, host_states).to_dict()
     metrics["schedule"] = schedule.stats.as_dict()
-    changed = bool(schedule.migrations or schedule.power_actions)
+    places_new_vms = any(vm.host is None and vm.name in placement for vm in instance.vms)
+    changed = bool(schedule.migrations or schedule.power_actions or places_new_vms)
     stuck = tuple(unmovable(instance, compat))
     plan = Plan(
         cluster=instance.name,
@@ -165,7 +184,7 @@ def plan_from_target(
         host_states=dict(host_states),
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
-        violations=_violations(instance, compat, placement),
+        violations=_violations(instance, compat, placement, host_states),
         unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
         metrics=metrics,
     )
@@ -195,7 +214,8 @@ def _move_reasons(
     in_broken_rule: set[str] = set()
     for status in rule_status(instance, instance.current_placement()):
         if not status.satisfied:
-            in_broken_rule.update(status.violating_vms)
+            # Any member may be the one that moves (another may be pinned or costlier).
+            in_broken_rule.update(instance.rules[instance.rule_index[status.rule]].vms)
     reasons: dict[str, MoveReason] = {}
     for vm in instance.vms:
         target = placement.get(vm.name)
@@ -214,35 +234,49 @@ def _move_reasons(
 
 
 def _violations(
-    instance: Instance, compat: Compatibility, placement: Mapping[str, str]
+    instance: Instance,
+    compat: Compatibility,
+    placement: Mapping[str, str],
+    host_states: Mapping[str, str],
 ) -> tuple[Violation, ...]:
-    """Soft rules left broken, each with what it yields to."""
+    """Soft rules left broken, each with what it yields to (CONTRACT §1).
+
+    Named, in this order: the higher-priority rules that share VMs with it, DPM when a host the
+    rule wants is powered off, compatibility when some VM has no allowed host that satisfies it,
+    and capacity when none of these applies.
+    """
     out: list[Violation] = []
+    dpm_on = instance.policy.dpm.enabled
     for status in rule_status(instance, placement):
         if status.satisfied or status.priority == 1:
             continue
         rule = instance.rules[instance.rule_index[status.rule]]
-        if status.priority == 2:
-            yields = "priority-1 rules, compatibility or capacity (no placement keeps it)"
-        else:
+        members = set(rule.vms)
+        winners = [
+            f"priority-{other.priority} rule {other.name}"
+            for other in instance.rules
+            if other.priority < rule.priority and members & set(other.vms)
+        ]
+        if rule.kind is RuleKind.VM_HOST:
+            if dpm_on and rule.wants_hosts:
+                off = [h for h in rule.hosts if host_states.get(h) == HostState.STANDBY.value]
+                if off:
+                    winners.append(f"DPM (host {', '.join(off)} powered off)")
             blocked = [
                 vm
                 for vm in status.violating_vms
-                if not any(rule.allows_host(h) and compat.is_allowed(vm, h) for h in placement.values())
+                if not any(rule.allows_host(h.name) and compat.is_allowed(vm, h.name) for h in instance.hosts)
             ]
-            yields = (
-                "compatibility or priority-1 rules (no allowed host satisfies it for "
-                + ", ".join(blocked)
-                + ")"
-                if blocked
-                else "priority-2 rules, DPM or capacity (fixing it would worsen a higher level)"
-            )
+            if blocked:
+                winners.append(f"compatibility (no allowed host satisfies it for {', '.join(blocked)})")
+        if not winners:
+            winners.append("capacity (no placement within capacity keeps it)")
         out.append(
             Violation(
                 rule=rule.name,
                 priority=status.priority,
                 vms=status.violating_vms,
-                detail=f"{status.detail}; yields to {yields}",
+                detail=f"{status.detail}; yields to {'; '.join(winners)}",
             )
         )
     return tuple(out)
@@ -270,7 +304,7 @@ def _balancer_wishes(
             hot.add(h.name)
         elif all(utilization[r] < after.mean_utilization[r] for r in resources):
             cool.add(h.name)
-    affinity = {name: r.name for r in instance.rules if r.kind.value == "affinity" for name in r.vms}
+    affinity = {name: r.name for r in instance.rules if r.kind is RuleKind.AFFINITY for name in r.vms}
     listed = {u.vm for u in stuck}
     out: list[Unmovable] = []
     for vm in instance.vms:

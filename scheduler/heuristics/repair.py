@@ -32,8 +32,12 @@ def repair_placement(
     *,
     movable: BoolArray | None = None,
     cpu_limit: FloatArray | None = None,
+    memory_demand_limit: FloatArray | None = None,
 ) -> IntArray | None:
-    """A feasible assignment close to the current one, or ``None`` when greedy repair fails."""
+    """A feasible assignment close to the current one, or ``None`` when greedy repair fails.
+
+    ``cpu_limit`` and ``memory_demand_limit`` (per host) tighten capacity, e.g. to DPM's high target.
+    """
     if movable is None:
         movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
     current = instance.current_host
@@ -47,6 +51,8 @@ def repair_placement(
 
     def place(v: int) -> bool:
         fits = state.fits_mask(v, cpu_limit) & allowed[v] & on_mask
+        if memory_demand_limit is not None:
+            fits &= state.mem_demand + instance.vm_memory_demand_mib[v] <= memory_demand_limit
         if state.assignment[v] != NO_HOST:
             fits[state.assignment[v]] = False
         if not fits.any():
@@ -65,12 +71,23 @@ def repair_placement(
             return None
 
     cap = state.cpu_capacity if cpu_limit is None else cpu_limit
-    for h in np.flatnonzero((state.cpu > cap) | (state.mem_config > state.mem_capacity)):
+    dem = np.full(instance.num_hosts, np.inf) if memory_demand_limit is None else memory_demand_limit
+
+    def over(h: int) -> bool:
+        return bool(
+            state.cpu[h] > cap[h]
+            or state.mem_config[h] > state.mem_capacity[h]
+            or state.mem_demand[h] > dem[h]
+        )
+
+    for h in range(instance.num_hosts):
+        if not over(h):
+            continue
         residents = np.flatnonzero((state.assignment == h) & movable)
         for v in residents[np.argsort(cost_s[residents], kind="stable")]:
-            if state.cpu[h] <= cap[h] and state.mem_config[h] <= state.mem_capacity[h]:
+            if not over(h):
                 break
             place(int(v))
-        if state.cpu[h] > cap[h] or state.mem_config[h] > state.mem_capacity[h]:
+        if over(h):
             return None
     return state.assignment

@@ -91,15 +91,22 @@ def migration_conflicts(instance: Instance, stuck: np.ndarray) -> list[Conflict]
     return out
 
 
-def explain_infeasibility(instance: Instance, compat: Compatibility, power: np.ndarray) -> list[Conflict]:
-    """A minimal set of hard groups (P1 rules, host capacities, evacuations) that conflict."""
+def explain_infeasibility(
+    instance: Instance,
+    compat: Compatibility,
+    power: np.ndarray,
+    kept_in_place: np.ndarray | None = None,
+) -> list[Conflict]:
+    """A minimal set of hard groups that conflict: P1 rules, host capacities, evacuations, and the
+    VMs kept in place because their migration would not converge (``kept_in_place``)."""
     relaxed = compatibility(
         dataclasses.replace(instance, rules=tuple(r for r in instance.rules if not r.is_hard))
     )
     usable = power != POWER_OFF
     model = cp_model.CpModel()
     current = instance.current_host
-    movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
+    # A new VM is placed, not moved: its immobility flags do not restrict where it starts.
+    movable = np.array([not v.immobility_reasons() or v.host is None for v in instance.vms], dtype=np.bool_)
     x: list[dict[int, cp_model.IntVar]] = []
     for v in range(instance.num_vms):
         hosts = set(np.flatnonzero(relaxed.allowed[v] & usable).tolist()) if movable[v] else set()
@@ -116,6 +123,25 @@ def explain_infeasibility(instance: Instance, compat: Compatibility, power: np.n
         groups[lit.index] = conflict
         return lit
 
+    policy = instance.policy.migration
+    for k in np.flatnonzero(kept_in_place if kept_in_place is not None else []):
+        vm = instance.vms[k]
+        cur = int(current[k])
+        if cur == NO_HOST:
+            continue
+        lit = literal(
+            Conflict(
+                "migration",
+                vm.name,
+                f"VM {vm.name} stays on {vm.host}: its live migration would not converge under "
+                f"{policy.hypervisor} ({vm.dirty_rate_mibps:g} MiB/s dirtied)",
+                hosts=(vm.host,) if vm.host else (),
+                vms=(vm.name,),
+            )
+        )
+        for h, var in x[k].items():
+            if h != cur:
+                model.add(var == 0).only_enforce_if(lit)
     for rule in instance.rules:
         if not rule.is_hard:
             continue

@@ -81,8 +81,12 @@ class PlacementModel:
 
         # -- on[h]: host power at the end ----------------------------------------------------
         self.on: list[cp_model.IntVar | int] = []
+        fixed_hosts = problem.fixed_host
+        holds_fixed = np.bincount(fixed_hosts[fixed_hosts != NO_HOST], minlength=n_hosts) > 0
         for h in range(n_hosts):
-            if problem.power[h] == POWER_DECIDE:
+            if problem.power[h] == POWER_DECIDE and holds_fixed[h]:
+                self.on.append(1)  # a VM without variables stays here, so the host stays on
+            elif problem.power[h] == POWER_DECIDE:
                 self.on.append(m.new_bool_var(f"on[{h}]"))
             else:
                 self.on.append(1 if problem.power[h] == POWER_ON else 0)

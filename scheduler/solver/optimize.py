@@ -11,8 +11,8 @@ import numpy.typing as npt
 from scheduler.check.metrics import drs_tolerance
 from scheduler.compat import compatibility
 from scheduler.heuristics.balance import imbalance
+from scheduler.heuristics.consolidate import empty_hosts
 from scheduler.heuristics.drs_greedy import greedy_balance
-from scheduler.heuristics.ffd import ffd_consolidate
 from scheduler.heuristics.repair import repair_placement
 from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, HostState, Instance
@@ -83,14 +83,22 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
     warm: IntArray | None = None
     warm_on = power == POWER_ON
     if dpm:
-        # Start from first-fit-decreasing's host count; if its hosts cannot take today's VMs by
-        # greedy repair, start from every usable host on and let CP-SAT switch hosts off.
-        packing = ffd_consolidate(instance, allowed, usable, dpm_high or 1.0, fixed=~movable_optional)
-        starts = [packing.on_mask | (power == POWER_ON)] if packing is not None else []
-        for start_on in [*starts, usable.copy()]:
+        # Repair today's placement within the DPM high target on the hosts up now (then with the
+        # standby ones too), and empty hosts greedily from there: DPM's warm start.
+        up_now = np.array([h.state is HostState.UP for h in instance.hosts]) & usable
+        for start_on in (up_now, usable.copy()):
             warm = _repair(instance, allowed, start_on, costs.seconds, movable, dpm_high)
             if warm is not None:
-                warm_on = start_on
+                warm, warm_on = empty_hosts(
+                    instance,
+                    warm,
+                    start_on,
+                    allowed,
+                    movable_optional & ~mandatory,
+                    dpm_high or 1.0,
+                    policy.dpm.min_hosts_on,
+                    power == POWER_DECIDE,
+                )
                 break
         if warm is None:
             notes.append("demand exceeds the DPM high target even with every host on: hosts stay on")
@@ -154,6 +162,12 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         costs.seconds,
     )
 
+    # A VM left without variables stays where it is, so its host stays on whatever DPM prefers.
+    fixed = np.ones(instance.num_vms, dtype=np.bool_)
+    fixed[free] = False
+    fixed_hosts = current[fixed & (current != NO_HOST)]
+    warm_on = warm_on.copy()
+    warm_on[fixed_hosts] = True
     rng = np.random.default_rng(options.seed)
     coldness = -_heat(LoadState(instance, warm), resources)
     problem = Problem(
@@ -185,7 +199,11 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         notes.append(f"scope widened to {len(wide_free)} VMs")
         outcome = solve_staged(problem, options, band, started, local_search=large)
         if not outcome.feasible:
-            return _infeasible(instance, explain_infeasibility(instance, compat, power), started)
+            return _infeasible(
+                instance,
+                explain_infeasibility(instance, compat, power, movable & ~costs.converges & ~mandatory),
+                started,
+            )
 
     assignment = outcome.assignment
     levels = outcome.levels
@@ -250,8 +268,24 @@ def _repair(
     movable: BoolArray,
     dpm_high: float | None,
 ) -> IntArray | None:
-    cpu_limit = instance.host_cpu_mhz.astype(np.float64) * dpm_high if dpm_high is not None else None
-    return repair_placement(instance, allowed, on_mask, cost_s, movable=movable, cpu_limit=cpu_limit)
+    if dpm_high is None:
+        return repair_placement(instance, allowed, on_mask, cost_s, movable=movable)
+    # The DPM target, or the load of VMs that cannot move if that is higher (as in the CP model).
+    stay = ~movable & (instance.current_host != NO_HOST)
+    hosts = instance.current_host[stay]
+    fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
+    fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
+    return repair_placement(
+        instance,
+        allowed,
+        on_mask,
+        cost_s,
+        movable=movable,
+        cpu_limit=np.maximum(np.floor(instance.host_cpu_mhz * dpm_high), fixed_cpu).astype(np.float64),
+        memory_demand_limit=np.maximum(np.floor(instance.host_memory_mib * dpm_high), fixed_dem).astype(
+            np.float64
+        ),
+    )
 
 
 def _final_state(state: HostState, on: bool) -> str:

@@ -22,10 +22,12 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from scheduler.model import NO_HOST, HostState
+from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
 from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
-from scheduler.solver.problem import Problem
+from scheduler.solver.problem import POWER_OFF, Problem
 from scheduler.solver.result import LevelOutcome
 
 # Share of the time budget per level; time a level leaves unused flows to the later ones.
@@ -86,8 +88,19 @@ def solve_staged(
     # Build the static levels first: they add variables the first solve must see.
     static = {key: build() for key, build in builders if key != "drs"}
     built: list[LevelExpr] = []
+    fixed: list[tuple[LevelExpr, float]] = []
     pending = [key for key, _ in builders]
+    current = problem.instance.current_host
+    current = problem.instance.current_host
+    current_on = problem.power != POWER_OFF
+    current_on &= np.array([h.state is HostState.UP for h in problem.instance.hosts])
+    current_ok = not np.any(current == NO_HOST) and pm.is_feasible(current, current_on)
     for key, build in builders:
+        # Today's placement costs nothing to reach: whenever it is lexicographically as good as
+        # the incumbent (the DRS level within its gap), it is the incumbent. This is also what
+        # makes a plan's own target, fed back, come out unchanged.
+        if current_ok and _lex_as_good(problem, static, band, current, current_on, assignment, on_mask):
+            assignment, on_mask = current.copy(), current_on.copy()
         if local_search and key in ("drs", "cost"):
             return _finish_with_local_search(
                 problem, options, band, assignment, on_mask, outcomes, all_optimal, deadline
@@ -96,11 +109,14 @@ def solve_staged(
         if key == "drs":
             pm.fix_power(on_mask)  # DPM has decided; balance is measured on the hosts left on
         level = static[key] if key in static else build()
+        if key == "drs":
+            static["drs"] = level
         built.append(level)
         incumbent_value = level.evaluate(assignment, on_mask)
         if have_solution and (level.trivial or incumbent_value <= level.lower_bound):
             outcomes.append(LevelOutcome(level.name, incumbent_value, incumbent_value, True, 0.0, level.unit))
             pm.model.add(level.expr <= incumbent_value)
+            fixed.append((level, incumbent_value))
             continue
         share = LEVEL_SHARES[key] / (LEVEL_SHARES[key] + sum(LEVEL_SHARES[k] for k in pending))
         budget = max(MIN_LEVEL_S, (deadline - time.monotonic()) * share)
@@ -147,6 +163,7 @@ def solve_staged(
         if options.progress:
             options.progress(level.name, f"{value:g} {level.unit} (bound {bound:g})")
         pm.model.add(level.expr <= value)
+        fixed.append((level, value))
         if not optimal and wall < INTERRUPTED_FRACTION * budget:
             interrupted = True  # stopped early: Ctrl-C reached CP-SAT; return the best so far
             break
@@ -196,3 +213,34 @@ def _finish_with_local_search(
         )
     del all_optimal
     return StagedOutcome(True, assignment, on_mask, tuple(outcomes), False, False)
+
+
+def _lex_as_good(
+    problem: Problem,
+    levels: dict[str, LevelExpr],
+    band: float | None,
+    candidate: npt.NDArray[np.int64],
+    candidate_on: npt.NDArray[np.bool_],
+    incumbent: npt.NDArray[np.int64],
+    incumbent_on: npt.NDArray[np.bool_],
+) -> bool:
+    """Whether ``candidate`` is at least as good as ``incumbent``, level by level in order."""
+    for key in ("p2", "dpm", "p3", "drs", "cost"):
+        if key == "drs":
+            if band is None:
+                continue
+            a = BalancePenalty.build(problem.instance, problem.resources, candidate_on, band).excess(
+                candidate
+            )
+            b = BalancePenalty.build(problem.instance, problem.resources, incumbent_on, band).excess(
+                incumbent
+            )
+            if a > b * (1 + RELATIVE_GAP["drs"]):
+                return False
+            if a < b:
+                return True
+            continue
+        a, b = levels[key].evaluate(candidate, candidate_on), levels[key].evaluate(incumbent, incumbent_on)
+        if a != b:
+            return a < b
+    return True

@@ -176,9 +176,7 @@ def test_piecewise_advance_matches_one_shot(inp: MigrationInput, name: str, slic
         ),
     ],
 )
-def test_xen_legacy_data_cap_is_independent_of_slicing(
-    inp: MigrationInput, slices: int, passes: int
-) -> None:
+def test_xen_legacy_data_cap_is_independent_of_slicing(inp: MigrationInput, slices: int, passes: int) -> None:
     """Regression: data sent exactly ``3·M`` is not over the legacy-Xen cap, however the run is sliced.
 
     The cap was tested on the data accumulated slice by slice, so rounding noise decided whether

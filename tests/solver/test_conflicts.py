@@ -14,8 +14,6 @@ import pytest
 from check.factories import host, make_instance, vm, vm_host
 
 from scheduler.check import verify_plan
-from scheduler.errors import InconsistentSolutionError
-from scheduler.migration.planner import UnreachableTargetError
 from scheduler.model import HostState, Instance, Plan, PlanStatus, Rule
 from scheduler.pipeline import PlanOutcome
 from scheduler.solver.optimize import optimize
@@ -174,14 +172,6 @@ def test_vm_that_must_move_but_cannot_converge_makes_the_plan_infeasible(
     assert "h1" in named_hosts(plan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnreachableTargetError,
-    reason="the conflict check for migrations that never complete covers VMs that must leave their "
-    "host (maintenance, priority-1 rule) but not hosts that start over capacity: the optimizer "
-    "moves a non-converging VM off the overfull host and the migration planner raises "
-    "UnreachableTargetError out of make_plan instead of the plan being infeasible",
-)
 def test_host_over_capacity_whose_vms_cannot_converge_makes_the_plan_infeasible(plan_of: Planner):
     """h1 holds x, y, z (4,000 MHz each: 12,000 > 10,000 MHz), each dirtying 5,000 MiB/s; h2 is empty.
 
@@ -195,15 +185,6 @@ def test_host_over_capacity_whose_vms_cannot_converge_makes_the_plan_infeasible(
     assert "h1" in named_hosts(plan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InconsistentSolutionError,
-    reason="explain_infeasibility offers an immobile VM only its current host; a new VM flagged "
-    "pinned (or with devices, DRS off, linked clone) has none, so its row is empty, the model is "
-    "infeasible without any assumption, the core is empty and the plan names no conflict "
-    "(make_plan raises InconsistentSolutionError 'conflicts.empty'); compatibility lets a new VM "
-    "go anywhere whatever its flags",
-)
 def test_infeasible_instance_with_a_new_pinned_vm_names_its_conflict(plan_of: Planner):
     """h1 and h2 (10,000 MHz) each run a pinned 6,000 MHz VM; new VM n (6,000 MHz, pinned) fits nowhere."""
     vms = [
@@ -216,13 +197,6 @@ def test_infeasible_instance_with_a_new_pinned_vm_names_its_conflict(plan_of: Pl
     assert named_hosts(plan) == {"h1", "h2"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the optimizer keeps VMs whose migration would not converge in place unless they must "
-    "move, but explain_infeasibility does not model that restriction: its model is satisfiable, "
-    "so the plan's only conflict is kind 'unknown', 'the conflict search did not finish within 10 s' "
-    "(it finished at once), naming neither the VM that would have to move nor its host",
-)
 @pytest.mark.parametrize("dirty_rate_mibps", [120.0, 5_000.0], ids=["high-risk", "never-completes"])
 def test_room_for_a_new_vm_that_only_a_non_converging_move_could_make(
     plan_of: Planner, dirty_rate_mibps: float

@@ -12,7 +12,6 @@ from dataclasses import replace
 import pytest
 from check.factories import affinity, anti_affinity, host, make_instance, vm, vm_host
 
-from scheduler.errors import InconsistentSolutionError
 from scheduler.model import DpmPolicy, HostState, Instance, Measure, MoveReason, PlanStatus, PowerActionKind
 from scheduler.pipeline import PlanOutcome, with_what_if
 from scheduler.solver.result import SolveStatus
@@ -111,14 +110,6 @@ def test_dpm_consolidates_even_when_first_fit_packing_fails(plan_of: Planner):
     assert sorted(plan.host_states.values()) == ["standby", "up", "up", "up"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InconsistentSolutionError,
-    reason="PlacementModel._capacity adds no constraint for a host that no free VM may move to, so "
-    "nothing ties on[h] to the load of the fixed VMs on it; DPM then powers off a host that keeps a "
-    "VM it did not move (here a VM whose migration would not converge), and make_plan raises "
-    "InconsistentSolutionError ('powered-off host h2 holds 1 VM(s)')",
-)
 def test_dpm_keeps_on_a_host_whose_vm_cannot_migrate(plan_of: Planner):
     """h1 (Intel generation 4) runs a; h2 (generation 3) runs x, which dirties 5,000 MiB/s.
 
@@ -302,11 +293,6 @@ def test_new_vms_of_an_anti_affinity_group_are_placed_apart(plan_of: Planner, ne
     assert plan.violations == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.plan_from_target reports 'unchanged' whenever the schedule has no migration and "
-    "no power action, even when the plan places new VMs (a change the operator must carry out)",
-)
 def test_plan_that_places_new_vms_is_not_unchanged(plan_of: Planner, newcomers: Instance):
     assert plan_of(newcomers).plan.status is not PlanStatus.UNCHANGED
 

@@ -187,25 +187,12 @@ def test_should_rule_needing_an_extra_host_stays_broken_under_dpm(plan_of: Plann
     assert plan_off.violations == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline._violations decides that a priority-3 rule is blocked by compatibility or "
-    "priority-1 rules when no host *holding VMs in the final placement* satisfies it; a should-host "
-    "that DPM put in standby is empty, so the detail blames compatibility / priority-1 rules instead "
-    "of DPM",
-)
 def test_should_rule_broken_by_dpm_says_it_yields_to_dpm(plan_of: Planner, dpm_vs_should: Instance):
     detail = violation(plan_of(dpm_vs_should).plan, "prefer-h2")
     assert "DPM" in detail
     assert "priority-1" not in detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline._violations gives a generic category ('priority-1 rules, compatibility or "
-    "capacity', 'priority-2 rules, DPM or capacity') instead of the rule each broken soft rule yields "
-    "to (CONTRACT §1: 'each one left is reported with the rule it yields to')",
-)
 @pytest.mark.parametrize(
     ("instance_name", "broken", "winner"),
     [
@@ -255,12 +242,6 @@ def test_should_rule_outranks_drs(plan_of: Planner, hot_pair: Instance):
     assert plan.violations == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline._move_reasons marks as rule moves only the VMs in RuleStatus.violating_vms "
-    "(for anti-affinity: all but the first member sharing a host); when the optimizer moves the "
-    "first member instead (here b is pinned, so a must go), the move is labelled 'drs'",
-)
 def test_move_that_repairs_anti_affinity_has_reason_rule(plan_of: Planner, cool_pair: Instance):
     """b is pinned, so a is the one to leave h1 for the anti-affinity rule's sake: reason ``rule``."""
     pinned = replace(cool_pair, vms=(cool_pair.vms[0], replace(cool_pair.vms[1], pinned=True)))
