@@ -210,7 +210,10 @@ def _move_reasons(
     placement: Mapping[str, str],
     host_states: Mapping[str, str],
 ) -> dict[str, MoveReason]:
-    """Why each VM moves: maintenance > rule (priority-1 repair or soft rule) > dpm > drs."""
+    """Why each VM moves: maintenance > rule (priority-1 repair or soft rule) > dpm > drs.
+
+    DPM: the source is powered off by the plan, or the target is a standby host it powers on.
+    """
     in_broken_rule: set[str] = set()
     for status in rule_status(instance, instance.current_placement()):
         if not status.satisfied:
@@ -226,7 +229,10 @@ def _move_reasons(
             reasons[vm.name] = MoveReason.MAINTENANCE
         elif vm.name in in_broken_rule or not compat.is_allowed(vm.name, vm.host):
             reasons[vm.name] = MoveReason.RULE
-        elif host_states.get(vm.host) == HostState.STANDBY.value:
+        elif host_states.get(vm.host) == HostState.STANDBY.value or (
+            instance.host(target).state is HostState.STANDBY
+        ):
+            # Emptied for power-off, or onto a host DPM brought back for the demand.
             reasons[vm.name] = MoveReason.DPM
         else:
             reasons[vm.name] = MoveReason.DRS

@@ -207,3 +207,18 @@ def test_what_if_dpm_off_keeps_the_standby_host_off_and_the_up_hosts_up(busy: In
     plan = make_plan(with_what_if(busy, dpm=False), OPTIONS).plan
     assert plan.host_states == {"h1": "up", "h2": "up", "h3": "up", "h4": "standby"}
     assert plan.power_actions == ()
+
+
+def test_moves_onto_a_host_dpm_powers_on_are_labelled_dpm():
+    """h1 runs 9,000 MHz (90 %), above DPM's 81 % target; h2, in standby, must come back and take
+    load: the move onto it is DPM's doing, and the power-on precedes it."""
+    instance = inventory(
+        [host("h1"), host("h2", "standby")],
+        [vm("a", "h1", 3_000), vm("b", "h1", 3_000), vm("c", "h1", 3_000)],
+        dpm={"enabled": True},
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.host_states == {"h1": "up", "h2": "up"}
+    assert [(p.host, p.action.value) for p in plan.power_actions] == [("h2", "power_on")]
+    assert plan.migrations
+    assert {m.reason.value for m in plan.migrations} == {"dpm"}
