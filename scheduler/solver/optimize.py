@@ -29,6 +29,7 @@ from scheduler.solver.problem import (
     host_power,
     mandatory_moves,
     rule_members_in_violation,
+    settled_for_balance,
 )
 from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
@@ -250,11 +251,7 @@ def _send_home_unneeded(
 ) -> tuple[IntArray, int]:
     """Drop moves the fixed DRS level does not need (``solver.revert``). Returns (assignment, count)."""
     inst = problem.instance
-    locked = ~(problem.movable & problem.converges) | problem.mandatory
-    for rule in inst.rules:
-        if rule.priority in (2, 3):
-            for name in rule.vms:
-                locked[inst.vm_index[name]] = True
+    locked = settled_for_balance(problem) | problem.mandatory  # a VM that must move cannot go home
     penalty = BalancePenalty.build(inst, problem.resources, on_mask, band)
     reverted = drop_unneeded_moves(problem, assignment, on_mask, penalty, ~locked)
     return reverted, int((reverted != assignment).sum())

@@ -200,3 +200,14 @@ def _rule_hosts(instance: Instance) -> dict[int, set[int]]:
         for m in members:
             out.setdefault(m, set()).update(hosts)
     return out
+
+
+def settled_for_balance(problem: Problem) -> BoolArray:
+    """VMs the DRS and cost levels may not move: immobile, not converging (unless they must move
+    anyway), or members of priority-2/3 rules, whose positions the rule levels fixed."""
+    inst = problem.instance
+    settled = ~(problem.movable & (problem.converges | problem.mandatory))
+    for rule in inst.rules:
+        if rule.priority in (2, 3):
+            settled[[inst.vm_index[name] for name in rule.vms]] = True
+    return np.asarray(settled, dtype=np.bool_)

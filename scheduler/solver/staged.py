@@ -27,7 +27,7 @@ from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
 from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
-from scheduler.solver.problem import POWER_OFF, Problem
+from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
 from scheduler.solver.result import LevelOutcome
 
 # Share of the time budget per level; time a level leaves unused flows to the later ones.
@@ -181,12 +181,7 @@ def _finish_with_local_search(
     deadline: float,
 ) -> StagedOutcome:
     """DRS and cost levels by large-neighbourhood search; earlier levels stay as fixed."""
-    inst = problem.instance
-    locked = ~(problem.movable & (problem.converges | problem.mandatory))
-    for rule in inst.rules:
-        if rule.priority in (2, 3):
-            for name in rule.vms:
-                locked[inst.vm_index[name]] = True  # keeps the rule levels exactly as solved
+    locked = settled_for_balance(problem)
     search = LocalSearch(problem, on_mask, band, locked, options.max_migrations, options.seed)
     started = time.monotonic()
     balance_before, cost_before = search.balance_value(assignment), search.cost_value(assignment)
