@@ -54,10 +54,13 @@ def greedy_balance(
     cost_s: FloatArray | None = None,
     max_moves: int | None = None,
     deadline: float | None = None,
+    cpu_limit: FloatArray | None = None,
+    memory_demand_limit: FloatArray | None = None,
 ) -> GreedyResult:
     """Balance ``assignment`` greedily until every measured resource's imbalance is within tolerance.
 
     ``deadline`` (a ``time.monotonic()`` instant) stops the loop early with the moves made so far.
+    ``cpu_limit`` / ``memory_demand_limit`` tighten what a target host may take (DPM's high target).
     """
     state = LoadState(instance, assignment)
     if movable is None:
@@ -71,6 +74,10 @@ def greedy_balance(
         for name in rule.vms:
             anti_group[instance.vm_index[name]] = g
 
+    limits = (
+        state.cpu_capacity.astype(np.float64) if cpu_limit is None else cpu_limit,
+        np.full(instance.num_hosts, np.inf) if memory_demand_limit is None else memory_demand_limit,
+    )
     demand = demand_matrix(state, resources)
     capacity = capacity_matrix(state, resources)
     on_idx = np.flatnonzero(on_mask)
@@ -81,7 +88,9 @@ def greedy_balance(
         current = imbalance(state, resources, on_mask)
         if np.all(current <= tolerance):
             break
-        best = _best_move(state, resources, demand, capacity, on_mask, allowed, movable, anti_group, cost_s)
+        best = _best_move(
+            state, resources, demand, capacity, on_mask, allowed, movable, anti_group, cost_s, limits
+        )
         if best is None:
             break
         vm, target = best
@@ -100,6 +109,7 @@ def _best_move(
     movable: BoolArray,
     anti_group: IntArray,
     cost_s: FloatArray | None,
+    limits: tuple[FloatArray, FloatArray],
 ) -> tuple[int, int] | None:
     """The single move with the best (benefit or benefit per second) off one of the hottest hosts."""
     u = resource_utilization(state, resources)
@@ -119,13 +129,14 @@ def _best_move(
             continue
         inst = state.instance
         fits = (
-            (
-                state.cpu[targets][None, :] + inst.vm_cpu_demand_mhz[vms][:, None]
-                <= state.cpu_capacity[targets]
-            )
+            (state.cpu[targets][None, :] + inst.vm_cpu_demand_mhz[vms][:, None] <= limits[0][targets])
             & (
                 state.mem_config[targets][None, :] + inst.vm_memory_mib[vms][:, None]
                 <= state.mem_capacity[targets]
+            )
+            & (
+                state.mem_demand[targets][None, :] + inst.vm_memory_demand_mib[vms][:, None]
+                <= limits[1][targets]
             )
             & allowed[np.ix_(vms, targets)]
         )

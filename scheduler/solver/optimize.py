@@ -14,6 +14,7 @@ from scheduler.heuristics.balance import imbalance
 from scheduler.heuristics.consolidate import empty_hosts
 from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.repair import repair_placement
+from scheduler.heuristics.rule_repair import repair_vm_rules
 from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.balance import BalancePenalty
@@ -88,7 +89,9 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         # standby ones too), and empty hosts greedily from there: DPM's warm start.
         up_now = np.array([h.state is HostState.UP for h in instance.hosts]) & usable
         for start_on in (up_now, usable.copy()):
-            warm = _repair(instance, allowed, start_on, costs.seconds, movable, dpm_high)
+            warm = _repair(
+                instance, allowed, start_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
+            )
             if warm is not None:
                 warm, warm_on = empty_hosts(
                     instance,
@@ -107,7 +110,9 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
             dpm_high = None
             warm_on = power == POWER_ON
     if warm is None:
-        warm = _repair(instance, allowed, warm_on, costs.seconds, movable, dpm_high)
+        warm = _repair(
+            instance, allowed, warm_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
+        )
     if warm is None:
         notes.append("greedy repair found no feasible warm start; CP-SAT starts from today's placement")
         warm = instance.current_host.copy()
@@ -147,6 +152,8 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
             cost_s=costs.seconds,
             max_moves=options.max_migrations,
             deadline=started + GREEDY_SHARE * options.time_limit_s,
+            cpu_limit=None if dpm_high is None else np.floor(instance.host_cpu_mhz * dpm_high),
+            memory_demand_limit=None if dpm_high is None else np.floor(instance.host_memory_mib * dpm_high),
         )
         warm = greedy.assignment
     free = _scope(
@@ -264,25 +271,34 @@ def _repair(
     cost_s: npt.NDArray[np.float64],
     movable: BoolArray,
     dpm_high: float | None,
+    rule_movable: BoolArray,
 ) -> IntArray | None:
-    if dpm_high is None:
-        return repair_placement(instance, allowed, on_mask, cost_s, movable=movable)
-    # The DPM target, or the load of VMs that cannot move if that is higher (as in the CP model).
-    stay = ~movable & (instance.current_host != NO_HOST)
-    hosts = instance.current_host[stay]
-    fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
-    fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
-    return repair_placement(
+    """Greedy repair of today's placement, then of its broken affinity / anti-affinity rules.
+
+    Capacity is the host's, or DPM's high target (or the load of VMs that cannot move, if that
+    is higher, as in the CP model).
+    """
+    cpu_limit = instance.host_cpu_mhz.astype(np.float64)
+    dem_limit = instance.host_memory_mib.astype(np.float64)
+    if dpm_high is not None:
+        stay = ~movable & (instance.current_host != NO_HOST)
+        hosts = instance.current_host[stay]
+        fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
+        fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
+        cpu_limit = np.maximum(np.floor(cpu_limit * dpm_high), fixed_cpu).astype(np.float64)
+        dem_limit = np.maximum(np.floor(dem_limit * dpm_high), fixed_dem).astype(np.float64)
+    repaired = repair_placement(
         instance,
         allowed,
         on_mask,
         cost_s,
         movable=movable,
-        cpu_limit=np.maximum(np.floor(instance.host_cpu_mhz * dpm_high), fixed_cpu).astype(np.float64),
-        memory_demand_limit=np.maximum(np.floor(instance.host_memory_mib * dpm_high), fixed_dem).astype(
-            np.float64
-        ),
+        cpu_limit=cpu_limit,
+        memory_demand_limit=dem_limit if dpm_high is not None else None,
     )
+    if repaired is None:
+        return None
+    return repair_vm_rules(instance, repaired, on_mask, allowed, rule_movable, cost_s, cpu_limit, dem_limit)
 
 
 def _final_state(state: HostState, on: bool) -> str:
