@@ -45,7 +45,14 @@ def completes_alone(instance: Instance, vm: int) -> bool:
     return math.isfinite(run.time_to_finish(run.demand_mibps))
 
 
-def build_case(*, hosts: int = 128, vms: int = 10_000, moves: int = 1_500, seed: int = 0) -> Case:
+def build_case(
+    *,
+    hosts: int = 128,
+    vms: int = 10_000,
+    moves: int = 1_500,
+    seed: int = 0,
+    hypervisor: str = "fusioncompute",
+) -> Case:
     """A synthetic cluster with hot spots and a target ``moves`` moves away.
 
     The target starts from the generator's witness placement (maintenance host evacuated, hot
@@ -53,7 +60,9 @@ def build_case(*, hosts: int = 128, vms: int = 10_000, moves: int = 1_500, seed:
     VM on a host it may use, until ``moves`` VMs change host. VMs whose migration would never
     complete stay where they are.
     """
-    spec = SynthSpec(hosts=hosts, vms=vms, seed=seed, rule_density="none", skew="hotspots")
+    spec = SynthSpec(
+        hosts=hosts, vms=vms, seed=seed, rule_density="none", skew="hotspots", hypervisor=hypervisor
+    )
     instance, witness = synthesize_with_witness(spec)
     rng = np.random.default_rng(seed)
     allowed = compatibility(instance).allowed
@@ -127,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vms", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=1_500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--hypervisor", default="fusioncompute", help="migration preset (qemu caps pre-copy at 128 MiB/s)"
+    )
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    case = build_case(hosts=args.hosts, vms=args.vms, moves=args.moves, seed=args.seed)
+    case = build_case(
+        hosts=args.hosts, vms=args.vms, moves=args.moves, seed=args.seed, hypervisor=args.hypervisor
+    )
     build_s = time.perf_counter() - t0
     schedule, plan_s = run(case)
     s = schedule.stats
