@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from scheduler.heuristics.balance import capacity_matrix, demand_matrix, imbalance, resource_utilization
 from scheduler.heuristics.state import LoadState
+from scheduler.interrupt import stop_requested
 from scheduler.model import Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -85,6 +86,8 @@ def greedy_balance(
     moves = 0
     limit = max_moves if max_moves is not None else instance.num_vms
     while moves < limit and n_on > 1 and (deadline is None or time.monotonic() < deadline):
+        if stop_requested():
+            break
         current = imbalance(state, resources, on_mask)
         if np.all(current <= tolerance):
             break

@@ -17,6 +17,7 @@ from ortools.sat.python import cp_model
 from scheduler.compat import Compatibility, compatibility
 from scheduler.model import NO_HOST, Conflict, HostState, Instance
 from scheduler.solver.problem import POWER_OFF
+from scheduler.solver.sat import new_solver
 
 CORE_CHECK_S = 2.0  # per deletion test
 MAX_CORE_TO_MINIMIZE = 16
@@ -211,9 +212,7 @@ def _core(
 ) -> list[cp_model.IntVar] | None:
     model.clear_assumptions()
     model.add_assumptions(literals)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_s
-    solver.parameters.num_workers = 1  # assumption cores are reported by the sequential search
+    solver = new_solver(time_s, 1, 0)  # assumption cores are reported by the sequential search
     status = solver.solve(model)
     if status != cp_model.INFEASIBLE:
         return None
@@ -230,9 +229,7 @@ def _minimize(model: cp_model.CpModel, core: list[cp_model.IntVar]) -> list[cp_m
             continue
         model.clear_assumptions()
         model.add_assumptions(trial)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = CORE_CHECK_S
-        solver.parameters.num_workers = 1
+        solver = new_solver(CORE_CHECK_S, 1, 0)
         if solver.solve(model) == cp_model.INFEASIBLE:
             kept = trial
     model.clear_assumptions()

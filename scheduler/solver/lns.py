@@ -26,9 +26,11 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from scheduler.interrupt import stop_requested
 from scheduler.model import NO_HOST
 from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.problem import Problem
+from scheduler.solver.sat import new_solver
 from scheduler.solver.scaling import cost_units
 
 IntArray = npt.NDArray[np.int64]
@@ -77,6 +79,8 @@ class LocalSearch:
         self.origin = inst.current_host
         self.rng = np.random.default_rng(seed)
         self.stats = SearchStats()
+        self.best: IntArray = problem.warm
+        self.interrupted = False
         self.allowed = problem.allowed & on_mask[None, :]
 
     # -- values ---------------------------------------------------------------------------------
@@ -94,17 +98,26 @@ class LocalSearch:
         """Balance phase, then cost phase, until ``deadline`` (a ``time.monotonic()`` instant).
 
         In the cost phase every neighbourhood keeps the DRS level's excess at most what the
-        balance phase reached (the level is fixed before the next one).
+        balance phase reached (the level is fixed before the next one). Ctrl-C ends the search
+        with the best assignment so far (``interrupted`` is then set).
         """
-        now = time.monotonic()
-        if self.penalty is not None:
-            split = now + BALANCE_SHARE * max(deadline - now, 0.0)
-            assignment = self._phase(assignment, split, balance=True)
-        return self._phase(assignment, deadline, balance=False)
+        self.best = assignment
+        try:
+            now = time.monotonic()
+            if self.penalty is not None:
+                split = now + BALANCE_SHARE * max(deadline - now, 0.0)
+                self._phase(self.best, split, balance=True)
+            self._phase(self.best, deadline, balance=False)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return self.best
 
     def _phase(self, assignment: IntArray, deadline: float, *, balance: bool) -> IntArray:
         stall = 0
         while time.monotonic() < deadline - 0.05 and stall < STALL_ROUNDS:
+            if stop_requested():
+                self.interrupted = True
+                break
             if balance and self.balance_value(assignment) == 0:
                 break  # within tolerance: nothing left for the balance phase
             hosts = self._balance_hosts(assignment) if balance else self._cost_hosts(assignment)
@@ -119,6 +132,7 @@ class LocalSearch:
                 stall += 1
             else:
                 assignment, stall = better, 0
+                self.best = assignment
                 self.stats.improvements += 1
         return assignment
 
@@ -235,9 +249,7 @@ class LocalSearch:
             for h, var in x[i].items():
                 model.add_hint(var, h == assignment[v])
 
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = int(self.rng.integers(1 << 30))
+        solver = new_solver(budget, 1, int(self.rng.integers(1 << 30)))
         if balance and penalty_expr is not None:
             model.minimize(penalty_expr)
             solver.parameters.max_time_in_seconds = budget / 2

@@ -16,6 +16,7 @@ from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.repair import repair_placement
 from scheduler.heuristics.rule_repair import repair_vm_rules
 from scheduler.heuristics.state import LoadState
+from scheduler.interrupt import stop_requested_on_sigint
 from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
@@ -45,6 +46,12 @@ GREEDY_SHARE = 0.2  # of the time limit, for the greedy warm start
 
 
 def optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
+    """Find the target placement and host power states; Ctrl-C returns the best found so far."""
+    with stop_requested_on_sigint():
+        return _optimize(instance, options)
+
+
+def _optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
     """Find the target placement and host power states (levels: P2 > DPM > P3 > DRS > cost).
 
     Returns ``UNCHANGED`` with today's placement when nothing needs to change, ``INFEASIBLE`` with
@@ -215,6 +222,8 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
 
     assignment = outcome.assignment
     levels = outcome.levels
+    if outcome.interrupted:
+        notes.append("search stopped early (Ctrl-C): this is the best plan found so far")
     if band is not None:
         assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
         if sent_home:

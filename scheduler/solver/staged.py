@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from scheduler.interrupt import request_stop, stop_requested
 from scheduler.model import NO_HOST, HostState
 from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
@@ -29,6 +30,7 @@ from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
 from scheduler.solver.result import LevelOutcome
+from scheduler.solver.sat import new_solver
 
 # Share of the time budget per level; time a level leaves unused flows to the later ones.
 LEVEL_SHARES = {"p2": 0.12, "dpm": 0.22, "p3": 0.10, "drs": 0.33, "cost": 0.23}
@@ -101,6 +103,9 @@ def solve_staged(
         # makes a plan's own target, fed back, come out unchanged.
         if current_ok and _lex_as_good(problem, static, band, current, current_on, assignment, on_mask):
             assignment, on_mask = current.copy(), current_on.copy()
+        if stop_requested() and have_solution:
+            interrupted = True
+            break
         if local_search and key in ("drs", "cost"):
             return _finish_with_local_search(
                 problem, options, band, assignment, on_mask, outcomes, all_optimal, deadline
@@ -130,12 +135,9 @@ def solve_staged(
             weight = 1
             pm.model.minimize(level.expr)
         pm.hint(assignment, on_mask, built)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = budget
+        solver = new_solver(budget, options.workers, options.seed)
         gap = RELATIVE_GAP.get(key, 0.0)
         solver.parameters.relative_gap_limit = gap
-        solver.parameters.num_workers = options.workers
-        solver.parameters.random_seed = options.seed
         if options.progress:
             options.progress(level.name, f"solving from {incumbent_value:g} ({budget:.1f} s budget)")
         status = solver.solve(pm.model)
@@ -164,8 +166,9 @@ def solve_staged(
             options.progress(level.name, f"{value:g} {level.unit} (bound {bound:g})")
         pm.model.add(level.expr <= value)
         fixed.append((level, value))
-        if not optimal and wall < INTERRUPTED_FRACTION * budget:
+        if stop_requested() or (not optimal and wall < INTERRUPTED_FRACTION * budget):
             interrupted = True  # stopped early: Ctrl-C reached CP-SAT; return the best so far
+            request_stop()
             break
     return StagedOutcome(True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted)
 
@@ -207,7 +210,7 @@ def _finish_with_local_search(
             f"{search.stats.neighbourhoods} neighbourhoods, {search.stats.improvements} improvements",
         )
     del all_optimal
-    return StagedOutcome(True, assignment, on_mask, tuple(outcomes), False, False)
+    return StagedOutcome(True, assignment, on_mask, tuple(outcomes), False, search.interrupted)
 
 
 def _lex_as_good(
