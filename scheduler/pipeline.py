@@ -217,8 +217,10 @@ def _move_reasons(
     in_broken_rule: set[str] = set()
     for status in rule_status(instance, instance.current_placement()):
         if not status.satisfied:
-            # Any member may be the one that moves (another may be pinned or costlier).
-            in_broken_rule.update(instance.rules[instance.rule_index[status.rule]].vms)
+            rule = instance.rules[instance.rule_index[status.rule]]
+            # VM-VM rules: any member may be the one that moves (another may be pinned or
+            # costlier); VM-to-host rules: only the VMs on the wrong side.
+            in_broken_rule.update(status.violating_vms if rule.kind is RuleKind.VM_HOST else rule.vms)
     reasons: dict[str, MoveReason] = {}
     for vm in instance.vms:
         target = placement.get(vm.name)
