@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState
+from scheduler.heuristics.state import LoadState, high_target_limits
 from scheduler.model import Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -39,9 +39,7 @@ def empty_hosts(
     """Switch off as many ``decidable`` hosts as greedy emptying allows; returns (assignment, on)."""
     state = LoadState(instance, assignment)
     on = on_mask.copy()
-    # Floors, as the CP model has them, so that the warm start is feasible there too.
-    cpu_limit = np.floor(instance.host_cpu_mhz * high_target)
-    dem_limit = np.floor(instance.host_memory_mib * high_target)
+    cpu_limit, dem_limit = high_target_limits(instance, high_target)
     anti = np.full(instance.num_vms, -1, dtype=np.int64)
     for g, rule in enumerate(instance.rules_of_kind(RuleKind.ANTI_AFFINITY)):
         for name in rule.vms:

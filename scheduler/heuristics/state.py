@@ -84,3 +84,12 @@ class LoadState:
         if resource == "cpu":
             return self.cpu / self.cpu_capacity.astype(np.float64)
         return self.mem_demand / self.instance.host_memory_mib.astype(np.float64)
+
+
+def high_target_limits(instance: Instance, high_target: float) -> tuple[FloatArray, FloatArray]:
+    """Per-host CPU and memory-demand limits at DPM's high target, floored as the CP model has them
+    (so that a greedy result within them is feasible for the model too)."""
+    return (
+        np.floor(instance.host_cpu_mhz * high_target).astype(np.float64),
+        np.floor(instance.host_memory_mib * high_target).astype(np.float64),
+    )

@@ -113,9 +113,8 @@ class PlacementModel:
             if decide and need > 0:
                 m.add(sum(decide) >= min(need, len(decide)))
         self.max_migrations = max_migrations
-        self.optional_moves = self._moved_terms(optional_only=True)
         if max_migrations is not None:
-            m.add(sum(self.optional_moves) <= max_migrations)
+            m.add(sum(self._optional_moves()) <= max_migrations)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -162,16 +161,19 @@ class PlacementModel:
             self.model.add(cpu <= cpu_limit)
             self.model.add(mem <= mem_limit)
 
-    def _moved_terms(self, optional_only: bool) -> list[LinearExpr]:
-        """1 − x[v, current] for free VMs that have a host (optionally only non-mandatory ones)."""
-        terms: list[LinearExpr] = []
-        for i, v in enumerate(self.free):
-            cur = int(self.problem.instance.current_host[v])
-            if cur == NO_HOST or (optional_only and self.problem.mandatory[v]):
-                continue
-            stay = self.x[i].get(cur)
-            terms.append(1 - stay if stay is not None else 1)
-        return terms
+    def _away(self, i: int, host: int) -> LinearExpr:
+        """1 when free VM ``i`` ends anywhere but ``host`` (1 − x[i, host]; 1 if not a candidate)."""
+        var = self.x[i].get(host)
+        return 1 - var if var is not None else 1
+
+    def _optional_moves(self) -> list[LinearExpr]:
+        """One term per free, placed VM that need not move: 1 when it does move."""
+        current = self.problem.instance.current_host
+        return [
+            self._away(i, int(current[v]))
+            for i, v in enumerate(self.free)
+            if current[v] != NO_HOST and not self.problem.mandatory[v]
+        ]
 
     # -- level objectives ---------------------------------------------------------------------
 
@@ -309,7 +311,6 @@ class PlacementModel:
             for r, var in enumerate(excesses):
                 m.add_hint(var, int(max(totals[r] - penalty.budget[r], 0)))
 
-        self.balance_penalty = penalty
         return LevelExpr(
             "drs imbalance", sum(excesses), "variance units beyond tolerance", not encoded, evaluate, hint
         )
@@ -323,9 +324,7 @@ class PlacementModel:
             cur = int(inst.current_host[v])
             if cur == NO_HOST:
                 continue
-            stay = self.x[i].get(cur)
-            c = int(units[v])
-            terms.append(c - c * stay if stay is not None else c)
+            terms.append(int(units[v]) * self._away(i, cur))
         placed = inst.current_host != NO_HOST
 
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
@@ -366,10 +365,7 @@ class PlacementModel:
 
     def changes_from(self, assignment: Assignment) -> tuple[LinearExpr, int]:
         """Number of free VMs placed elsewhere than in ``assignment``, and its largest value."""
-        terms: list[LinearExpr] = []
-        for i, v in enumerate(self.free):
-            keep = self.x[i].get(int(assignment[v]))
-            terms.append(1 - keep if keep is not None else 1)
+        terms = [self._away(i, int(assignment[v])) for i, v in enumerate(self.free)]
         return sum(terms), len(terms)
 
     def is_feasible(self, assignment: Assignment, on_mask: OnMask) -> bool:

@@ -15,7 +15,7 @@ from scheduler.heuristics.consolidate import empty_hosts
 from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.repair import repair_placement
 from scheduler.heuristics.rule_repair import repair_vm_rules
-from scheduler.heuristics.state import LoadState
+from scheduler.heuristics.state import LoadState, high_target_limits
 from scheduler.interrupt import stop_requested_on_sigint
 from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.balance import BalancePenalty
@@ -94,8 +94,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     if dpm:
         # Repair today's placement within the DPM high target on the hosts up now (then with the
         # standby ones too), and empty hosts greedily from there: DPM's warm start.
-        up_now = np.array([h.state is HostState.UP for h in instance.hosts]) & usable
-        for start_on in (up_now, usable.copy()):
+        for start_on in (up_now & usable, usable.copy()):
             warm = _repair(
                 instance, allowed, start_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
             )
@@ -148,6 +147,9 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     # Improve the warm start with cost-aware greedy balancing (benefit per migration second),
     # over every VM that may move, within a slice of the time budget.
     if band is not None:
+        cpu_limit, dem_limit = (
+            high_target_limits(instance, dpm_high) if dpm_high is not None else (None, None)
+        )
         greedy = greedy_balance(
             instance,
             warm,
@@ -159,8 +161,8 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             cost_s=costs.seconds,
             max_moves=options.max_migrations,
             deadline=started + GREEDY_SHARE * options.time_limit_s,
-            cpu_limit=None if dpm_high is None else np.floor(instance.host_cpu_mhz * dpm_high),
-            memory_demand_limit=None if dpm_high is None else np.floor(instance.host_memory_mib * dpm_high),
+            cpu_limit=cpu_limit,
+            memory_demand_limit=dem_limit,
         )
         warm = greedy.assignment
     free = _scope(
@@ -201,7 +203,6 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         warm_on=warm_on,
         dpm_high=dpm_high,
         resources=resources,
-        tolerance=tolerance,
     )
     large = problem.num_candidate_pairs > LOCAL_SEARCH_PAIRS
     outcome = solve_staged(problem, options, band, started, local_search=large)
@@ -294,8 +295,9 @@ def _repair(
         hosts = instance.current_host[stay]
         fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
         fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
-        cpu_limit = np.maximum(np.floor(cpu_limit * dpm_high), fixed_cpu).astype(np.float64)
-        dem_limit = np.maximum(np.floor(dem_limit * dpm_high), fixed_dem).astype(np.float64)
+        high_cpu, high_dem = high_target_limits(instance, dpm_high)
+        cpu_limit = np.maximum(high_cpu, fixed_cpu)
+        dem_limit = np.maximum(high_dem, fixed_dem)
     repaired = repair_placement(
         instance,
         allowed,

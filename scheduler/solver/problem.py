@@ -9,7 +9,7 @@ enters the model as constant load.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,6 @@ class Problem:
         warm_on: the power decision matching ``warm``.
         dpm_high: DPM high target utilization, or None when DPM is off.
         resources: resources DRS balances ("cpu", "memory").
-        tolerance: DRS imbalance tolerance (std-dev of utilization); inf = no balancing.
     """
 
     instance: Instance
@@ -56,8 +55,6 @@ class Problem:
     warm_on: BoolArray
     dpm_high: float | None
     resources: tuple[str, ...]
-    tolerance: float
-    optional_free: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
 
     @property
     def fixed_host(self) -> IntArray:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState
+from scheduler.heuristics.state import LoadState, high_target_limits
 from scheduler.model import NO_HOST
 from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.problem import Problem
@@ -44,8 +44,9 @@ def drop_unneeded_moves(
     limit = int(np.maximum(totals - penalty.budget, 0).sum())
     peak = np.where(on_mask[None, :], loads / np.maximum(penalty.capacity, 1), 0).max(axis=1)
     high = problem.dpm_high
-    cpu_cap = state.cpu_capacity if high is None else inst.host_cpu_mhz * high
-    dem_cap = None if high is None else inst.host_memory_mib * high
+    cpu_cap, dem_cap = (
+        (state.cpu_capacity.astype(np.float64), None) if high is None else high_target_limits(inst, high)
+    )
     moved = np.flatnonzero((origin != NO_HOST) & (state.assignment != origin) & movable)
     for v in moved[np.argsort(-problem.cost_s[moved], kind="stable")]:
         home, here = int(origin[v]), int(state.assignment[v])
