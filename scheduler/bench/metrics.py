@@ -7,7 +7,11 @@ itself. Definitions:
 - imbalance_<r>: population std-dev of host utilization (demand / capacity) over hosts up, as DRS
   measures it; drs_imbalance is the largest over the policy's measured resources, drs_tolerance
   the threshold's tolerance (empty when the threshold asks for no balancing).
-- fluid_gap_<r>: (max host utilization − fluid lower bound) / fluid lower bound.
+- fluid_gap_<r>: (max host utilization − fluid lower bound) / fluid lower bound; compat_bound_cpu:
+  the same bound with load split only where compatibility allows (an LP), never below it.
+- imbalance_floor: the least DRS imbalance any placement can reach (``check.imbalance_floor``, the
+  largest over the measured resources): above drs_tolerance, the tolerance is out of reach for
+  every contender, and what is left to compare is how close each comes to the floor.
 - hosts_on / hosts_bound_l2: hosts up after the plan against the Martello–Toth L2 bound with
   demand packed to DPM's high target (``lower_bounds()["hosts_dpm_target"]["l2"]``), and the best
   host-count bound (L1, L2, anti-affinity, immobile, min hosts on).
@@ -77,6 +81,8 @@ COLUMNS: Final = (
     "max_util_memory_before",
     "fluid_bound_cpu",
     "fluid_bound_memory",
+    "compat_bound_cpu",
+    "imbalance_floor",
     "fluid_gap_cpu",
     "fluid_gap_memory",
     "hosts_on_before",
@@ -119,6 +125,10 @@ def run_row(
             "max_util_memory_before": before.max_utilization["memory"],
             "fluid_bound_cpu": bounds["max_utilization"]["cpu"],
             "fluid_bound_memory": bounds["max_utilization"]["memory"],
+            "compat_bound_cpu": bounds["max_utilization_compat"]["cpu"],
+            "imbalance_floor": max(
+                float(bounds["imbalance"][r]) for r in instance.policy.drs.measure.resources
+            ),
             "hosts_on_before": before.hosts_up,
             "hosts_bound_l2": bounds["hosts_dpm_target"]["l2"],
             "hosts_bound_best": bounds["hosts"]["best"],

@@ -46,8 +46,8 @@ def results_table(df: pd.DataFrame) -> list[str]:
         "contender",
         "status",
         "verify",
-        "DRS imbalance (tol.)",
-        "max CPU % (fluid LB)",
+        "DRS imbalance (tol.; floor)",
+        "max CPU % (fluid LB; with compat.)",
         "hosts on (L2)",
         "P2/P3 broken",
         "moves",
@@ -68,8 +68,11 @@ def results_table(df: pd.DataFrame) -> list[str]:
                 str(r["contender"]),
                 str(r["status"]),
                 verify,
-                f"{_f(r['drs_imbalance'])} ({tol})" if pd.notna(r["drs_imbalance"]) else "",
-                f"{_f(100 * r['max_util_cpu'], 1)} ({_f(100 * r['fluid_bound_cpu'], 1)})"
+                f"{_f(r['drs_imbalance'])} ({tol}; {_f(r.get('imbalance_floor'))})"
+                if pd.notna(r["drs_imbalance"])
+                else "",
+                f"{_f(100 * r['max_util_cpu'], 1)} ({_f(100 * r['fluid_bound_cpu'], 1)}; "
+                f"{_f(100 * r.get('compat_bound_cpu', math.nan), 1)})"
                 if pd.notna(r["max_util_cpu"])
                 else "",
                 f"{_i(r['hosts_on'])} ({_i(r['hosts_bound_l2'])})",
@@ -195,9 +198,11 @@ def summary_markdown(
         "",
         "## All runs",
         "",
-        "DRS imbalance = largest std-dev of host utilization over the measured resources (tolerance of "
-        "the threshold in brackets); max CPU % against the fluid lower bound; hosts on against the L2 "
-        "bound with DPM's high target; P2/P3 = priority-2 / priority-3 rules left broken.",
+        "DRS imbalance = largest std-dev of host utilization over the measured resources; in brackets "
+        "the threshold's tolerance and the floor no placement can beat (compatibility islands; the "
+        "tolerance is out of reach when the floor is above it). Max CPU % against the fluid lower "
+        "bound and the same bound with compatibility; hosts on against the L2 bound with DPM's high "
+        "target; P2/P3 = priority-2 / priority-3 rules left broken.",
         "",
         *results_table(df),
         "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from scheduler.compat import Compatibility, compatibility
 from scheduler.model import NO_HOST, Instance, RuleKind
@@ -19,6 +20,9 @@ from scheduler.model.instance import FloatArray
 
 Resource = Literal["cpu", "memory"]
 
+_FLOOR_ROUNDS = 8  # cutting-plane rounds of imbalance_floor (2-4 usually suffice)
+_FLOOR_RTOL = 0.01  # stop when the floor is within 1 % of the std-dev the LP's own split reaches
+_FLOOR_ATOL = 5e-4  # ... or within this much in absolute terms
 _EPS = 1e-9  # relative slack on ceilings of float quotients (a load exactly filling k bins needs k)
 
 
@@ -83,12 +87,7 @@ def compat_fluid_max_utilization_bound(
     if not placeable.any():
         return simple
     allowed = compat.allowed[placeable]
-    # Unique rows via packed bits: far faster than np.unique(axis=0) on a wide boolean matrix.
-    packed = np.packbits(allowed, axis=1)
-    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, klass = np.unique(keys, return_index=True, return_inverse=True)
-    rows = allowed[first]
-    klass = klass.ravel()
+    rows, klass = _classes(allowed)
     scale = max(float(cap.mean()), 1.0)  # keep the LP well conditioned (loads in "hosts")
     class_demand = np.bincount(klass, demand[placeable], len(rows)) / scale
     ks, hs = np.nonzero(rows)
@@ -119,6 +118,120 @@ def compat_fluid_max_utilization_bound(
     if result.status != 0:
         return simple
     return max(simple, float(result.fun) * (1 - 1e-9))
+
+
+def imbalance_floor(
+    instance: Instance,
+    resource: Resource,
+    compat: Compatibility | None = None,
+    on_mask: npt.NDArray[np.bool_] | None = None,
+) -> float:
+    """A lower bound on the DRS imbalance (std-dev of host utilization) any placement reaches.
+
+    When compatibility cuts the cluster into islands (a VM on a newer CPU generation cannot go
+    back to an older host without IMC; storage or networks seen by some hosts only), perfect
+    balance may be out of reach for every placement. With load divisible within each
+    compatibility class k (demand D_k, the VMs of one row of ``allowed``), the least variance is
+
+        min (1/N) Σ_h (u_h − c)²  s.t.  u_h = Σ_k y[k,h] / C_h,  Σ_h y[k,h] = D_k,  y ≥ 0,
+                                         y[k,h] = 0 where k may not use h,  c free,
+
+    over the N hosts of ``on_mask`` (default: the usable ones); c is the mean at the optimum.
+    Squares are replaced by tangent lines (a cutting-plane loop adds the tangent at each host's
+    deviation), so every LP optimum underestimates the variance and the square root of the best
+    one is a valid bound on the standard deviation.
+    """
+    compat = compat if compat is not None else compatibility(instance)
+    on = on_mask if on_mask is not None else np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
+    if resource == "cpu":
+        demand, capacity = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
+    else:
+        demand, capacity = instance.vm_memory_demand_mib, instance.host_memory_mib
+    hosts = np.flatnonzero(on)
+    return imbalance_floor_of(compat.allowed[:, hosts], demand, capacity[hosts])
+
+
+def imbalance_floor_of(
+    allowed: npt.NDArray[np.bool_], demand: npt.ArrayLike, capacity: npt.ArrayLike
+) -> float:
+    """``imbalance_floor`` on arrays: ``allowed[vm, host]``, ``demand[vm]`` and ``capacity[host]``
+    over the hosts that count. VMs with no allowed host among them are left out."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    cap = np.asarray(capacity, dtype=np.float64)
+    demand = np.asarray(demand, dtype=np.float64)
+    n_hosts = len(cap)
+    placeable = allowed.any(axis=1) & (demand > 0)
+    if n_hosts < 2 or not placeable.any() or np.any(cap <= 0):
+        return 0.0
+    rows, klass = _classes(allowed[placeable])
+    scale = float(cap.mean())  # loads in "average hosts" keep the LP well conditioned
+    class_demand = np.bincount(klass, demand[placeable], len(rows)) / scale
+    ks, hs = np.nonzero(rows)
+    n_pairs = len(ks)
+    # Variables: y[pair] (load of a class on a host), t[host] (epigraph of the squared deviation),
+    # c (the mean). u_h = Σ_k y[k,h]·scale/C_h.
+    per_unit = scale / cap[hs]
+    t_col, c_col = n_pairs + np.arange(n_hosts), n_pairs + n_hosts
+    equality = coo_matrix(
+        (np.ones(n_pairs), (ks, np.arange(n_pairs))), shape=(len(rows), n_pairs + n_hosts + 1)
+    )
+    objective = np.zeros(n_pairs + n_hosts + 1)
+    objective[t_col] = 1.0 / n_hosts
+    bounds = [(0.0, None)] * (n_pairs + n_hosts) + [(None, None)]
+    util = coo_matrix((per_unit, (hs, np.arange(n_pairs))), shape=(n_hosts, n_pairs)).tocsr()
+    # Tangent of s² at s0: s² ≥ 2·s0·s − s0², so 2·s0·(u_h − c) − t_h ≤ s0² for each cut s0[h].
+    cuts = [np.tile(np.linspace(-1.0, 1.0, 41)[:, None], (1, n_hosts))]
+    best = 0.0
+    for _ in range(_FLOOR_ROUNDS):
+        s0 = np.vstack(cuts)  # [cut, host]
+        n_cuts = len(s0)
+        first_row = np.arange(n_cuts)[:, None] * n_hosts
+        y_rows = (first_row + hs[None, :]).ravel()
+        y_vals = (2.0 * s0[:, hs] * per_unit[None, :]).ravel()
+        y_cols = np.tile(np.arange(n_pairs), n_cuts)
+        h_rows = (first_row + np.arange(n_hosts)[None, :]).ravel()
+        a_ub = coo_matrix(
+            (
+                np.concatenate([y_vals, -np.ones(h_rows.size), -2.0 * s0.ravel()]),
+                (
+                    np.concatenate([y_rows, h_rows, h_rows]),
+                    np.concatenate([y_cols, np.tile(t_col, n_cuts), np.full(h_rows.size, c_col)]),
+                ),
+            ),
+            shape=(n_cuts * n_hosts, n_pairs + n_hosts + 1),
+        )
+        result = linprog(
+            objective,
+            A_ub=a_ub.tocsr(),
+            b_ub=(s0**2).ravel(),
+            A_eq=equality,
+            b_eq=class_demand,
+            bounds=bounds,
+            method="highs",
+        )
+        if result.status != 0:
+            break
+        best = max(best, float(result.fun))
+        if best <= 1e-12:
+            break  # divisible load balances perfectly: the floor is 0
+        deviation = util @ result.x[:n_pairs] - result.x[c_col]
+        found = float(np.sqrt(np.mean(deviation**2)))  # the std-dev the LP's own split reaches
+        if found - np.sqrt(best) <= max(_FLOOR_RTOL * found, _FLOOR_ATOL):
+            break
+        cuts.append(deviation[None, :])
+    # Tangents only underestimate, so the LP value is a valid floor; shave float round-off.
+    return float(np.sqrt(max(best, 0.0))) * (1 - 1e-6)
+
+
+def _classes(allowed: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
+    """Distinct rows of ``allowed`` and each VM's row (packed bits: far faster than
+    ``np.unique(axis=0)`` on a wide boolean matrix)."""
+    packed = np.packbits(allowed, axis=1)
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, klass = np.unique(keys, return_index=True, return_inverse=True)
+    return allowed[first], klass.ravel()
 
 
 def _dimensions(instance: Instance, dpm_target: bool) -> list[tuple[str, FloatArray, FloatArray]]:
@@ -269,6 +382,10 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
     )
     num_new = int((instance.current_host == NO_HOST).sum())
     return {
+        "imbalance": {
+            "cpu": imbalance_floor(instance, "cpu", compat),
+            "memory": imbalance_floor(instance, "memory", compat),
+        },
         "max_utilization": {
             "cpu": fluid_max_utilization_bound(instance, "cpu", compat),
             "memory": fluid_max_utilization_bound(instance, "memory", compat),

@@ -68,8 +68,16 @@ def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
         + f"; DRS tolerance {'none (threshold 1)' if tolerance is None else f'{tolerance:.4f}'}"
         + f" → {'balanced' if m['drs_balanced'] else 'imbalanced'}"
     )
-    console.print(f"Hosts up {m['hosts_up']}, power drawn {m['total_watts']:.0f} W")
     bounds = report["lower_bounds"]
+    floor = {r: v for r, v in bounds["imbalance"].items() if v > 0}
+    if floor:
+        reach = "out of reach" if tolerance is not None and max(floor.values()) > tolerance else "reachable"
+        console.print(
+            "Imbalance floor (compatibility islands; no placement does better): "
+            + ", ".join(f"{r} {v:.4f}" for r, v in floor.items())
+            + f" → the DRS tolerance is {reach}"
+        )
+    console.print(f"Hosts up {m['hosts_up']}, power drawn {m['total_watts']:.0f} W")
     console.print(
         "Lower bounds: "
         + ", ".join(

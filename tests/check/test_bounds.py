@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from scheduler.check import (
     anti_affinity_hosts_bound,
     compat_fluid_max_utilization_bound,
     fluid_max_utilization_bound,
+    imbalance_floor,
     immobile_hosts_bound,
     l1_bound,
     l1_hosts_bound,
@@ -19,7 +21,8 @@ from scheduler.check import (
     lower_bounds,
     watts_lower_bound,
 )
-from scheduler.model import DpmPolicy, Instance
+from scheduler.compat import compatibility
+from scheduler.model import CpuModel, DpmPolicy, Instance
 
 from .factories import anti_affinity, host, make_instance, vm
 
@@ -166,3 +169,59 @@ def test_l1_and_l2_never_exceed_the_optimum() -> None:
         l1 = l1_bound(np.array(sizes), np.full(len(sizes), 10.0))
         l2 = l2_bound(np.array(sizes), 10.0)
         assert l1 <= l2 <= opt, sizes
+
+
+def test_imbalance_floor_of_a_cold_older_island() -> None:
+    """Older hosts o1, o2 (generation 1) cannot take the VMs of newer hosts n1, n2 (no IMC).
+
+    The newer VMs (16 GHz) stay on n1, n2 (0.8 each); the 2 GHz of older VMs may go anywhere and
+    do least harm on o1, o2 (0.1 each): utilization (0.1, 0.1, 0.8, 0.8), standard deviation 0.35
+    — the threshold's tolerance (0.035 at threshold 4) is out of reach for every placement.
+    """
+    hosts = [host("o1", generation=1), host("o2", generation=1), host("n1"), host("n2")]
+    vms = [vm(f"old{i}", "o1", 1_000) for i in range(2)]
+    vms += [vm(f"new{i}", "n1" if i < 4 else "n2", 2_000) for i in range(8)]
+    inst = make_instance(hosts, vms)
+    assert imbalance_floor(inst, "cpu") == pytest.approx(0.35, rel=0.01)
+    assert imbalance_floor(inst, "cpu") <= 0.35
+    # With the cluster baseline (IMC) at generation 1 everything may go anywhere: no floor.
+    with_imc = make_instance(hosts, vms, imc=CpuModel("intel", 1))
+    assert imbalance_floor(with_imc, "cpu") == pytest.approx(0.0, abs=1e-9)
+    assert lower_bounds(inst)["imbalance"]["cpu"] == pytest.approx(imbalance_floor(inst, "cpu"))
+
+
+def test_imbalance_floor_never_exceeds_the_best_placement() -> None:
+    """On 60 random tiny clusters with CPU-generation and datastore islands, the floor is at most
+    the least standard deviation of any placement compatibility allows (found by enumeration)."""
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        n_hosts, n_vms = int(rng.integers(2, 4)), int(rng.integers(1, 6))
+        hosts = [
+            host(
+                f"h{i}",
+                int(rng.choice([8_000, 10_000, 16_000])),
+                generation=int(rng.integers(1, 4)),
+                datastores=["ds-1", "ds-2"] if rng.random() < 0.5 else ["ds-1"],
+            )
+            for i in range(n_hosts)
+        ]
+        vms = [
+            vm(
+                f"v{j}",
+                f"h{int(rng.integers(n_hosts))}",
+                int(rng.integers(100, 5_000)),
+                datastores=["ds-2"] if rng.random() < 0.3 else ["ds-1"],
+            )
+            for j in range(n_vms)
+        ]
+        inst = make_instance(hosts, vms)
+        allowed = compatibility(inst).allowed
+        options = [np.flatnonzero(row) for row in allowed]
+        if any(len(o) == 0 for o in options):
+            continue
+        cap = inst.host_cpu_mhz.astype(float)
+        best = min(
+            float((np.bincount(choice, inst.vm_cpu_demand_mhz, n_hosts) / cap).std())
+            for choice in (np.array(c) for c in itertools.product(*options))
+        )
+        assert imbalance_floor(inst, "cpu") <= best + 1e-9, trial
