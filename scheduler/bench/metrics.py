@@ -15,7 +15,10 @@ itself. Definitions:
 - hosts_on / hosts_bound_l2: hosts up after the plan against the Martello–Toth L2 bound with
   demand packed to DPM's high target (``lower_bounds()["hosts_dpm_target"]["l2"]``), and the best
   host-count bound (L1, L2, anti-affinity, immobile, min hosts on).
-- migration_s_total: Σ of every move's estimated duration; data_moved_gib: Σ transferred memory;
+- migration_s_total: Σ of every move's estimated duration as scheduled (moves that share a host's
+  link slow each other down, so a plan of many concurrent moves pays for the sharing);
+  migration_s_alone: Σ of each move's pre-copy estimate run alone on a free link (what the
+  optimizer's cost level counts, independent of the schedule); data_moved_gib: Σ transferred memory;
   makespan_s: end of the last move; non_converging_moves: moves whose estimate does not converge.
 - solve_time_s: the contender's own search time; wall_s: the whole run (search, planning, verify).
 - peak_rss_mib: the high-water resident memory of the process that ran it (``getrusage``
@@ -34,6 +37,7 @@ from scheduler.bench.contenders import RunOutcome
 from scheduler.check.bounds import lower_bounds
 from scheduler.check.metrics import ClusterMetrics, cluster_metrics
 from scheduler.model import Instance
+from scheduler.solver.costs import move_costs
 
 KEY_COLUMNS: Final = ("instance", "contender", "seed")
 # What a run produced, independent of timing and machine: equal across executors for the
@@ -56,6 +60,7 @@ RESULT_COLUMNS: Final = (
     "migrations",
     "parking_moves",
     "migration_s_total",
+    "migration_s_alone",
     "data_moved_gib",
     "makespan_s",
     "non_converging_moves",
@@ -207,10 +212,15 @@ def move_columns(outcome: RunOutcome) -> dict[str, Any]:
     """Migration figures recomputed from the plan's moves (not from the contender's summary)."""
     assert outcome.plan is not None
     moves = outcome.plan.migrations
+    instance = outcome.instance
+    alone = move_costs(instance).seconds if moves else None
     return {
         "migrations": len(moves),
         "parking_moves": sum(1 for m in moves if m.reason.value == "parking"),
         "migration_s_total": round(sum(m.end_s - m.start_s for m in moves), 3),
+        "migration_s_alone": round(sum(float(alone[instance.vm_index[m.vm]]) for m in moves), 3)
+        if alone is not None
+        else 0.0,
         "data_moved_gib": round(sum(m.estimate.transferred_mib for m in moves) / 1024, 3),
         "makespan_s": round(max((m.end_s for m in moves), default=0.0), 3),
         "non_converging_moves": sum(1 for m in moves if not m.estimate.converges),

@@ -32,8 +32,10 @@ from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
 from scheduler.solver.result import LevelOutcome
 from scheduler.solver.sat import new_solver
 
-# Share of the time budget per level; time a level leaves unused flows to the later ones.
-LEVEL_SHARES = {"p2": 0.12, "dpm": 0.22, "p3": 0.10, "drs": 0.33, "cost": 0.23}
+# Relative share of the time budget per level; time a level leaves unused flows to the later ones.
+# DPM, first in the product's order and the hardest to improve on its greedy start, gets the most
+# when it is on.
+LEVEL_SHARES = {"p2": 0.12, "dpm": 0.45, "p3": 0.10, "drs": 0.33, "cost": 0.23}
 MIN_LEVEL_S = 0.5  # CP-SAT needs a moment for presolve even on a small level
 TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: keep close to the incumbent
 # The DRS level is proven optimal within this relative gap, and an incumbent is replaced only by a
@@ -123,7 +125,9 @@ def solve_staged(
             pm.model.add(level.expr <= incumbent_value)
             fixed.append((level, incumbent_value))
             continue
-        share = LEVEL_SHARES[key] / (LEVEL_SHARES[key] + sum(LEVEL_SHARES[k] for k in pending))
+        # Levels still to come share the time left, except those with nothing to decide.
+        later = sum(LEVEL_SHARES[k] for k in pending if not (k in static and static[k].trivial))
+        share = LEVEL_SHARES[key] / (LEVEL_SHARES[key] + later)
         budget = max(MIN_LEVEL_S, (deadline - time.monotonic()) * share)
         if key in TIE_BREAK_TO_INCUMBENT and have_solution:
             # Exact lexicographic tie-break: weight > the largest number of changes, so the

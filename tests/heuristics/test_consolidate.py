@@ -1,0 +1,97 @@
+"""Greedy host emptying (the DPM warm start): whole affinity groups move, split groups and immobile
+VMs pin their host, anti-affinity partners stay apart, and the tightest dimension decides best fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from check.factories import affinity, anti_affinity, host, make_instance, vm
+
+from scheduler.compat import compatibility
+from scheduler.heuristics.consolidate import empty_hosts
+from scheduler.model import Instance
+
+HIGH = 0.81  # the DPM high target of the defaults
+
+
+def run(inst: Instance, min_hosts_on: int = 1) -> tuple[dict[str, str], set[str]]:
+    """Empty what can be emptied; returns (VM → host, names of hosts left on)."""
+    n = inst.num_hosts
+    everything: npt.NDArray[np.bool_] = np.ones(n, dtype=np.bool_)
+    movable = np.array([not v.immobility_reasons() for v in inst.vms], dtype=np.bool_)
+    assignment, on = empty_hosts(
+        inst,
+        inst.current_host.copy(),
+        everything,
+        compatibility(inst).allowed,
+        movable,
+        HIGH,
+        min_hosts_on,
+        everything,
+    )
+    placement = {v.name: inst.hosts[int(h)].name for v, h in zip(inst.vms, assignment, strict=True)}
+    return placement, {inst.hosts[i].name for i in np.flatnonzero(on)}
+
+
+def test_an_affinity_group_moves_as_one_and_its_host_goes_off() -> None:
+    """h1, the less loaded host, holds the group {a, b} (1,000 MHz each); h2 has room for both: h1
+    goes to standby and the group lands together on h2."""
+    hosts = [host("h1"), host("h2")]
+    vms = [vm("a", "h1", 1_000), vm("b", "h1", 1_000), vm("c", "h2", 3_000)]
+    placement, on = run(make_instance(hosts, vms, [affinity("keep", "a", "b")]))
+    assert on == {"h2"}
+    assert placement["a"] == placement["b"] == "h2"
+
+
+def test_a_split_affinity_group_keeps_its_hosts_on() -> None:
+    """{a, b} is split over h1 and h2 (a broken priority-2 rule): emptying does not decide where
+    the group goes, so h1 and h2 stay on; the lone VM on h3 moves and h3 goes off."""
+    hosts = [host("h1"), host("h2"), host("h3")]
+    vms = [vm("a", "h1", 1_000), vm("b", "h2", 1_000), vm("c", "h3", 500)]
+    placement, on = run(make_instance(hosts, vms, [affinity("keep", "a", "b")]))
+    assert on == {"h1", "h2"}
+    assert (placement["a"], placement["b"]) == ("h1", "h2")
+
+
+def test_a_group_too_big_for_any_other_host_stays() -> None:
+    """{a, b} needs 6,000 MHz together; h2 already carries 4,000 of its 8,100 MHz high-target
+    limit, so the group cannot follow, and c does not fit beside the group either: both stay on."""
+    hosts = [host("h1"), host("h2")]
+    vms = [vm("a", "h1", 3_000), vm("b", "h1", 3_000), vm("c", "h2", 4_000)]
+    placement, on = run(make_instance(hosts, vms, [affinity("keep", "a", "b")]), min_hosts_on=1)
+    assert on == {"h1", "h2"}
+    assert placement == {"a": "h1", "b": "h1", "c": "h2"}
+
+
+def test_anti_affinity_partners_are_not_put_together() -> None:
+    """x on h1 and y on h2 must stay apart: neither host can be emptied into the other; the empty-able
+    h3 (z) goes off onto either."""
+    hosts = [host("h1"), host("h2"), host("h3")]
+    vms = [vm("x", "h1", 1_000), vm("y", "h2", 1_000), vm("z", "h3", 500)]
+    placement, on = run(make_instance(hosts, vms, [anti_affinity("apart", "x", "y")]))
+    assert placement["x"] != placement["y"]
+    assert len(on) == 2
+    assert "h3" not in on
+
+
+def test_best_fit_follows_the_tightest_dimension() -> None:
+    """z leaves h3 and fits both others. By CPU h1 is the fuller (6,000 of 8,100 MHz allowed:
+    0.74); by configured memory h2 is (14 of 16 GiB: 0.875). Best fit on the tightest dimension
+    picks h2 and keeps h1's CPU room; h2 itself cannot be emptied (its VM's 14 GiB fit nowhere)."""
+    hosts = [host("h1"), host("h2"), host("h3")]
+    vms = [
+        vm("cpu-heavy", "h1", 6_000, 4_096, memory_demand_mib=1_024),
+        vm("memory-heavy", "h2", 1_000, 14_336, memory_demand_mib=1_024),
+        vm("z", "h3", 500, 1_024, memory_demand_mib=512),
+    ]
+    placement, on = run(make_instance(hosts, vms))
+    assert placement["z"] == "h2"
+    assert on == {"h1", "h2"}
+
+
+def test_immobile_residents_pin_their_host() -> None:
+    hosts = [host("h1"), host("h2")]
+    vms = [vm("p", "h1", 500, pinned=True), vm("q", "h2", 500)]
+    placement, on = run(make_instance(hosts, vms))
+    assert placement["p"] == "h1"
+    assert on == {"h1"}  # h2 (q) was emptied onto h1 instead
