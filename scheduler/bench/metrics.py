@@ -10,8 +10,9 @@ itself. Definitions:
 - fluid_gap_<r>: (max host utilization − fluid lower bound) / fluid lower bound; compat_bound_cpu:
   the same bound with load split only where compatibility allows (an LP), never below it.
 - imbalance_floor: the least DRS imbalance any placement can reach (``check.imbalance_floor``, the
-  largest over the measured resources): above drs_tolerance, the tolerance is out of reach for
-  every contender, and what is left to compare is how close each comes to the floor.
+  largest over the measured resources, over the hosts up after the plan): above drs_tolerance, the
+  tolerance is out of reach for every contender, and what is left to compare is how close each
+  comes to the floor.
 - hosts_on / hosts_bound_l2: hosts up after the plan against the Martello–Toth L2 bound with
   demand packed to DPM's high target (``lower_bounds()["hosts_dpm_target"]["l2"]``), and the best
   host-count bound (L1, L2, anti-affinity, immobile, min hosts on).
@@ -31,15 +32,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+import numpy as np
 
 from scheduler.bench.contenders import RunOutcome
-from scheduler.check.bounds import lower_bounds
+from scheduler.check.bounds import imbalance_floor, lower_bounds
 from scheduler.check.metrics import ClusterMetrics, cluster_metrics
 from scheduler.model import Instance
 from scheduler.solver.costs import move_costs
 
 KEY_COLUMNS: Final = ("instance", "contender", "seed")
+RESOURCES: Final[tuple[Literal["cpu", "memory"], ...]] = ("cpu", "memory")
 # What a run produced, independent of timing and machine: equal across executors for the
 # deterministic contenders.
 RESULT_COLUMNS: Final = (
@@ -152,6 +156,13 @@ def run_row(
     after = _after(outcome)
     if after is not None:
         row.update(state_columns(instance, after))
+        up_after = np.array([h.state == "up" for h in after.hosts], dtype=np.bool_)
+        if not np.array_equal(up_after, [h.is_usable for h in instance.hosts]):
+            # DPM changed which hosts are up: the floor that counts is over the hosts left up.
+            measured = instance.policy.drs.measure.resources
+            row["imbalance_floor"] = max(
+                imbalance_floor(instance, r, on_mask=up_after) for r in RESOURCES if r in measured
+            )
         for r in ("cpu", "memory"):
             bound = float(bounds["max_utilization"][r])
             row[f"fluid_gap_{r}"] = (after.max_utilization[r] - bound) / bound if bound > 0 else ""

@@ -93,6 +93,5 @@ def test_analyze_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cluster))
     assert run(["analyze", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert "bad.yaml" in err
-    assert "nowhere" in err
+    err = capsys.readouterr().err.replace("\n", "")  # the console wraps long paths
+    assert "bad.yaml: vm old0: host: unknown host 'nowhere'" in err
