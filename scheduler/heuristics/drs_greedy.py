@@ -49,7 +49,7 @@ def greedy_balance(
     allowed: BoolArray,
     on_mask: BoolArray,
     resources: tuple[str, ...],
-    tolerance: float,
+    tolerance: float | FloatArray,
     *,
     movable: BoolArray | None = None,
     cost_s: FloatArray | None = None,
@@ -57,11 +57,17 @@ def greedy_balance(
     deadline: float | None = None,
     cpu_limit: FloatArray | None = None,
     memory_demand_limit: FloatArray | None = None,
+    island_aware: bool = False,
 ) -> GreedyResult:
-    """Balance ``assignment`` greedily until every measured resource's imbalance is within tolerance.
+    """Balance ``assignment`` greedily until every measured resource's imbalance is within tolerance
+    (one number, or one per resource of ``resources``).
 
     ``deadline`` (a ``time.monotonic()`` instant) stops the loop early with the moves made so far.
     ``cpu_limit`` / ``memory_demand_limit`` tighten what a target host may take (DPM's high target).
+    ``island_aware`` also examines, each step, the most loaded hosts whose VMs may reach the least
+    loaded ones: when compatibility cuts the cluster into islands (CPU generations without IMC),
+    the hottest hosts of the whole cluster may all sit in an island that cannot help a cold host
+    elsewhere, and the classic loop stops with that island unbalanced.
     """
     state = LoadState(instance, assignment)
     if movable is None:
@@ -92,7 +98,17 @@ def greedy_balance(
         if np.all(current <= tolerance):
             break
         best = _best_move(
-            state, resources, demand, capacity, on_mask, allowed, movable, anti_group, cost_s, limits
+            state,
+            resources,
+            demand,
+            capacity,
+            on_mask,
+            allowed,
+            movable,
+            anti_group,
+            cost_s,
+            limits,
+            island_aware,
         )
         if best is None:
             break
@@ -113,8 +129,10 @@ def _best_move(
     anti_group: IntArray,
     cost_s: FloatArray | None,
     limits: tuple[FloatArray, FloatArray],
+    island_aware: bool = False,
 ) -> tuple[int, int] | None:
-    """The single move with the best (benefit or benefit per second) off one of the hottest hosts."""
+    """The single move with the best (benefit or benefit per second) off one of the hottest hosts
+    (and, ``island_aware``, off the hottest hosts that can send load to the coldest ones)."""
     u = resource_utilization(state, resources)
     u_on = u[:, on_mask]
     n = u_on.shape[1]
@@ -124,6 +142,8 @@ def _best_move(
     heat = (u - (s1 / n)[:, None]).sum(axis=0)
     heat[~on_mask] = -np.inf
     sources = np.argsort(-heat)[:HOT_HOSTS_PER_STEP]
+    if island_aware:
+        sources = np.union1d(sources, _sources_reaching_cold(state, heat, on_mask, allowed, movable))
     best_score, best = 0.0, None
     targets = np.flatnonzero(on_mask)
     for src in sources:
@@ -173,6 +193,22 @@ def _best_move(
         if benefit[row, col] > MIN_BENEFIT and score[row, col] > best_score:
             best_score, best = float(score[row, col]), (int(vms[row]), int(targets[col]))
     return best
+
+
+def _sources_reaching_cold(
+    state: LoadState, heat: FloatArray, on_mask: BoolArray, allowed: BoolArray, movable: BoolArray
+) -> IntArray:
+    """For each of the coldest powered-on hosts below the mean, the hottest other host holding a
+    movable VM that may go there."""
+    cold = [int(c) for c in np.argsort(np.where(on_mask, heat, np.inf))[:HOT_HOSTS_PER_STEP] if heat[c] < 0]
+    sources: list[int] = []
+    for c in cold:
+        reach = movable & allowed[:, c] & (state.assignment != c) & (state.assignment >= 0)
+        hosts = np.unique(state.assignment[reach])
+        hosts = hosts[on_mask[hosts] & (heat[hosts] > heat[c])]
+        if len(hosts):
+            sources.append(int(hosts[np.argmax(heat[hosts])]))
+    return np.asarray(sources, dtype=np.int64)
 
 
 __all__ = ["GreedyResult", "greedy_balance", "resource_utilization"]

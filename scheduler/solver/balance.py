@@ -1,20 +1,25 @@
 """The DRS level: variance of host utilization beyond what the threshold's tolerance allows.
 
 DRS calls a cluster balanced when the standard deviation of host utilization is at most the
-tolerance ``tol`` of its threshold (``check.metrics.drs_tolerance``). Per measured resource r and
+tolerance ``tol`` of its threshold (``check.metrics.drs_tolerance``). When compatibility islands
+make that unreachable, the allowance ``a_r`` of resource r counts the tolerance from the proven
+imbalance floor (``DrsBand``); without islands ``a_r = tol``. Per measured resource r and
 powered-on host h, with loads and capacities in scaled units (``scaling.UTILIZATION_SCALE`` = one
 average host), let ``x = load − mean·cap`` be the host's deviation from the fluid mean. A convex
-piecewise-linear ``f_h(x)`` with breakpoints at ``BREAKPOINTS × unit·cap_h`` (``unit`` = tol, or
-``MIN_UNIT`` when tol is 0) and integer slopes 1, 3, 5, 7, 10, … equals ``2·x² / (unit·cap_h)`` at
-every breakpoint and lies above it in between. So
+piecewise-linear ``g_h(x)`` with breakpoints at ``BREAKPOINTS × a_r·cap_h`` (``MIN_UNIT`` instead
+of ``a_r`` when it is 0) and integer slopes 1, 3, 5, 7, 10, … equals ``2·x² / (a_r·cap_h)`` at
+every breakpoint and lies above it in between. Weighted by ``w_h ≈ mean cap / cap_h`` (an integer
+scaled by ``WEIGHT_SCALE``), ``f_h = w_h·g_h`` prices the utilization deviation ``δ = x/cap_h`` as
+``2·δ²·mean cap / a_r`` whatever the host's size. So
 
-    Σ_h f_h(x_h) ≤ B = Σ_h f_h(tol·cap_h)  ⇒  Σ_h (u_h − mean)²·cap_h ≤ tol²·Σ_h cap_h
+    Σ_h f_h(x_h) ≤ B_r = Σ_h f_h(a_r·cap_h)  ⇒  Σ_h (u_h − mean)² ≤ N·a_r²
 
-— the capacity-weighted standard deviation is within the tolerance (for equal hosts, exactly the
-DRS criterion). The level minimizes the *excess* ``Σ_r max(0, Σ_h f − B_r)``: zero as soon as the
-cluster is within tolerance (then migration cost decides), otherwise the variance, approximated,
-pushed as low as it goes. It is separable by host, so a local search may optimize any subset of
-hosts exactly given the rest (``excess`` of ``rest + part``).
+— the standard deviation DRS reports (around the capacity-weighted mean, which bounds it from
+above) is within the allowance, up to the rounding of the weights. The level minimizes the
+*excess* ``Σ_r max(0, Σ_h f − B_r)``: zero as soon as the cluster is within the allowance (then
+migration cost decides), otherwise the variance, approximated, pushed as low as it goes. It is
+separable by host, so a local search may optimize any subset of hosts exactly given the rest
+(``excess`` of ``rest + part``).
 
 The same numbers serve the CP encoding (``add_host``) and the solver-free evaluation
 (``penalty_of_loads``, ``excess``), so the staged solver and the local search agree on every value.
@@ -30,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from scheduler.check.bounds import imbalance_floor_of
 from scheduler.model import NO_HOST, Instance
 from scheduler.solver.scaling import scaled_demands
 
@@ -38,9 +44,79 @@ BREAKPOINTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32
 # The unbounded last segment continues with the derivative 4·z of 2·z² at the last breakpoint.
 SLOPES = (*(round(2 * (a + b)) for a, b in pairwise(BREAKPOINTS)), round(4 * BREAKPOINTS[-1]))
 MIN_UNIT = 0.01  # breakpoint unit (utilization) when the tolerance is zero (threshold 5)
+# f_h grows with cap_h (it prices load, not utilization); weighting host h by mean capacity / cap_h
+# makes every host count alike, as in the plain standard deviation DRS reports. Integer weights:
+# this scale keeps their rounding within a few per cent on hosts up to twice the mean capacity.
+WEIGHT_SCALE = 16
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+class DrsBand:
+    """How far each measured resource's imbalance may go before DRS acts: the threshold's
+    tolerance, applied to the part of the imbalance that placement can change.
+
+    When compatibility islands (CPU generations without IMC, storage seen by some hosts only) keep
+    every placement away from perfect balance, the tolerance alone is out of reach, and chasing it
+    buys migrations for nothing. The variance of any placement splits into what the islands force
+    and what is left: with ``floor_r`` the proven least imbalance (``check.bounds.imbalance_floor``)
+    and ``u*`` the divisible placement that reaches it, var(u) ≥ floor² + mean((u − u*)²) (the
+    projection inequality of a convex set). So the allowance of resource r over the powered-on
+    hosts is
+
+        a_r = √(tol² + floor_r²)
+
+    and a placement within it has every host, in the root-mean-square sense, within the tolerance
+    of its fair share. With no islands the floor is 0 and a_r is exactly the threshold's
+    tolerance. The floor is computed once per set of powered-on hosts. VMs no plan moves
+    (immobile, or non-converging and not forced to move) are held at their host in the floor's
+    model; every other VM may go wherever compatibility allows, so the floor stays valid whatever
+    the earlier levels decide.
+    """
+
+    def __init__(
+        self,
+        instance: Instance,
+        resources: Sequence[str],
+        tolerance: float,
+        allowed: BoolArray,
+        may_move: BoolArray,
+    ) -> None:
+        self.instance = instance
+        self.resources = tuple(resources)
+        self.tolerance = tolerance
+        held = ~may_move & (instance.current_host != NO_HOST)
+        self._allowed = allowed.copy()
+        self._allowed[held] = False
+        self._allowed[np.flatnonzero(held), instance.current_host[held]] = True
+        self._floors: dict[bytes, tuple[float, ...]] = {}
+
+    def floors(self, on_mask: BoolArray) -> tuple[float, ...]:
+        """The imbalance floor per measured resource over the hosts of ``on_mask``."""
+        key = on_mask.tobytes()
+        if key not in self._floors:
+            hosts = np.flatnonzero(on_mask)
+            allowed = self._allowed[:, hosts]
+            self._floors[key] = tuple(
+                imbalance_floor_of(allowed, *_raw(self.instance, r, hosts)) for r in self.resources
+            )
+        return self._floors[key]
+
+    def allowance(self, on_mask: BoolArray, imbalance_now: FloatArray | None = None) -> FloatArray:
+        """a_r per measured resource. With ``imbalance_now`` (per resource) already within the
+        plain tolerance the floor cannot matter and is not computed."""
+        if imbalance_now is not None and bool(np.all(imbalance_now <= self.tolerance)):
+            return np.full(len(self.resources), self.tolerance)
+        floors = np.asarray(self.floors(on_mask), dtype=np.float64)
+        return np.asarray(np.sqrt(self.tolerance**2 + floors**2), dtype=np.float64)
+
+
+def _raw(instance: Instance, resource: str, hosts: IntArray) -> tuple[IntArray, IntArray]:
+    if resource == "cpu":
+        return instance.vm_cpu_demand_mhz, instance.host_cpu_mhz[hosts]
+    return instance.vm_memory_demand_mib, instance.host_memory_mib[hosts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +127,16 @@ class BalancePenalty:
     capacity: IntArray  # [r, host] scaled capacity
     target: IntArray  # [r, host] mean·capacity (0 for hosts that are off)
     widths: IntArray  # [r, host, segment] (the last segment is unbounded)
-    budget: IntArray  # [r] Σ_h f_h(tol·cap_h)
+    budget: IntArray  # [r] Σ_h f_h(a_r·cap_h)
     on_mask: BoolArray
+    weight: IntArray  # [r, host] ≈ WEIGHT_SCALE × mean capacity / cap_h: every host counts alike
 
     @classmethod
     def build(
-        cls, instance: Instance, resources: Sequence[str], on_mask: BoolArray, tolerance: float
+        cls, instance: Instance, resources: Sequence[str], on_mask: BoolArray, band: DrsBand
     ) -> BalancePenalty:
+        """The penalty over the hosts of ``on_mask`` with ``band``'s allowance per resource."""
+        allowance = band.allowance(on_mask)
         demands, capacities, targets = [], [], []
         for resource in resources:
             if resource == "cpu":
@@ -70,11 +149,17 @@ class BalancePenalty:
             capacities.append(s_capacity)
             targets.append(np.where(on_mask, np.rint(mean * s_capacity), 0).astype(np.int64))
         capacity = np.vstack(capacities)
-        unit = tolerance if tolerance > 0 else MIN_UNIT
+        unit = np.where(allowance > 0, allowance, MIN_UNIT)[:, None, None]
         points = np.rint(np.asarray(BREAKPOINTS)[None, None, :] * unit * capacity[:, :, None]).astype(
             np.int64
         )
         widths = np.maximum(np.diff(points, axis=2), 1)
+        mean_capacity = np.array(
+            [row[on_mask].mean() if on_mask.any() else 1.0 for row in capacity], dtype=np.float64
+        )
+        weight = np.maximum(
+            np.rint(WEIGHT_SCALE * mean_capacity[:, None] / np.maximum(capacity, 1)), 1
+        ).astype(np.int64)
         partial = cls(
             demand=np.vstack(demands),
             capacity=capacity,
@@ -82,10 +167,11 @@ class BalancePenalty:
             widths=widths,
             budget=np.zeros(len(resources), dtype=np.int64),
             on_mask=on_mask,
+            weight=weight,
         )
-        allowance = np.rint(tolerance * capacity).astype(np.int64)
-        budget = partial.penalty_of_deviation(allowance).sum(axis=1)
-        return cls(partial.demand, capacity, partial.target, widths, budget.astype(np.int64), on_mask)
+        deviation = np.rint(allowance[:, None] * capacity).astype(np.int64)
+        budget = partial.penalty_of_deviation(deviation).sum(axis=1)
+        return cls(partial.demand, capacity, partial.target, widths, budget.astype(np.int64), on_mask, weight)
 
     # -- solver-free evaluation -------------------------------------------------------------------
 
@@ -104,7 +190,7 @@ class BalancePenalty:
             take = rest if k == len(SLOPES) - 1 else np.minimum(rest, self.widths[:, :, k])
             total += slope * take
             rest = rest - take
-        return np.asarray(np.where(self.on_mask[None, :], total, 0), dtype=np.int64)
+        return np.asarray(np.where(self.on_mask[None, :], total * self.weight, 0), dtype=np.int64)
 
     def penalty_of_loads(self, loads: IntArray) -> IntArray:
         """f [r, host] of given scaled loads."""
@@ -118,7 +204,7 @@ class BalancePenalty:
             take = rest if k == len(SLOPES) - 1 else np.minimum(rest, self.widths[r, hosts, k])
             total += slope * take
             rest = rest - take
-        return total
+        return np.asarray(total * self.weight[r, hosts], dtype=np.int64)
 
     def excess(self, assignment: IntArray) -> int:
         """The level's value: Σ_r max(0, Σ_h f − B_r)."""
@@ -156,13 +242,14 @@ class BalancePenalty:
             upper = span if k == len(SLOPES) - 1 else min(int(self.widths[r, h, k]), span)
             segments.append(model.new_int_var(0, upper, f"seg[{name},{k}]"))
         model.add(dev == sum(segments))
-        return cp_model.LinearExpr.weighted_sum(segments, list(SLOPES)), dev, segments
+        w = int(self.weight[r, h])
+        return cp_model.LinearExpr.weighted_sum(segments, [w * slope for slope in SLOPES]), dev, segments
 
     def add_excess(
         self, model: cp_model.CpModel, r: int, total: cp_model.LinearExprT, name: str
     ) -> cp_model.IntVar:
         """excess_r ≥ total − B_r, ≥ 0 (minimized, so it equals max(0, total − B_r))."""
-        upper = int(SLOPES[-1]) * int(self.capacity[r].sum()) * 4 + 1
+        upper = int(SLOPES[-1]) * int(self.weight[r].max()) * int(self.capacity[r].sum()) * 4 + 1
         excess = model.new_int_var(0, upper, f"excess[{name}]")
         model.add(excess >= total - int(self.budget[r]))
         return excess

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from scheduler.model import NO_HOST, Rule, RuleKind
-from scheduler.solver.balance import BalancePenalty
+from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.problem import POWER_DECIDE, POWER_OFF, POWER_ON, Problem
 from scheduler.solver.scaling import cost_units
 
@@ -274,7 +274,7 @@ class PlacementModel:
             "priority-3 rules", sum(terms) + constant, "VM-rule pairs broken", not terms, evaluate
         )
 
-    def drs_level(self, on_mask: OnMask, band: float) -> LevelExpr:
+    def drs_level(self, on_mask: OnMask, band: DrsBand) -> LevelExpr:
         """DRS: variance beyond the threshold's tolerance, Σ_r max(0, Σ_h f − B_r) (``balance.py``)."""
         inst = self.problem.instance
         m = self.model

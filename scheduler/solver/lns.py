@@ -28,7 +28,7 @@ from ortools.sat.python import cp_model
 
 from scheduler.interrupt import stop_requested
 from scheduler.model import NO_HOST
-from scheduler.solver.balance import BalancePenalty
+from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.problem import Problem
 from scheduler.solver.sat import new_solver
 from scheduler.solver.scaling import cost_units
@@ -60,7 +60,7 @@ class LocalSearch:
         self,
         problem: Problem,
         on_mask: BoolArray,
-        band: float | None,
+        band: DrsBand | None,
         locked: BoolArray,
         max_migrations: int | None,
         seed: int,

@@ -18,7 +18,7 @@ from scheduler.heuristics.rule_repair import repair_vm_rules
 from scheduler.heuristics.state import LoadState, high_target_limits
 from scheduler.interrupt import stop_requested_on_sigint
 from scheduler.model import NO_HOST, HostState, Instance
-from scheduler.solver.balance import BalancePenalty
+from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
 from scheduler.solver.costs import move_costs
 from scheduler.solver.options import SolveOptions
@@ -42,7 +42,7 @@ IntArray = npt.NDArray[np.int64]
 
 WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
 LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels use local search
-GREEDY_SHARE = 0.2  # of the time limit, for the greedy warm start
+GREEDY_SHARE = 0.4  # of the time limit, for the greedy warm start
 
 
 def optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
@@ -128,12 +128,17 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     state_now = LoadState(instance, current)
     broken_now = rule_members_in_violation(instance, current)
     imbalance_now = imbalance(state_now, resources, up_now)
+    band = (
+        DrsBand(instance, resources, tolerance, allowed, movable_optional | (movable & mandatory))
+        if math.isfinite(tolerance)
+        else None
+    )
     if (
         not mandatory.any()
         and not state_now.over_capacity().any()
         and not broken_now.any()
         and not dpm
-        and bool(np.all(imbalance_now <= tolerance))
+        and (band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now))))
     ):
         return OptimizeResult(
             SolveStatus.UNCHANGED,
@@ -143,7 +148,6 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             notes=("the cluster is within the DRS tolerance and breaks no rule",),
         )
 
-    band = tolerance if math.isfinite(tolerance) else None
     # Improve the warm start with cost-aware greedy balancing (benefit per migration second),
     # over every VM that may move, within a slice of the time budget.
     if band is not None:
@@ -156,13 +160,14 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             allowed,
             warm_on,
             resources,
-            tolerance,
+            band.allowance(warm_on),
             movable=movable_optional,
             cost_s=costs.seconds,
             max_moves=options.max_migrations,
             deadline=started + GREEDY_SHARE * options.time_limit_s,
             cpu_limit=cpu_limit,
             memory_demand_limit=dem_limit,
+            island_aware=True,
         )
         warm = greedy.assignment
     free = _scope(
@@ -264,7 +269,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
 
 
 def _send_home_unneeded(
-    problem: Problem, assignment: IntArray, on_mask: BoolArray, band: float
+    problem: Problem, assignment: IntArray, on_mask: BoolArray, band: DrsBand
 ) -> tuple[IntArray, int]:
     """Drop moves the fixed DRS level does not need (``solver.revert``). Returns (assignment, count)."""
     inst = problem.instance
@@ -332,7 +337,7 @@ def _scope(
     warm_on: BoolArray,
     broken_now: BoolArray,
     resources: tuple[str, ...],
-    band: float | None,
+    band: DrsBand | None,
     cost_s: npt.NDArray[np.float64],
 ) -> IntArray:
     """Repair mode: the VMs that get variables, most necessary first, capped at ``max_free_vms``.
@@ -363,7 +368,7 @@ def _scope(
         on_util = util[:, warm_on]
         mean = on_util.mean(axis=1, keepdims=True) if on_util.size else np.zeros((len(resources), 1))
         # Load each hot host should shed, twice over, so CP-SAT has a real choice.
-        need = 2 * np.clip(util - mean - band / 2, 0, None).sum(axis=0)
+        need = 2 * np.clip(util - mean - band.tolerance / 2, 0, None).sum(axis=0)
         hot = np.flatnonzero(warm_on & (need > 0))
         for h in hot[np.argsort(-need[hot])]:
             residents = np.flatnonzero((warm == h) & movable_optional & ~must)

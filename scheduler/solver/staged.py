@@ -24,7 +24,7 @@ from ortools.sat.python import cp_model
 
 from scheduler.interrupt import request_stop, stop_requested
 from scheduler.model import NO_HOST, HostState
-from scheduler.solver.balance import BalancePenalty
+from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
 from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
@@ -61,7 +61,7 @@ class StagedOutcome:
 def solve_staged(
     problem: Problem,
     options: SolveOptions,
-    band: float | None,
+    band: DrsBand | None,
     started: float | None = None,
     *,
     local_search: bool = False,
@@ -180,7 +180,7 @@ def solve_staged(
 def _finish_with_local_search(
     problem: Problem,
     options: SolveOptions,
-    band: float | None,
+    band: DrsBand | None,
     assignment: npt.NDArray[np.int64],
     on_mask: npt.NDArray[np.bool_],
     outcomes: list[LevelOutcome],
@@ -220,7 +220,7 @@ def _finish_with_local_search(
 def _lex_as_good(
     problem: Problem,
     levels: dict[str, LevelExpr],
-    band: float | None,
+    band: DrsBand | None,
     candidate: npt.NDArray[np.int64],
     candidate_on: npt.NDArray[np.bool_],
     incumbent: npt.NDArray[np.int64],

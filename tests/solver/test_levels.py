@@ -194,6 +194,39 @@ def test_drs_balances_only_the_measured_resource(
     assert len(plan.migrations) == moves
 
 
+@pytest.fixture
+def islands() -> Instance:
+    """Older hosts o1, o2 (generation 1) and newer n1, n2 (generation 3), no IMC.
+
+    o1 runs old0 and old1 (1,000 MHz each), o2 is empty; n1 and n2 run four 2,000 MHz VMs each.
+    CPU utilization (0.2, 0, 0.8, 0.8): std 0.357. The newer VMs may not go back to the older
+    hosts, so no placement gets below the floor 0.35 (old1 on o2: 0.1, 0.1, 0.8, 0.8). Memory
+    (1,024 MiB VMs): std 0.103, floor 0.094. Threshold 3 on four hosts tolerates 0.1.
+    """
+    hosts = [host("o1", generation=1), host("o2", generation=1), host("n1"), host("n2")]
+    vms = [vm(f"old{i}", "o1", 1_000) for i in range(2)]
+    vms += [vm(f"new{i}", "n1" if i < 4 else "n2", 2_000) for i in range(8)]
+    return make_instance(hosts, vms)
+
+
+def test_tolerance_counts_from_the_imbalance_floor(plan_of: Planner, islands: Instance):
+    """Threshold 3: √(0.1² + 0.35²) = 0.364 ≥ 0.357 (CPU) and √(0.1² + 0.094²) = 0.137 ≥ 0.103
+    (memory): within tolerance of what the islands allow, so nothing moves — measured against the
+    plain tolerance 0.1 the cluster would look hopelessly imbalanced and DRS would churn."""
+    outcome = plan_of(islands)
+    assert outcome.plan.status is PlanStatus.UNCHANGED
+    assert outcome.plan.migrations == ()
+
+
+def test_threshold_5_balances_down_to_the_imbalance_floor(plan_of: Planner, islands: Instance):
+    """Threshold 5 tolerates nothing beyond the floor: one older VM goes to the empty older host,
+    and no newer VM crosses to the older island."""
+    plan = plan_of(with_drs(islands, threshold=5)).plan
+    assert [(m.source, m.target) for m in plan.migrations] == [("o1", "o2")]
+    assert plan.metrics["after"]["imbalance"]["cpu"] == pytest.approx(0.35)
+    assert plan.metrics["lower_bounds"]["imbalance"]["cpu"] == pytest.approx(0.35, rel=0.01)
+
+
 # -- maintenance ----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,52 @@
+"""DRS-style greedy balancing: the classic loop and its island-aware variant (the warm start)."""
+
+from __future__ import annotations
+
+import numpy as np
+from check.factories import host, make_instance, vm
+
+from scheduler.check.metrics import drs_tolerance
+from scheduler.compat import compatibility
+from scheduler.heuristics.drs_greedy import greedy_balance
+from scheduler.model import Instance
+
+
+def islands() -> Instance:
+    """n1..n4 (generation 3) run four 2,000 MHz VMs each: 0.8, equal, nothing to gain among them,
+    and their VMs may not go to the older hosts. o1 (generation 1) runs five 1,000 MHz VMs (0.5),
+    o2 one (0.1). The three hottest hosts are newer ones; only o1 can help o2."""
+    hosts = [host(f"n{i}") for i in range(1, 5)] + [host("o1", generation=1), host("o2", generation=1)]
+    vms = [vm(f"new{h}-{j}", f"n{h}", 2_000) for h in range(1, 5) for j in range(4)]
+    vms += [vm(f"o1-{j}", "o1", 1_000) for j in range(5)] + [vm("o2-0", "o2", 1_000)]
+    return make_instance(hosts, vms)
+
+
+def balance(inst: Instance, island_aware: bool) -> tuple[int, np.ndarray]:
+    on = np.ones(inst.num_hosts, dtype=np.bool_)
+    result = greedy_balance(
+        inst,
+        inst.current_host.copy(),
+        compatibility(inst).allowed,
+        on,
+        ("cpu",),
+        drs_tolerance(3, inst.num_hosts),
+        island_aware=island_aware,
+    )
+    return result.moves, result.assignment
+
+
+def test_classic_loop_stops_when_the_hottest_hosts_cannot_help() -> None:
+    moves, assignment = balance(islands(), island_aware=False)
+    assert moves == 0
+    assert np.array_equal(assignment, islands().current_host)
+
+
+def test_island_aware_loop_balances_the_older_island() -> None:
+    """o1 → o2 twice: (0.5, 0.1) → (0.3, 0.3); the newer VMs stay on the newer hosts."""
+    inst = islands()
+    moves, assignment = balance(inst, island_aware=True)
+    assert moves == 2
+    o1, o2 = inst.host_index["o1"], inst.host_index["o2"]
+    assert int((assignment == o1).sum()) == int((assignment == o2).sum()) == 3
+    newer = np.array([v.name.startswith("new") for v in inst.vms])
+    assert np.array_equal(assignment[newer], inst.current_host[newer])
