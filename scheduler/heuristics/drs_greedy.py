@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from scheduler.heuristics.balance import capacity_matrix, demand_matrix, imbalance, resource_utilization
 from scheduler.heuristics.state import LoadState
+from scheduler.heuristics.swaps import best_swap
 from scheduler.interrupt import stop_requested
 from scheduler.model import Instance, RuleKind
 
@@ -67,7 +68,8 @@ def greedy_balance(
     ``island_aware`` also examines, each step, the most loaded hosts whose VMs may reach the least
     loaded ones: when compatibility cuts the cluster into islands (CPU generations without IMC),
     the hottest hosts of the whole cluster may all sit in an island that cannot help a cold host
-    elsewhere, and the classic loop stops with that island unbalanced.
+    elsewhere, and the classic loop stops with that island unbalanced. It also tries pairwise
+    exchanges (``heuristics.swaps``) when no single move helps.
     """
     state = LoadState(instance, assignment)
     if movable is None:
@@ -110,6 +112,25 @@ def greedy_balance(
             limits,
             island_aware,
         )
+        if best is None and island_aware and moves + 2 <= limit:
+            swap = best_swap(
+                state,
+                resources,
+                demand,
+                capacity,
+                on_mask,
+                allowed,
+                movable & (anti_group < 0),
+                cost_s,
+                limits,
+                _sources(state, resources, on_mask, allowed, movable, island_aware),
+            )
+            if swap is not None:
+                a, to_b_host, b, to_a_host = swap
+                state.move(a, to_b_host)
+                state.move(b, to_a_host)
+                moves += 2
+                continue
         if best is None:
             break
         vm, target = best
@@ -139,11 +160,7 @@ def _best_move(
     s1 = u_on.sum(axis=1)
     s2 = (u_on**2).sum(axis=1)
     std_now = np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)).sum()
-    heat = (u - (s1 / n)[:, None]).sum(axis=0)
-    heat[~on_mask] = -np.inf
-    sources = np.argsort(-heat)[:HOT_HOSTS_PER_STEP]
-    if island_aware:
-        sources = np.union1d(sources, _sources_reaching_cold(state, heat, on_mask, allowed, movable))
+    sources = _sources(state, resources, on_mask, allowed, movable, island_aware)
     best_score, best = 0.0, None
     targets = np.flatnonzero(on_mask)
     for src in sources:
@@ -193,6 +210,25 @@ def _best_move(
         if benefit[row, col] > MIN_BENEFIT and score[row, col] > best_score:
             best_score, best = float(score[row, col]), (int(vms[row]), int(targets[col]))
     return best
+
+
+def _sources(
+    state: LoadState,
+    resources: tuple[str, ...],
+    on_mask: BoolArray,
+    allowed: BoolArray,
+    movable: BoolArray,
+    island_aware: bool,
+) -> IntArray:
+    """The hosts to move load off this step: the hottest, and (``island_aware``) for each of the
+    coldest hosts the hottest host whose VMs may go there."""
+    u = resource_utilization(state, resources)
+    heat = (u - u[:, on_mask].mean(axis=1, keepdims=True)).sum(axis=0)
+    heat[~on_mask] = -np.inf
+    sources = np.argsort(-heat)[:HOT_HOSTS_PER_STEP]
+    if island_aware:
+        sources = np.union1d(sources, _sources_reaching_cold(state, heat, on_mask, allowed, movable))
+    return np.asarray(sources, dtype=np.int64)
 
 
 def _sources_reaching_cold(

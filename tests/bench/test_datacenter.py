@@ -20,7 +20,10 @@ def test_every_cluster_gets_a_verified_plan_serial_and_dask_alike(tmp_path: Path
     serial = plan_datacenter(clusters, options)
     dask = plan_datacenter(clusters, options, executor="dask", workers=2)
     assert [p.cluster for p in serial] == [c.name for c in clusters] == [p.cluster for p in dask]
-    assert [p.status for p in serial] == [p.status for p in dask]
+    # Whether optimality is proven within a 1 s limit depends on the machine's load (two dask
+    # workers share it), so only "solved or not" must agree.
+    solved = {"optimal", "feasible", "unchanged"}
+    assert [p.status in solved for p in serial] == [p.status in solved for p in dask]
     for instance, p in zip(clusters, dask, strict=True):
         assert verify_plan(instance, parse_plan(p.plan, p.cluster)).valid
     paths = write_datacenter_plans(serial, tmp_path)
