@@ -50,3 +50,25 @@ def test_island_aware_loop_balances_the_older_island() -> None:
     assert int((assignment == o1).sum()) == int((assignment == o2).sum()) == 3
     newer = np.array([v.name.startswith("new") for v in inst.vms])
     assert np.array_equal(assignment[newer], inst.current_host[newer])
+
+
+def memory_full_pair() -> Instance:
+    """h1 runs a1, a2 (3,000 MHz, 8 GiB each): CPU 0.6; h2 runs b1, b2 (500 MHz, 8 GiB each): 0.1.
+
+    Both hosts' configured memory is full (16 GiB of 16), so no single move fits anywhere; trading
+    a1 for b1 moves 2,500 MHz and leaves both hosts at 0.35."""
+    vms = [vm(f"a{i}", "h1", 3_000, 8_192) for i in (1, 2)] + [vm(f"b{i}", "h2", 500, 8_192) for i in (1, 2)]
+    return make_instance([host("h1"), host("h2")], vms)
+
+
+def test_classic_loop_cannot_balance_full_hosts() -> None:
+    moves, _ = balance(memory_full_pair(), island_aware=False)
+    assert moves == 0
+
+
+def test_a_pairwise_exchange_balances_full_hosts() -> None:
+    inst = memory_full_pair()
+    moves, assignment = balance(inst, island_aware=True)
+    assert moves == 2
+    cpu = np.bincount(assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
+    assert cpu.tolist() == [3_500, 3_500]
