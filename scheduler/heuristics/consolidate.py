@@ -1,11 +1,13 @@
 """Greedy host emptying from today's placement: the warm start of the DPM level.
 
 Description
-    Take the powered-on hosts from the least to the most loaded; for each, try to move all its
-    VMs to the other hosts that stay on (best fit: the fullest host that still takes the VM
-    within capacity and the DPM high target); if every VM finds a place, the host goes to standby,
-    otherwise nothing of it moves. Unlike first-fit-decreasing it starts from where the VMs are,
-    so it moves only what emptying a host needs, and it cannot strand a large VM.
+    Take the powered-on hosts in turn (least loaded first, or smallest first: the better of the two
+    passes is kept); for each, try to move all its VMs to the other hosts that stay on (best fit:
+    the host fullest in its tightest dimension that still takes the VM within capacity and the DPM
+    high target, among the hosts its priority-3 rules accept if any); if every VM finds a place,
+    the host goes to standby, otherwise nothing of it moves. Unlike first-fit-decreasing it starts
+    from where the VMs are, so it moves only what emptying a host needs, and it cannot strand a
+    large VM.
 Requirements
     A feasible starting assignment and ``allowed`` (compatibility and priority-1 rules).
 Limitations
@@ -36,7 +38,41 @@ def empty_hosts(
     min_hosts_on: int,
     decidable: BoolArray,
 ) -> tuple[IntArray, BoolArray]:
-    """Switch off as many ``decidable`` hosts as greedy emptying allows; returns (assignment, on)."""
+    """Switch off as many ``decidable`` hosts as greedy emptying allows; returns (assignment, on).
+
+    Two orders are tried and the one that leaves fewer hosts on wins (the first on a tie): least
+    loaded first, which moves the least; and smallest first (configured-memory capacity, then
+    load), which keeps the large hosts on when capacity, not load, is what runs out.
+    """
+    utilization = LoadState(instance, assignment).cpu / instance.host_cpu_mhz
+    orders = (
+        np.argsort(utilization, kind="stable"),
+        np.lexsort((utilization, instance.host_memory_admission_mib)),
+    )
+    best: tuple[IntArray, BoolArray] | None = None
+    for order in orders:
+        result = _empty_in_order(
+            instance, assignment, on_mask, allowed, movable, high_target, min_hosts_on, decidable, order
+        )
+        if best is None or int(result[1].sum()) < int(best[1].sum()):
+            best = result
+    assert best is not None
+    return best
+
+
+def _empty_in_order(
+    instance: Instance,
+    assignment: IntArray,
+    on_mask: BoolArray,
+    allowed: BoolArray,
+    movable: BoolArray,
+    high_target: float,
+    min_hosts_on: int,
+    decidable: BoolArray,
+    order: npt.NDArray[np.intp],
+) -> tuple[IntArray, BoolArray]:
+    """One greedy emptying pass, trying the hosts in ``order``."""
+    should_ok = _should_rules_ok(instance)
     state = LoadState(instance, assignment)
     on = on_mask.copy()
     cpu_limit, dem_limit = high_target_limits(instance, high_target)
@@ -50,7 +86,6 @@ def empty_hosts(
     for g, rule in enumerate(instance.rules_of_kind(RuleKind.AFFINITY)):
         for name in rule.vms:
             group[instance.vm_index[name]] = g
-    order = np.argsort(state.cpu / instance.host_cpu_mhz, kind="stable")
     for h in order:
         if not (on[h] and decidable[h]) or int(on.sum()) <= min_hosts_on:
             continue
@@ -73,11 +108,13 @@ def empty_hosts(
             if not fits.any():
                 break
             # Best fit on the tightest dimension (often configured memory, not CPU) keeps the
-            # other hosts free to empty.
+            # other hosts free to empty; a host the unit's priority-3 rules accept comes first
+            # (DPM outranks them, but breaking one needlessly would leave the P3 level to mend it).
             tightest = np.maximum.reduce(
                 [state.cpu / cpu_limit, state.mem_config / state.mem_capacity, state.mem_demand / dem_limit]
             )
-            target = int(np.argmax(np.where(fits, tightest, -np.inf)))
+            preferred = tightest + 2.0 * should_ok[unit].all(axis=0)
+            target = int(np.argmax(np.where(fits, preferred, -np.inf)))
             for v in unit:
                 moves.append((int(v), target))
                 state.move(int(v), target)
@@ -87,6 +124,19 @@ def empty_hosts(
             state.move(v, int(h))
         on[h] = True
     return state.assignment, on
+
+
+def _should_rules_ok(instance: Instance) -> BoolArray:
+    """ok[vm, host]: whether the VM on the host keeps every priority-3 (should / should-not) rule."""
+    ok = np.ones((instance.num_vms, instance.num_hosts), dtype=np.bool_)
+    for rule in instance.rules:
+        if rule.priority != 3:
+            continue
+        listed = np.zeros(instance.num_hosts, dtype=np.bool_)
+        listed[[instance.host_index[name] for name in rule.hosts]] = True
+        members = [instance.vm_index[name] for name in rule.vms]
+        ok[members] &= listed if rule.wants_hosts else ~listed
+    return ok
 
 
 def _units(residents: IntArray, group: IntArray, assignment: IntArray, host: int) -> list[IntArray] | None:

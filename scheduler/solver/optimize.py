@@ -42,7 +42,8 @@ IntArray = npt.NDArray[np.int64]
 
 WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
 LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels use local search
-GREEDY_SHARE = 0.4  # of the time limit, for the greedy warm start
+GREEDY_SHARE = 0.4  # of the time limit, for the greedy balancing warm start
+GREEDY_SHARE_DPM = 0.2  # ... with DPM on, whose level comes first and needs the time more
 
 
 def optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
@@ -149,8 +150,14 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         )
 
     # Improve the warm start with cost-aware greedy balancing (benefit per migration second),
-    # over every VM that may move, within a slice of the time budget.
+    # within a slice of the time budget (a smaller one with DPM, which comes first). Members of
+    # priority-2/3 rules stay where the repair put them: balance must not break what the rule
+    # levels, solved before it, would then have to mend.
     if band is not None:
+        in_soft_rule = np.zeros(instance.num_vms, dtype=np.bool_)
+        for rule in instance.rules:
+            if rule.priority in (2, 3):
+                in_soft_rule[[instance.vm_index[name] for name in rule.vms]] = True
         cpu_limit, dem_limit = (
             high_target_limits(instance, dpm_high) if dpm_high is not None else (None, None)
         )
@@ -161,10 +168,10 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             warm_on,
             resources,
             band.allowance(warm_on),
-            movable=movable_optional,
+            movable=movable_optional & ~in_soft_rule,
             cost_s=costs.seconds,
             max_moves=options.max_migrations,
-            deadline=started + GREEDY_SHARE * options.time_limit_s,
+            deadline=started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
             cpu_limit=cpu_limit,
             memory_demand_limit=dem_limit,
             island_aware=True,

@@ -35,7 +35,7 @@ from scheduler.solver.sat import new_solver
 # Relative share of the time budget per level; time a level leaves unused flows to the later ones.
 # DPM, first in the product's order and the hardest to improve on its greedy start, gets the most
 # when it is on.
-LEVEL_SHARES = {"p2": 0.12, "dpm": 0.45, "p3": 0.10, "drs": 0.33, "cost": 0.23}
+LEVEL_SHARES = {"p2": 0.12, "dpm": 0.45, "p3": 0.20, "drs": 0.33, "cost": 0.23}
 MIN_LEVEL_S = 0.5  # CP-SAT needs a moment for presolve even on a small level
 TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: keep close to the incumbent
 # The DRS level is proven optimal within this relative gap, and an incumbent is replaced only by a

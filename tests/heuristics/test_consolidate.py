@@ -95,3 +95,23 @@ def test_immobile_residents_pin_their_host() -> None:
     placement, on = run(make_instance(hosts, vms))
     assert placement["p"] == "h1"
     assert on == {"h1"}  # h2 (q) was emptied onto h1 instead
+
+
+def test_smallest_first_keeps_the_large_hosts_on() -> None:
+    """big (20 GHz, 32 GiB) runs x (4 GiB); small1 and small2 (10 GHz, 16 GiB) run y and z (8 GiB
+    each). Least loaded first empties big (x goes to a small host), and then neither small host
+    can take the other's 8 GiB beside x: two hosts stay on. Smallest first empties small1 into
+    small2 and small2 into big: one host on, the large one."""
+    hosts = [
+        host("big", 20_000, 32_768),
+        host("small1", 10_000, 16_384),
+        host("small2", 10_000, 16_384),
+    ]
+    vms = [
+        vm("x", "big", 400, 4_096, memory_demand_mib=1_024),
+        vm("y", "small1", 500, 8_192, memory_demand_mib=1_024),
+        vm("z", "small2", 500, 8_192, memory_demand_mib=1_024),
+    ]
+    placement, on = run(make_instance(hosts, vms))
+    assert on == {"big"}
+    assert set(placement.values()) == {"big"}
