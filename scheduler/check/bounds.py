@@ -168,39 +168,66 @@ def imbalance_floor_of(
     rows, klass = _classes(allowed[placeable])
     scale = float(cap.mean())  # loads in "average hosts" keep the LP well conditioned
     class_demand = np.bincount(klass, demand[placeable], len(rows)) / scale
-    ks, hs = np.nonzero(rows)
+    # Hosts with the same capacity that the same classes may use are interchangeable: averaging
+    # any split over them keeps it feasible and (convexity) no worse, so one variable per group of
+    # such hosts is exact, and far smaller on clusters bought in batches.
+    group_of = _host_groups(rows, cap)
+    n_groups = int(group_of.max()) + 1
+    size = np.bincount(group_of, minlength=n_groups).astype(np.float64)
+    group_cap = np.zeros(n_groups)
+    group_cap[group_of] = cap
+    reach = np.zeros((len(rows), n_groups), dtype=np.bool_)
+    reach[:, group_of] = rows
+    ks, gs = np.nonzero(reach)
     n_pairs = len(ks)
-    # Variables: y[pair] (load of a class on a host), t[host] (epigraph of the squared deviation),
-    # c (the mean). u_h = Σ_k y[k,h]·scale/C_h.
-    per_unit = scale / cap[hs]
-    t_col, c_col = n_pairs + np.arange(n_hosts), n_pairs + n_hosts
-    equality = coo_matrix(
-        (np.ones(n_pairs), (ks, np.arange(n_pairs))), shape=(len(rows), n_pairs + n_hosts + 1)
+    # Variables: y[pair] (load of a class on a group), t[group] (epigraph of the squared deviation
+    # of one of its hosts), c (the mean). u_g = Σ_k y[k,g]·scale/(size_g·C_g).
+    per_unit = scale / (size[gs] * group_cap[gs])
+    t_col, c_col = n_pairs + np.arange(n_groups), n_pairs + n_groups
+    n_vars = n_pairs + n_groups + 1
+    equality = coo_matrix((np.ones(n_pairs), (ks, np.arange(n_pairs))), shape=(len(rows), n_vars))
+    objective = np.zeros(n_vars)
+    objective[t_col] = size / n_hosts
+    bounds = [(0.0, None)] * (n_pairs + n_groups) + [(None, None)]
+    util = coo_matrix((per_unit, (gs, np.arange(n_pairs))), shape=(n_groups, n_pairs)).tocsr()
+    # Perfect balance (every group at the mean) as a plain feasibility LP first: the common case
+    # without islands, settled in one small solve.
+    level = float(class_demand.sum()) * scale / float(cap.sum())
+    even = linprog(
+        np.zeros(n_pairs),
+        A_eq=coo_matrix(
+            (
+                np.concatenate([np.ones(n_pairs), per_unit]),
+                (np.concatenate([ks, len(rows) + gs]), np.tile(np.arange(n_pairs), 2)),
+            ),
+            shape=(len(rows) + n_groups, n_pairs),
+        ).tocsr(),
+        b_eq=np.concatenate([class_demand, np.full(n_groups, level)]),
+        bounds=(0.0, None),
+        method="highs",
     )
-    objective = np.zeros(n_pairs + n_hosts + 1)
-    objective[t_col] = 1.0 / n_hosts
-    bounds = [(0.0, None)] * (n_pairs + n_hosts) + [(None, None)]
-    util = coo_matrix((per_unit, (hs, np.arange(n_pairs))), shape=(n_hosts, n_pairs)).tocsr()
-    # Tangent of s² at s0: s² ≥ 2·s0·s − s0², so 2·s0·(u_h − c) − t_h ≤ s0² for each cut s0[h].
-    cuts = [np.tile(np.linspace(-1.0, 1.0, 41)[:, None], (1, n_hosts))]
+    if even.status == 0:
+        return 0.0
+    # Tangent of s² at s0: s² ≥ 2·s0·s − s0², so 2·s0·(u_g − c) − t_g ≤ s0² for each cut s0[g].
+    cuts = [np.tile(np.linspace(-1.0, 1.0, 41)[:, None], (1, n_groups))]
     best = 0.0
     for _ in range(_FLOOR_ROUNDS):
-        s0 = np.vstack(cuts)  # [cut, host]
+        s0 = np.vstack(cuts)  # [cut, group]
         n_cuts = len(s0)
-        first_row = np.arange(n_cuts)[:, None] * n_hosts
-        y_rows = (first_row + hs[None, :]).ravel()
-        y_vals = (2.0 * s0[:, hs] * per_unit[None, :]).ravel()
+        first_row = np.arange(n_cuts)[:, None] * n_groups
+        y_rows = (first_row + gs[None, :]).ravel()
+        y_vals = (2.0 * s0[:, gs] * per_unit[None, :]).ravel()
         y_cols = np.tile(np.arange(n_pairs), n_cuts)
-        h_rows = (first_row + np.arange(n_hosts)[None, :]).ravel()
+        g_rows = (first_row + np.arange(n_groups)[None, :]).ravel()
         a_ub = coo_matrix(
             (
-                np.concatenate([y_vals, -np.ones(h_rows.size), -2.0 * s0.ravel()]),
+                np.concatenate([y_vals, -np.ones(g_rows.size), -2.0 * s0.ravel()]),
                 (
-                    np.concatenate([y_rows, h_rows, h_rows]),
-                    np.concatenate([y_cols, np.tile(t_col, n_cuts), np.full(h_rows.size, c_col)]),
+                    np.concatenate([y_rows, g_rows, g_rows]),
+                    np.concatenate([y_cols, np.tile(t_col, n_cuts), np.full(g_rows.size, c_col)]),
                 ),
             ),
-            shape=(n_cuts * n_hosts, n_pairs + n_hosts + 1),
+            shape=(n_cuts * n_groups, n_vars),
         )
         result = linprog(
             objective,
@@ -214,15 +241,24 @@ def imbalance_floor_of(
         if result.status != 0:
             break
         best = max(best, float(result.fun))
-        if best <= 1e-12:
-            break  # divisible load balances perfectly: the floor is 0
         deviation = util @ result.x[:n_pairs] - result.x[c_col]
-        found = float(np.sqrt(np.mean(deviation**2)))  # the std-dev the LP's own split reaches
+        found = float(np.sqrt(np.sum(size * deviation**2) / n_hosts))  # what the LP's own split reaches
         if found - np.sqrt(best) <= max(_FLOOR_RTOL * found, _FLOOR_ATOL):
             break
         cuts.append(deviation[None, :])
     # Tangents only underestimate, so the LP value is a valid floor; shave float round-off.
     return float(np.sqrt(max(best, 0.0))) * (1 - 1e-6)
+
+
+def _host_groups(rows: npt.NDArray[np.bool_], cap: FloatArray) -> npt.NDArray[np.intp]:
+    """Group index of each host: hosts with the same capacity open to the same classes share one."""
+    packed = np.packbits(rows.T, axis=1)
+    raw = np.ascontiguousarray(
+        np.concatenate([packed, cap.astype(np.float64).view(np.uint8).reshape(len(cap), 8)], axis=1)
+    )
+    keys = raw.view(np.dtype((np.void, raw.shape[1]))).ravel()
+    _, group_of = np.unique(keys, return_inverse=True)
+    return np.asarray(group_of.ravel(), dtype=np.intp)
 
 
 def _classes(allowed: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:

@@ -225,3 +225,15 @@ def test_imbalance_floor_never_exceeds_the_best_placement() -> None:
             for choice in (np.array(c) for c in itertools.product(*options))
         )
         assert imbalance_floor(inst, "cpu") <= best + 1e-9, trial
+
+
+def test_imbalance_floor_finds_a_floor_finer_than_the_first_tangents() -> None:
+    """A floor of 0.005, well inside the first LP's tangent spacing (0.05), where the tangents alone
+    give 0. The newer hosts n1, n2 carry 2,400 MHz each that cannot leave; the 4,600 MHz of older
+    VMs may go anywhere and best fill o1 and o2 to 0.23: (0.23, 0.23, 0.24, 0.24), std 0.005."""
+    hosts = [host("o1", generation=1), host("o2", generation=1), host("n1"), host("n2")]
+    vms = [vm(f"old{i}", "o1", 2_300) for i in range(2)]
+    vms += [vm(f"new{i}", "n1" if i < 4 else "n2", 600) for i in range(8)]
+    floor = imbalance_floor(make_instance(hosts, vms), "cpu")
+    assert floor == pytest.approx(0.005, abs=5e-4)  # the loop stops within 0.0005 of its split
+    assert floor <= 0.005
