@@ -141,12 +141,18 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         and not dpm
         and (band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now))))
     ):
+        within = "the cluster is within the DRS tolerance and breaks no rule"
+        if band is not None and np.any(imbalance_now > tolerance):
+            within = (
+                "the cluster is within the DRS tolerance of the balance its compatibility islands "
+                f"allow ({_floor_note(band, up_now & usable)}) and breaks no rule"
+            )
         return OptimizeResult(
             SolveStatus.UNCHANGED,
             placement=instance.current_placement(),
             host_states={h.name: h.state.value for h in instance.hosts},
             solve_time_s=time.monotonic() - started,
-            notes=("the cluster is within the DRS tolerance and breaks no rule",),
+            notes=(within,),
         )
 
     # Improve the warm start with cost-aware greedy balancing (benefit per migration second),
@@ -237,6 +243,12 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     levels = outcome.levels
     if outcome.interrupted:
         notes.append("search stopped early (Ctrl-C): this is the best plan found so far")
+    if band is not None and any(f > 0 for f in band.floors(outcome.on_mask)):
+        notes.append(
+            "compatibility islands keep the imbalance from going lower than "
+            f"{_floor_note(band, outcome.on_mask)}; the threshold's tolerance "
+            f"{band.tolerance:.4f} applies beyond that"
+        )
     if band is not None:
         assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
         if sent_home:
@@ -272,6 +284,16 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         solve_time_s=time.monotonic() - started,
         interrupted=outcome.interrupted,
         notes=tuple(notes),
+    )
+
+
+def _floor_note(band: DrsBand, on_mask: BoolArray) -> str:
+    """'cpu floor 0.0628, allowance 0.0652, memory floor …' for plan notes."""
+    floors = band.floors(on_mask)
+    allowance = band.allowance(on_mask)
+    return ", ".join(
+        f"{r} floor {f:.4f}, allowance {a:.4f}"
+        for r, f, a in zip(band.resources, floors, allowance, strict=True)
     )
 
 

@@ -216,6 +216,7 @@ def test_tolerance_counts_from_the_imbalance_floor(plan_of: Planner, islands: In
     outcome = plan_of(islands)
     assert outcome.plan.status is PlanStatus.UNCHANGED
     assert outcome.plan.migrations == ()
+    assert any("cpu floor 0.35" in note for note in outcome.plan.metrics["notes"])
 
 
 def test_threshold_5_balances_down_to_the_imbalance_floor(plan_of: Planner, islands: Instance):
@@ -223,6 +224,7 @@ def test_threshold_5_balances_down_to_the_imbalance_floor(plan_of: Planner, isla
     and no newer VM crosses to the older island."""
     plan = plan_of(with_drs(islands, threshold=5)).plan
     assert [(m.source, m.target) for m in plan.migrations] == [("o1", "o2")]
+    assert any(note.startswith("compatibility islands keep") for note in plan.metrics["notes"])
     assert plan.metrics["after"]["imbalance"]["cpu"] == pytest.approx(0.35)
     assert plan.metrics["lower_bounds"]["imbalance"]["cpu"] == pytest.approx(0.35, rel=0.01)
 
