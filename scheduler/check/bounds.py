@@ -41,10 +41,7 @@ def fluid_max_utilization_bound(
     """
     compat = compat if compat is not None else compatibility(instance)
     usable = np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
-    if resource == "cpu":
-        demand, cap = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
-    else:
-        demand, cap = instance.vm_memory_demand_mib, instance.host_memory_mib
+    demand, cap = instance.balance_columns(resource)
     total_cap = float(cap[usable].sum())
     if total_cap <= 0 or instance.num_vms == 0:
         return 0.0
@@ -78,10 +75,7 @@ def compat_fluid_max_utilization_bound(
     from scipy.sparse import coo_matrix
 
     compat = compat if compat is not None else compatibility(instance)
-    if resource == "cpu":
-        demand, cap = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
-    else:
-        demand, cap = instance.vm_memory_demand_mib, instance.host_memory_mib
+    demand, cap = instance.balance_columns(resource)
     placeable = compat.allowed.any(axis=1)
     simple = fluid_max_utilization_bound(instance, resource, compat)
     if not placeable.any():
@@ -143,10 +137,7 @@ def imbalance_floor(
     """
     compat = compat if compat is not None else compatibility(instance)
     on = on_mask if on_mask is not None else np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
-    if resource == "cpu":
-        demand, capacity = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
-    else:
-        demand, capacity = instance.vm_memory_demand_mib, instance.host_memory_mib
+    demand, capacity = instance.balance_columns(resource)
     hosts = np.flatnonzero(on)
     return imbalance_floor_of(compat.allowed[:, hosts], demand, capacity[hosts])
 

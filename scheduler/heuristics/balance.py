@@ -26,12 +26,20 @@ def imbalance(state: LoadState, resources: tuple[str, ...], on_mask: npt.NDArray
 def demand_matrix(state: LoadState, resources: tuple[str, ...]) -> FloatArray:
     """Per-VM demand [resource, vm] in the units the utilization divides."""
     inst = state.instance
-    rows = [inst.vm_cpu_demand_mhz if r == "cpu" else inst.vm_memory_demand_mib for r in resources]
+    rows = [inst.balance_columns(r)[0] for r in resources]
     return np.vstack(rows).astype(np.float64)
 
 
 def capacity_matrix(state: LoadState, resources: tuple[str, ...]) -> FloatArray:
     """Per-host capacity [resource, host] matching ``demand_matrix``."""
     inst = state.instance
-    rows = [inst.host_cpu_mhz if r == "cpu" else inst.host_memory_mib for r in resources]
+    rows = [inst.balance_columns(r)[1] for r in resources]
     return np.vstack(rows).astype(np.float64)
+
+
+def host_heat(u: FloatArray, on_mask: npt.NDArray[np.bool_]) -> FloatArray:
+    """How far each host sits above the mean of the powered-on hosts, summed over resources
+    (``u`` is [resource, host]); -inf for hosts that are off."""
+    heat = (u - u[:, on_mask].mean(axis=1, keepdims=True)).sum(axis=0)
+    heat[~on_mask] = -np.inf
+    return np.asarray(heat, dtype=np.float64)

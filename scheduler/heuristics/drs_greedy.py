@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.balance import capacity_matrix, demand_matrix, imbalance, resource_utilization
+from scheduler.heuristics.balance import (
+    capacity_matrix,
+    demand_matrix,
+    host_heat,
+    imbalance,
+    resource_utilization,
+)
 from scheduler.heuristics.state import LoadState
 from scheduler.heuristics.swaps import best_swap
 from scheduler.interrupt import stop_requested
@@ -96,12 +102,14 @@ def greedy_balance(
     while moves < limit and n_on > 1 and (deadline is None or time.monotonic() < deadline):
         if stop_requested():
             break
-        current = imbalance(state, resources, on_mask)
-        if np.all(current <= tolerance):
+        u = resource_utilization(state, resources)
+        if np.all(u[:, on_mask].std(axis=1) <= tolerance):
             break
+        sources = _sources(state, u, on_mask, allowed, movable, island_aware)
         best = _best_move(
             state,
-            resources,
+            u,
+            sources,
             demand,
             capacity,
             on_mask,
@@ -110,12 +118,12 @@ def greedy_balance(
             anti_group,
             cost_s,
             limits,
-            island_aware,
         )
         if best is None and island_aware and moves + 2 <= limit:
             swap = best_swap(
                 state,
-                resources,
+                u,
+                sources,
                 demand,
                 capacity,
                 on_mask,
@@ -123,7 +131,6 @@ def greedy_balance(
                 movable & (anti_group < 0),
                 cost_s,
                 limits,
-                _sources(state, resources, on_mask, allowed, movable, island_aware),
             )
             if swap is not None:
                 a, to_b_host, b, to_a_host = swap
@@ -141,7 +148,8 @@ def greedy_balance(
 
 def _best_move(
     state: LoadState,
-    resources: tuple[str, ...],
+    u: FloatArray,
+    sources: IntArray,
     demand: FloatArray,
     capacity: FloatArray,
     on_mask: BoolArray,
@@ -150,17 +158,14 @@ def _best_move(
     anti_group: IntArray,
     cost_s: FloatArray | None,
     limits: tuple[FloatArray, FloatArray],
-    island_aware: bool = False,
 ) -> tuple[int, int] | None:
-    """The single move with the best (benefit or benefit per second) off one of the hottest hosts
-    (and, ``island_aware``, off the hottest hosts that can send load to the coldest ones)."""
-    u = resource_utilization(state, resources)
+    """The single move off one of ``sources`` with the best benefit (or benefit per second);
+    ``u`` is the utilization [resource, host] now."""
     u_on = u[:, on_mask]
     n = u_on.shape[1]
     s1 = u_on.sum(axis=1)
     s2 = (u_on**2).sum(axis=1)
     std_now = np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)).sum()
-    sources = _sources(state, resources, on_mask, allowed, movable, island_aware)
     best_score, best = 0.0, None
     targets = np.flatnonzero(on_mask)
     for src in sources:
@@ -214,7 +219,7 @@ def _best_move(
 
 def _sources(
     state: LoadState,
-    resources: tuple[str, ...],
+    u: FloatArray,
     on_mask: BoolArray,
     allowed: BoolArray,
     movable: BoolArray,
@@ -222,9 +227,7 @@ def _sources(
 ) -> IntArray:
     """The hosts to move load off this step: the hottest, and (``island_aware``) for each of the
     coldest hosts the hottest host whose VMs may go there."""
-    u = resource_utilization(state, resources)
-    heat = (u - u[:, on_mask].mean(axis=1, keepdims=True)).sum(axis=0)
-    heat[~on_mask] = -np.inf
+    heat = host_heat(u, on_mask)
     sources = np.argsort(-heat)[:HOT_HOSTS_PER_STEP]
     if island_aware:
         sources = np.union1d(sources, _sources_reaching_cold(state, heat, on_mask, allowed, movable))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.balance import resource_utilization
+from scheduler.heuristics.balance import host_heat
 from scheduler.heuristics.state import LoadState
 
 BoolArray = npt.NDArray[np.bool_]
@@ -34,7 +34,8 @@ MAX_PER_HOST = 120  # candidates per host side: the cheapest per unit of demand 
 
 def best_swap(
     state: LoadState,
-    resources: tuple[str, ...],
+    u: FloatArray,
+    sources: IntArray,
     demand: FloatArray,
     capacity: FloatArray,
     on_mask: BoolArray,
@@ -42,17 +43,16 @@ def best_swap(
     movable: BoolArray,
     cost_s: FloatArray | None,
     limits: tuple[FloatArray, FloatArray],
-    sources: IntArray,
 ) -> tuple[int, int, int, int] | None:
-    """The best exchange (vm a on s → t, vm b on t → s) as (a, t, b, s), or None if none helps."""
+    """The best exchange (vm a on s → t, vm b on t → s) as (a, t, b, s), or None if none helps;
+    ``u`` is the utilization [resource, host] now."""
     inst = state.instance
-    u = resource_utilization(state, resources)
     u_on = u[:, on_mask]
     n = u_on.shape[1]
     s1 = u_on.sum(axis=1)
     s2 = (u_on**2).sum(axis=1)
     std_now = float(np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)).sum())
-    heat = (u - (s1 / n)[:, None]).sum(axis=0)
+    heat = host_heat(u, on_mask)
     best_score, best = 0.0, None
     for src in sources:
         # Cooler hosts the source's VMs may reach, coldest first.

@@ -114,6 +114,13 @@ class Instance:
     def vm_memory_mib(self) -> IntArray:
         return _frozen(np.array([v.memory_mib for v in self.vms], dtype=np.int64))
 
+    def balance_columns(self, resource: str) -> tuple[IntArray, IntArray]:
+        """(VM demand, host capacity) of a measured resource: ``cpu`` is CPU demand against
+        ``cpu_mhz``, ``memory`` memory demand against ``memory_mib`` (CONTRACT §1 balance measure)."""
+        if resource == "cpu":
+            return self.vm_cpu_demand_mhz, self.host_cpu_mhz
+        return self.vm_memory_demand_mib, self.host_memory_mib
+
     @cached_property
     def vm_dirty_rate_mibps(self) -> FloatArray:
         return _frozen(np.array([v.dirty_rate_mibps for v in self.vms], dtype=np.float64))

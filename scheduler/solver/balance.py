@@ -99,8 +99,9 @@ class DrsBand:
         if key not in self._floors:
             hosts = np.flatnonzero(on_mask)
             allowed = self._allowed[:, hosts]
+            columns = [self.instance.balance_columns(r) for r in self.resources]
             self._floors[key] = tuple(
-                imbalance_floor_of(allowed, *_raw(self.instance, r, hosts)) for r in self.resources
+                imbalance_floor_of(allowed, demand, cap[hosts]) for demand, cap in columns
             )
         return self._floors[key]
 
@@ -111,12 +112,6 @@ class DrsBand:
             return np.full(len(self.resources), self.tolerance)
         floors = np.asarray(self.floors(on_mask), dtype=np.float64)
         return np.asarray(np.sqrt(self.tolerance**2 + floors**2), dtype=np.float64)
-
-
-def _raw(instance: Instance, resource: str, hosts: IntArray) -> tuple[IntArray, IntArray]:
-    if resource == "cpu":
-        return instance.vm_cpu_demand_mhz, instance.host_cpu_mhz[hosts]
-    return instance.vm_memory_demand_mib, instance.host_memory_mib[hosts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +134,7 @@ class BalancePenalty:
         allowance = band.allowance(on_mask)
         demands, capacities, targets = [], [], []
         for resource in resources:
-            if resource == "cpu":
-                raw_demand, raw_capacity = instance.vm_cpu_demand_mhz, instance.host_cpu_mhz
-            else:
-                raw_demand, raw_capacity = instance.vm_memory_demand_mib, instance.host_memory_mib
+            raw_demand, raw_capacity = instance.balance_columns(resource)
             s_demand, s_capacity = scaled_demands(raw_demand, raw_capacity)
             mean = float(raw_demand.sum()) / max(float(raw_capacity[on_mask].sum()), 1.0)
             demands.append(s_demand)

@@ -32,6 +32,7 @@ from scheduler.solver.problem import (
     mandatory_moves,
     rule_members_in_violation,
     settled_for_balance,
+    soft_rule_members,
 )
 from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
@@ -160,10 +161,6 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     # priority-2/3 rules stay where the repair put them: balance must not break what the rule
     # levels, solved before it, would then have to mend.
     if band is not None:
-        in_soft_rule = np.zeros(instance.num_vms, dtype=np.bool_)
-        for rule in instance.rules:
-            if rule.priority in (2, 3):
-                in_soft_rule[[instance.vm_index[name] for name in rule.vms]] = True
         cpu_limit, dem_limit = (
             high_target_limits(instance, dpm_high) if dpm_high is not None else (None, None)
         )
@@ -174,7 +171,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             warm_on,
             resources,
             band.allowance(warm_on),
-            movable=movable_optional & ~in_soft_rule,
+            movable=movable_optional & ~soft_rule_members(instance),
             cost_s=costs.seconds,
             max_moves=options.max_migrations,
             deadline=started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
@@ -404,10 +401,8 @@ def _scope(
             if len(residents) == 0:
                 continue
             contribution = sum(
-                (instance.vm_cpu_demand_mhz[residents] / instance.host_cpu_mhz[h])
-                if r == "cpu"
-                else (instance.vm_memory_demand_mib[residents] / instance.host_memory_mib[h])
-                for r in resources
+                demand[residents] / capacity[h]
+                for demand, capacity in map(instance.balance_columns, resources)
             )
             contribution = np.maximum(np.asarray(contribution, dtype=np.float64), 1e-9)
             order = np.argsort(cost_s[residents] / contribution, kind="stable")

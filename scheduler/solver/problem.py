@@ -202,9 +202,14 @@ def _rule_hosts(instance: Instance) -> dict[int, set[int]]:
 def settled_for_balance(problem: Problem) -> BoolArray:
     """VMs the DRS and cost levels may not move: immobile, not converging (unless they must move
     anyway), or members of priority-2/3 rules, whose positions the rule levels fixed."""
-    inst = problem.instance
     settled = ~(problem.movable & (problem.converges | problem.mandatory))
-    for rule in inst.rules:
+    return np.asarray(settled | soft_rule_members(problem.instance), dtype=np.bool_)
+
+
+def soft_rule_members(instance: Instance) -> BoolArray:
+    """VMs named by a priority-2 or priority-3 rule."""
+    members = np.zeros(instance.num_vms, dtype=np.bool_)
+    for rule in instance.rules:
         if rule.priority in (2, 3):
-            settled[[inst.vm_index[name] for name in rule.vms]] = True
-    return np.asarray(settled, dtype=np.bool_)
+            members[[instance.vm_index[name] for name in rule.vms]] = True
+    return members
