@@ -243,19 +243,15 @@ def imbalance_floor_of(
 
 def _host_groups(rows: npt.NDArray[np.bool_], cap: FloatArray) -> npt.NDArray[np.intp]:
     """Group index of each host: hosts with the same capacity open to the same classes share one."""
-    packed = np.packbits(rows.T, axis=1)
-    raw = np.ascontiguousarray(
-        np.concatenate([packed, cap.astype(np.float64).view(np.uint8).reshape(len(cap), 8)], axis=1)
-    )
-    keys = raw.view(np.dtype((np.void, raw.shape[1]))).ravel()
-    _, group_of = np.unique(keys, return_inverse=True)
+    _, pattern = _classes(rows.T)
+    _, group_of = np.unique(np.stack([pattern.astype(np.float64), cap]), axis=1, return_inverse=True)
     return np.asarray(group_of.ravel(), dtype=np.intp)
 
 
 def _classes(allowed: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
     """Distinct rows of ``allowed`` and each VM's row (packed bits: far faster than
     ``np.unique(axis=0)`` on a wide boolean matrix)."""
-    packed = np.packbits(allowed, axis=1)
+    packed = np.ascontiguousarray(np.packbits(allowed, axis=1))  # a void view needs C order
     keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
     _, first, klass = np.unique(keys, return_index=True, return_inverse=True)
     return allowed[first], klass.ravel()
