@@ -18,10 +18,12 @@ Limitations
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState, high_target_limits
+from scheduler.heuristics.state import LoadState, high_target_limits, rule_groups
 from scheduler.model import Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -49,10 +51,24 @@ def empty_hosts(
         np.argsort(utilization, kind="stable"),
         np.lexsort((utilization, instance.host_memory_admission_mib)),
     )
+    rules = _Rules(
+        should_ok=_should_rules_ok(instance),
+        anti=rule_groups(instance, RuleKind.ANTI_AFFINITY),
+        group=rule_groups(instance, RuleKind.AFFINITY),
+    )
     best: tuple[IntArray, BoolArray] | None = None
     for order in orders:
         result = _empty_in_order(
-            instance, assignment, on_mask, allowed, movable, high_target, min_hosts_on, decidable, order
+            instance,
+            assignment,
+            on_mask,
+            allowed,
+            movable,
+            high_target,
+            min_hosts_on,
+            decidable,
+            order,
+            rules,
         )
         if best is None or int(result[1].sum()) < int(best[1].sum()):
             best = result
@@ -70,22 +86,15 @@ def _empty_in_order(
     min_hosts_on: int,
     decidable: BoolArray,
     order: npt.NDArray[np.intp],
+    rules: _Rules,
 ) -> tuple[IntArray, BoolArray]:
     """One greedy emptying pass, trying the hosts in ``order``."""
-    should_ok = _should_rules_ok(instance)
+    should_ok, anti, group = rules.should_ok, rules.anti, rules.group
     state = LoadState(instance, assignment)
     on = on_mask.copy()
     cpu_limit, dem_limit = high_target_limits(instance, high_target)
-    anti = np.full(instance.num_vms, -1, dtype=np.int64)
-    for g, rule in enumerate(instance.rules_of_kind(RuleKind.ANTI_AFFINITY)):
-        for name in rule.vms:
-            anti[instance.vm_index[name]] = g
     # An affinity group moves as one unit, and only when all of it sits on the host being emptied
     # (priority-2 rules outrank DPM: the group must stay together).
-    group = np.full(instance.num_vms, -1, dtype=np.int64)
-    for g, rule in enumerate(instance.rules_of_kind(RuleKind.AFFINITY)):
-        for name in rule.vms:
-            group[instance.vm_index[name]] = g
     for h in order:
         if not (on[h] and decidable[h]) or int(on.sum()) <= min_hosts_on:
             continue
@@ -124,6 +133,15 @@ def _empty_in_order(
             state.move(v, int(h))
         on[h] = True
     return state.assignment, on
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What the rules say, computed once for both emptying orders."""
+
+    should_ok: BoolArray  # [vm, host] the VM's priority-3 rules accept the host
+    anti: IntArray  # per VM, its anti-affinity rule or -1
+    group: IntArray  # per VM, its affinity rule or -1
 
 
 def _should_rules_ok(instance: Instance) -> BoolArray:

@@ -30,7 +30,7 @@ from scheduler.heuristics.balance import (
     imbalance,
     resource_utilization,
 )
-from scheduler.heuristics.state import LoadState
+from scheduler.heuristics.state import LoadState, rule_groups
 from scheduler.heuristics.swaps import best_swap
 from scheduler.interrupt import stop_requested
 from scheduler.model import Instance, RuleKind
@@ -80,14 +80,8 @@ def greedy_balance(
     state = LoadState(instance, assignment)
     if movable is None:
         movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
-    movable = movable.copy()
-    for rule in instance.rules_of_kind(RuleKind.AFFINITY):
-        for name in rule.vms:
-            movable[instance.vm_index[name]] = False
-    anti_group = np.full(instance.num_vms, -1, dtype=np.int64)
-    for g, rule in enumerate(instance.rules_of_kind(RuleKind.ANTI_AFFINITY)):
-        for name in rule.vms:
-            anti_group[instance.vm_index[name]] = g
+    movable = movable & (rule_groups(instance, RuleKind.AFFINITY) < 0)
+    anti_group = rule_groups(instance, RuleKind.ANTI_AFFINITY)
 
     limits = (
         state.cpu_capacity.astype(np.float64) if cpu_limit is None else cpu_limit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.model import NO_HOST, Instance
+from scheduler.model import NO_HOST, Instance, RuleKind
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -93,3 +93,12 @@ def high_target_limits(instance: Instance, high_target: float) -> tuple[FloatArr
         np.floor(instance.host_cpu_mhz * high_target).astype(np.float64),
         np.floor(instance.host_memory_mib * high_target).astype(np.float64),
     )
+
+
+def rule_groups(instance: Instance, kind: RuleKind) -> IntArray:
+    """Per VM, the index of its rule of ``kind`` among ``instance.rules_of_kind(kind)``, or -1
+    (a VM is in at most one affinity and one anti-affinity rule)."""
+    group = np.full(instance.num_vms, -1, dtype=np.int64)
+    for g, rule in enumerate(instance.rules_of_kind(kind)):
+        group[[instance.vm_index[name] for name in rule.vms]] = g
+    return group
