@@ -71,24 +71,35 @@ def compat_fluid_max_utilization_bound(
     a linear program (HiGHS) whose optimum is a valid lower bound for every integral placement;
     the single-VM term of ``fluid_max_utilization_bound`` still applies on top.
     """
+    compat = compat if compat is not None else compatibility(instance)
+    demand, cap = instance.balance_columns(resource)
+    simple = fluid_max_utilization_bound(instance, resource, compat)
+    return max(simple, least_peak_of(compat.allowed, demand, cap))
+
+
+def least_peak_of(allowed: npt.NDArray[np.bool_], demand: npt.ArrayLike, capacity: npt.ArrayLike) -> float:
+    """``compat_fluid_max_utilization_bound`` on arrays (``allowed[vm, host]``, ``demand[vm]``,
+    ``capacity[host]`` over the hosts that count), with the single-VM term: each VM alone fills
+    the largest host it may use that much. VMs with no allowed host among them are left out."""
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
 
-    compat = compat if compat is not None else compatibility(instance)
-    demand, cap = instance.balance_columns(resource)
-    placeable = compat.allowed.any(axis=1)
-    simple = fluid_max_utilization_bound(instance, resource, compat)
-    if not placeable.any():
-        return simple
-    allowed = compat.allowed[placeable]
+    cap = np.asarray(capacity, dtype=np.float64)
+    demand = np.asarray(demand, dtype=np.float64)
+    placeable = allowed.any(axis=1)
+    if not placeable.any() or len(cap) == 0 or np.any(cap <= 0):
+        return 0.0
+    allowed = allowed[placeable]
+    demand = demand[placeable]
+    single = float((demand / np.where(allowed, cap[None, :], 0).max(axis=1)).max())
     rows, klass = _classes(allowed)
     scale = max(float(cap.mean()), 1.0)  # keep the LP well conditioned (loads in "hosts")
-    class_demand = np.bincount(klass, demand[placeable], len(rows)) / scale
+    class_demand = np.bincount(klass, demand, len(rows)) / scale
     ks, hs = np.nonzero(rows)
-    n_pairs, n_hosts = len(ks), instance.num_hosts
+    n_pairs, n_hosts = len(ks), len(cap)
     u_col = n_pairs  # the last variable is U
     equality = coo_matrix((np.ones(n_pairs), (ks, np.arange(n_pairs))), shape=(len(rows), n_pairs + 1))
-    capacity = coo_matrix(
+    capacity_rows = coo_matrix(
         (
             np.concatenate([np.ones(n_pairs), -cap / scale]),
             (
@@ -102,7 +113,7 @@ def compat_fluid_max_utilization_bound(
     objective[u_col] = 1.0
     result = linprog(
         objective,
-        A_ub=capacity,
+        A_ub=capacity_rows,
         b_ub=np.zeros(n_hosts),
         A_eq=equality,
         b_eq=class_demand,
@@ -110,8 +121,8 @@ def compat_fluid_max_utilization_bound(
         method="highs",
     )
     if result.status != 0:
-        return simple
-    return max(simple, float(result.fun) * (1 - 1e-9))
+        return single
+    return max(single, float(result.fun) * (1 - 1e-9))
 
 
 def imbalance_floor(

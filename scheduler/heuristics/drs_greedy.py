@@ -30,6 +30,7 @@ from scheduler.heuristics.balance import (
     imbalance,
     resource_utilization,
 )
+from scheduler.heuristics.spread import Spread
 from scheduler.heuristics.state import LoadState, rule_groups
 from scheduler.heuristics.swaps import best_swap
 from scheduler.interrupt import stop_requested
@@ -65,6 +66,9 @@ def greedy_balance(
     cpu_limit: FloatArray | None = None,
     memory_demand_limit: FloatArray | None = None,
     island_aware: bool = False,
+    beyond_tolerance: bool = False,
+    peak_cap: FloatArray | None = None,
+    several_per_step: bool = False,
 ) -> GreedyResult:
     """Balance ``assignment`` greedily until every measured resource's imbalance is within tolerance
     (one number, or one per resource of ``resources``).
@@ -76,6 +80,14 @@ def greedy_balance(
     the hottest hosts of the whole cluster may all sit in an island that cannot help a cold host
     elsewhere, and the classic loop stops with that island unbalanced. It also tries pairwise
     exchanges (``heuristics.swaps``) when no single move helps.
+    ``beyond_tolerance`` scores a move by the imbalance it removes beyond each resource's tolerance
+    (``Σ_r max(std_r − tol_r, 0)``) instead of by the imbalance itself: once one resource is within
+    its tolerance its slack is free to use, and moves that balance it further buy nothing (with
+    CPU and memory both measured, that is most of the migration seconds of the last stretch).
+    ``peak_cap`` (a utilization per resource) keeps going until no powered-on host is above it,
+    and scores the overshoot above it first (the DRS level's peak term).
+    ``several_per_step`` makes, after the best move of a step, the best moves off the other
+    sources too where their hosts are disjoint and they still help (``_apply_disjoint``).
     """
     state = LoadState(instance, assignment)
     if movable is None:
@@ -87,6 +99,8 @@ def greedy_balance(
         state.cpu_capacity.astype(np.float64) if cpu_limit is None else cpu_limit,
         np.full(instance.num_hosts, np.inf) if memory_demand_limit is None else memory_demand_limit,
     )
+    slack = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (len(resources),))
+    spread = Spread(slack if beyond_tolerance else None, peak_cap)
     demand = demand_matrix(state, resources)
     capacity = capacity_matrix(state, resources)
     on_idx = np.flatnonzero(on_mask)
@@ -97,9 +111,9 @@ def greedy_balance(
         if stop_requested():
             break
         u = resource_utilization(state, resources)
-        if np.all(u[:, on_mask].std(axis=1) <= tolerance):
+        if np.all(u[:, on_mask].std(axis=1) <= tolerance) and spread.within_cap(u[:, on_mask]):
             break
-        sources = _sources(state, u, on_mask, allowed, movable, island_aware)
+        sources = _sources(state, u, on_mask, allowed, movable, island_aware, spread)
         best = _best_move(
             state,
             u,
@@ -112,8 +126,9 @@ def greedy_balance(
             anti_group,
             cost_s,
             limits,
+            spread,
         )
-        if best is None and island_aware and moves + 2 <= limit:
+        if not best and island_aware and moves + 2 <= limit:
             swap = best_swap(
                 state,
                 u,
@@ -125,6 +140,7 @@ def greedy_balance(
                 movable & (anti_group < 0),
                 cost_s,
                 limits,
+                spread,
             )
             if swap is not None:
                 a, to_b_host, b, to_a_host = swap
@@ -132,11 +148,16 @@ def greedy_balance(
                 state.move(b, to_a_host)
                 moves += 2
                 continue
-        if best is None:
+        if not best:
             break
-        vm, target = best
-        state.move(vm, target)
+        first_source = int(state.assignment[best[0][0]])
+        state.move(*best[0])
         moves += 1
+        if several_per_step:
+            touched = {first_source, best[0][1]}
+            moves += _apply_disjoint(
+                state, best, touched, resources, on_mask, anti_group, spread, limit - moves
+            )
     return GreedyResult(state.assignment, moves, imbalance(state, resources, on_mask))
 
 
@@ -152,15 +173,16 @@ def _best_move(
     anti_group: IntArray,
     cost_s: FloatArray | None,
     limits: tuple[FloatArray, FloatArray],
-) -> tuple[int, int] | None:
-    """The single move off one of ``sources`` with the best benefit (or benefit per second);
-    ``u`` is the utilization [resource, host] now."""
+    spread: Spread,
+) -> list[tuple[int, int]]:
+    """The best single move (vm, target) off each of ``sources`` that helps, by benefit (or
+    benefit per second), best first; ``u`` is the utilization [resource, host] now."""
     u_on = u[:, on_mask]
     n = u_on.shape[1]
     s1 = u_on.sum(axis=1)
     s2 = (u_on**2).sum(axis=1)
-    std_now = np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)).sum()
-    best_score, best = 0.0, None
+    std_now = spread.of(np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)))
+    found: list[tuple[float, int, int]] = []
     targets = np.flatnonzero(on_mask)
     for src in sources:
         vms = np.flatnonzero((state.assignment == src) & movable)
@@ -201,14 +223,61 @@ def _best_move(
             + (u_tgt + d_tgt) ** 2
         )
         new_s1 = s1[:, None, None] - d_src[:, :, None] + d_tgt
-        new_std = np.sqrt(np.maximum(new_s2 / n - (new_s1 / n) ** 2, 0.0)).sum(axis=0)  # [m, t]
+        new_std = spread.of(np.sqrt(np.maximum(new_s2 / n - (new_s1 / n) ** 2, 0.0)))  # [m, t]
         benefit = std_now - new_std
+        if spread.peak_cap is not None:
+            # Only the source and the target change: the overshoot's change is theirs.
+            u_src_now, u_tgt_now = u[:, [src]], u[:, targets][:, None, :]
+            benefit += (spread.overshoot(u_src_now) - spread.overshoot(u_src_now - d_src))[:, None]
+            benefit += spread.overshoot(u_tgt_now) - spread.overshoot(u_tgt_now + d_tgt)
         benefit[~fits] = -np.inf
         score = benefit if cost_s is None else benefit / np.maximum(cost_s[vms], 1e-3)[:, None]
         row, col = np.unravel_index(int(np.argmax(score)), score.shape)
-        if benefit[row, col] > MIN_BENEFIT and score[row, col] > best_score:
-            best_score, best = float(score[row, col]), (int(vms[row]), int(targets[col]))
-    return best
+        if benefit[row, col] > MIN_BENEFIT:
+            found.append((float(score[row, col]), int(vms[row]), int(targets[col])))
+    found.sort(key=lambda pick: -pick[0])
+    return [(vm, target) for _, vm, target in found]
+
+
+def _apply_disjoint(
+    state: LoadState,
+    picks: list[tuple[int, int]],
+    touched: set[int],
+    resources: tuple[str, ...],
+    on_mask: BoolArray,
+    anti_group: IntArray,
+    spread: Spread,
+    room: int,
+) -> int:
+    """After the best pick (already made; its hosts in ``touched``), make the next ones whose
+    hosts this step has not touched and that still lower the score, checked exactly on the new
+    loads. Moves between disjoint host pairs hardly change each other's benefit (only through
+    the mean), so one evaluation of the sources serves several moves. Returns how many were
+    made."""
+    groups = {int(anti_group[picks[0][0]])}
+    made = 0
+    value = _score(state, resources, on_mask, spread)
+    for vm, target in picks[1:]:
+        if made >= room:
+            break
+        src = int(state.assignment[vm])
+        if src in touched or target in touched or (anti_group[vm] >= 0 and int(anti_group[vm]) in groups):
+            continue
+        state.move(vm, target)
+        new_value = _score(state, resources, on_mask, spread)
+        if new_value < value - MIN_BENEFIT:
+            value = new_value
+            touched |= {src, target}
+            groups.add(int(anti_group[vm]))
+            made += 1
+        else:
+            state.move(vm, src)
+    return made
+
+
+def _score(state: LoadState, resources: tuple[str, ...], on_mask: BoolArray, spread: Spread) -> float:
+    u = resource_utilization(state, resources)[:, on_mask]
+    return float(spread.of(u.std(axis=1)) + spread.overshoot(u).sum())
 
 
 def _sources(
@@ -218,11 +287,17 @@ def _sources(
     allowed: BoolArray,
     movable: BoolArray,
     island_aware: bool,
+    spread: Spread,
 ) -> IntArray:
-    """The hosts to move load off this step: the hottest, and (``island_aware``) for each of the
-    coldest hosts the hottest host whose VMs may go there."""
+    """The hosts to move load off this step: the hottest, those furthest above the peak cap (a
+    host hot in one resource only may not be among the hottest in sum), and (``island_aware``)
+    for each of the coldest hosts the hottest host whose VMs may go there."""
     heat = host_heat(u, on_mask)
     sources = np.argsort(-heat)[:HOT_HOSTS_PER_STEP]
+    if spread.peak_cap is not None:
+        over = np.where(on_mask, spread.overshoot(u), 0.0)
+        worst = np.argsort(-over)[:HOT_HOSTS_PER_STEP]
+        sources = np.union1d(sources, worst[over[worst] > 0])
     if island_aware:
         sources = np.union1d(sources, _sources_reaching_cold(state, heat, on_mask, allowed, movable))
     return np.asarray(sources, dtype=np.int64)

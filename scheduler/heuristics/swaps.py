@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduler.heuristics.balance import host_heat
+from scheduler.heuristics.spread import Spread
 from scheduler.heuristics.state import LoadState
 
 BoolArray = npt.NDArray[np.bool_]
@@ -43,6 +44,7 @@ def best_swap(
     movable: BoolArray,
     cost_s: FloatArray | None,
     limits: tuple[FloatArray, FloatArray],
+    spread: Spread,
 ) -> tuple[int, int, int, int] | None:
     """The best exchange (vm a on s → t, vm b on t → s) as (a, t, b, s), or None if none helps;
     ``u`` is the utilization [resource, host] now."""
@@ -51,7 +53,7 @@ def best_swap(
     n = u_on.shape[1]
     s1 = u_on.sum(axis=1)
     s2 = (u_on**2).sum(axis=1)
-    std_now = float(np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)).sum())
+    std_now = float(spread.of(np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0))))
     heat = host_heat(u, on_mask)
     best_score, best = 0.0, None
     for src in sources:
@@ -92,7 +94,7 @@ def best_swap(
                 + u_t**2
             )
             new_s1 = s1[:, None, None] + (u_s - u[:, src][:, None, None]) + (u_t - u[:, tgt][:, None, None])
-            new_std = np.sqrt(np.maximum(new_s2 / n - (new_s1 / n) ** 2, 0.0)).sum(axis=0)  # [a, b]
+            new_std = spread.of(np.sqrt(np.maximum(new_s2 / n - (new_s1 / n) ** 2, 0.0)))  # [a, b]
             benefit = np.where(ok, std_now - new_std, -np.inf)
             if cost_s is None:
                 score = benefit

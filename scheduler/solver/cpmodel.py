@@ -282,6 +282,8 @@ class PlacementModel:
         fixed_host = self.problem.fixed_host
         placed_fixed = fixed_host != NO_HOST
         excesses: list[cp_model.IntVar] = []
+        overshoots: list[LinearExpr] = []
+        over_vars: list[tuple[int, int, cp_model.IntVar]] = []
         encoded: list[tuple[int, int, cp_model.IntVar, list[cp_model.IntVar]]] = []
         for r, resource in enumerate(self.problem.resources):
             s_demand = penalty.demand[r]
@@ -294,6 +296,10 @@ class PlacementModel:
                 most = int(s_fixed[h] + s_demand[vms].sum())
                 expr, dev, segments = penalty.add_host(m, r, int(h), load, most, f"{resource},{h}")
                 per_host.append(expr)
+                over_expr, over = penalty.add_overshoot(m, r, int(h), load, most, f"{resource},{h}")
+                overshoots.append(over_expr)
+                if over is not None:
+                    over_vars.append((r, int(h), over))
                 encoded.append((r, int(h), dev, segments))
             excesses.append(penalty.add_excess(m, r, sum(per_host), resource))
 
@@ -310,9 +316,17 @@ class PlacementModel:
             totals = penalty.penalty_of_deviation(deviation).sum(axis=1)
             for r, var in enumerate(excesses):
                 m.add_hint(var, int(max(totals[r] - penalty.budget[r], 0)))
+            loads = penalty.loads(assignment)
+            for r, h, var in over_vars:
+                m.add_hint(var, int(max(loads[r, h] - penalty.peak[r, h], 0)))
 
         return LevelExpr(
-            "drs imbalance", sum(excesses), "variance units beyond tolerance", not encoded, evaluate, hint
+            "drs imbalance",
+            cp_model.LinearExpr.sum([*excesses, *overshoots]),
+            "variance units beyond tolerance",
+            not encoded,
+            evaluate,
+            hint,
         )
 
     def cost_level(self) -> LevelExpr:

@@ -142,7 +142,7 @@ class LocalSearch:
         """Hot hosts (sampled by penalty) and the cold hosts most of their VMs may move to."""
         assert self.penalty is not None
         loads = self.penalty.loads(assignment)
-        per_host = self.penalty.penalty_of_loads(loads)
+        per_host = self.penalty.penalty_of_loads(loads) + self.penalty.overshoot_of_loads(loads)
         signed = np.sign(loads - self.penalty.target)
         hot_score = (per_host * (signed > 0)).sum(axis=0).astype(np.float64)
         cold_score = (per_host * (signed < 0)).sum(axis=0).astype(np.float64)
@@ -339,19 +339,22 @@ class LocalSearch:
         by_host: dict[int, list[tuple[int, cp_model.IntVar]]],
         hosts: IntArray,
     ) -> tuple[cp_model.LinearExprT | None, int]:
-        """The DRS level's excess for the whole cluster, with only the neighbourhood variable.
+        """The DRS level's value for the whole cluster, with only the neighbourhood variable.
 
         Exact, because the level is separable by host: the hosts outside the neighbourhood add
-        a constant to each resource's total before the budget is subtracted.
+        a constant to each resource's total before the budget is subtracted, and their peak
+        overshoot a constant to the sum.
         """
         if self.penalty is None:
             return None, 0
         p = self.penalty
         fixed_loads = p.loads(fixed)
-        now = p.penalty_of_loads(p.loads(assignment))
+        loads_now = p.loads(assignment)
+        now = p.penalty_of_loads(loads_now)
         inside = np.zeros(now.shape[1], dtype=np.bool_)
         inside[hosts] = True
         excesses = []
+        overshoots: list[cp_model.LinearExprT] = []
         for r in range(p.demand.shape[0]):
             rest = int(now[r, ~inside].sum())
             parts = []
@@ -365,9 +368,10 @@ class LocalSearch:
                 most = int(fixed_loads[r, h] + sum(int(p.demand[r, v]) for v, _ in entries))
                 expr, _, _ = p.add_host(model, r, int(h), load, most, f"{r},{h}")
                 parts.append(expr)
+                overshoots.append(p.add_overshoot(model, r, int(h), load, most, f"{r},{h}")[0])
             excesses.append(p.add_excess(model, r, rest + sum(parts), str(r)))
-        value_now = int(np.maximum(now.sum(axis=1) - p.budget, 0).sum())
-        return sum(excesses), value_now
+        over_rest = int(p.overshoot_of_loads(loads_now)[:, ~inside].sum())
+        return cp_model.LinearExpr.sum([*excesses, *overshoots]) + over_rest, p.value_of_loads(loads_now)
 
     @staticmethod
     def _extract(

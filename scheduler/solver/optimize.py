@@ -43,7 +43,9 @@ IntArray = npt.NDArray[np.int64]
 
 WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
 LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels use local search
-GREEDY_SHARE = 0.4  # of the time limit, for the greedy balancing warm start
+GREEDY_SHARE = 0.5  # of the time limit, for the greedy balancing warm start
+# The DRS level's peak caps are rounded to scaled units: the greedy aims this much inside them.
+GREEDY_CAP_MARGIN = 0.001
 GREEDY_SHARE_DPM = 0.2  # ... with DPM on, whose level comes first and needs the time more
 
 
@@ -159,27 +161,36 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     # Improve the warm start with cost-aware greedy balancing (benefit per migration second),
     # within a slice of the time budget (a smaller one with DPM, which comes first). Members of
     # priority-2/3 rules stay where the repair put them: balance must not break what the rule
-    # levels, solved before it, would then have to mend.
+    # levels, solved before it, would then have to mend. First the imbalance, then the peak
+    # caps: capping from the start spends the moves on the caps and stalls short of the
+    # allowance (measured at 128 hosts × 10,000 VMs: 0.088 against 0.065).
     if band is not None:
         cpu_limit, dem_limit = (
             high_target_limits(instance, dpm_high) if dpm_high is not None else (None, None)
         )
-        greedy = greedy_balance(
-            instance,
-            warm,
-            allowed,
-            warm_on,
-            resources,
-            band.allowance(warm_on),
-            movable=movable_optional & ~soft_rule_members(instance),
-            cost_s=costs.seconds,
-            max_moves=options.max_migrations,
-            deadline=started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
-            cpu_limit=cpu_limit,
-            memory_demand_limit=dem_limit,
-            island_aware=True,
-        )
-        warm = greedy.assignment
+        budget = options.max_migrations
+        deadline = started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s
+        for peak_cap in (None, band.peak_caps(warm_on) - GREEDY_CAP_MARGIN):
+            greedy = greedy_balance(
+                instance,
+                warm,
+                allowed,
+                warm_on,
+                resources,
+                band.allowance(warm_on),
+                movable=movable_optional & ~soft_rule_members(instance),
+                cost_s=costs.seconds,
+                max_moves=budget,
+                deadline=deadline,
+                cpu_limit=cpu_limit,
+                memory_demand_limit=dem_limit,
+                island_aware=True,
+                beyond_tolerance=True,
+                peak_cap=peak_cap,
+                several_per_step=True,
+            )
+            warm = greedy.assignment
+            budget = None if budget is None else max(budget - greedy.moves, 0)
     free = _scope(
         instance,
         options,

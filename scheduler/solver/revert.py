@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from scheduler.heuristics.state import LoadState, high_target_limits
 from scheduler.model import NO_HOST
-from scheduler.solver.balance import BalancePenalty
+from scheduler.solver.balance import PEAK_SLOPE, BalancePenalty
 from scheduler.solver.problem import Problem
 
 BoolArray = npt.NDArray[np.bool_]
@@ -41,7 +41,9 @@ def drop_unneeded_moves(
     loads = penalty.loads(assignment)
     f = penalty.penalty_of_loads(loads)
     totals = f.sum(axis=1)
-    limit = int(np.maximum(totals - penalty.budget, 0).sum())
+    limit = penalty.value_of_loads(loads)
+    over = penalty.overshoot_of_loads(loads)
+    over_total = int(over.sum())
     peak = np.where(on_mask[None, :], loads / np.maximum(penalty.capacity, 1), 0).max(axis=1)
     high = problem.dpm_high
     cpu_cap, dem_cap = (
@@ -66,10 +68,13 @@ def drop_unneeded_moves(
             [penalty.penalty_at(r, pair, new_loads[r] - penalty.target[r, pair]) for r in range(len(totals))]
         )
         new_totals = totals - f[:, pair].sum(axis=1) + new_f.sum(axis=1)
-        if int(np.maximum(new_totals - penalty.budget, 0).sum()) > limit:
+        new_over = np.maximum(new_loads - penalty.peak[:, pair], 0) * penalty.weight[:, pair] * PEAK_SLOPE
+        new_over_total = over_total - int(over[:, pair].sum()) + int(new_over.sum())
+        if int(np.maximum(new_totals - penalty.budget, 0).sum()) + new_over_total > limit:
             continue
         state.move(int(v), home)
         loads[:, pair] = new_loads
         f[:, pair] = new_f
-        totals = new_totals
+        over[:, pair] = new_over
+        totals, over_total = new_totals, new_over_total
     return state.assignment

@@ -21,6 +21,7 @@ from scheduler.check import (
     lower_bounds,
     watts_lower_bound,
 )
+from scheduler.check.bounds import least_peak_of
 from scheduler.compat import compatibility
 from scheduler.model import CpuModel, DpmPolicy, Instance
 
@@ -58,6 +59,20 @@ def test_compat_fluid_bound_equals_plain_one_without_islands(trio: Instance) -> 
     assert compat_fluid_max_utilization_bound(trio, "cpu") == pytest.approx(
         fluid_max_utilization_bound(trio, "cpu")
     )
+
+
+def test_least_peak_of_holds_the_islands_and_the_largest_vm() -> None:
+    """Hosts a, b (10 GHz) and c (5 GHz). Class 1 (7 GHz, in 1 GHz VMs) may use a only; class 2
+    (5 GHz, in one 4 GHz and one 1 GHz VM) may use b and c. Fluid: a at 0.7; b and c share 5 GHz
+    at 5/15 = 0.333. The 4 GHz VM alone fills b 0.4 at best: the least peak is 0.7. Without
+    the islands every VM may go anywhere: 12 / 25 = 0.48, and the 4 GHz VM's 0.4 is lower."""
+    allowed = np.array([[True, False, False]] * 7 + [[False, True, True]] * 2)
+    demand = np.array([1_000] * 7 + [4_000, 1_000])
+    capacity = np.array([10_000, 10_000, 5_000])
+    assert least_peak_of(allowed, demand, capacity) == pytest.approx(0.7)
+    assert least_peak_of(np.ones_like(allowed), demand, capacity) == pytest.approx(0.48)
+    big = np.array([1_000] * 7 + [9_000, 1_000])
+    assert least_peak_of(allowed, big, capacity) == pytest.approx(0.9)
 
 
 def test_l1_with_identical_and_heterogeneous_bins() -> None:

@@ -72,3 +72,59 @@ def test_a_pairwise_exchange_balances_full_hosts() -> None:
     assert moves == 2
     cpu = np.bincount(assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
     assert cpu.tolist() == [3_500, 3_500]
+
+
+def one_hot_host() -> Instance:
+    """Four hosts run 9, 4, 5 and 4 VMs of 1,000 MHz: CPU (0.9, 0.4, 0.5, 0.4), mean 0.55.
+    Threshold 3's tolerance on four hosts is 0.1: two moves off h1 reach std 0.087 with h1 at
+    0.7; a peak cap of 0.65 takes a third."""
+    hosts = [host(f"h{i}") for i in range(1, 5)]
+    counts = {"h1": 9, "h2": 4, "h3": 5, "h4": 4}
+    return make_instance(hosts, [vm(f"{h}-{j}", h, 1_000) for h, n in counts.items() for j in range(n)])
+
+
+def test_peak_cap_keeps_the_loop_going_until_no_host_is_above_it() -> None:
+    inst = one_hot_host()
+    on = np.ones(inst.num_hosts, dtype=np.bool_)
+    allowed = compatibility(inst).allowed
+    tolerance = drs_tolerance(3, inst.num_hosts)
+    plain = greedy_balance(inst, inst.current_host.copy(), allowed, on, ("cpu",), tolerance)
+    capped = greedy_balance(
+        inst, inst.current_host.copy(), allowed, on, ("cpu",), tolerance, peak_cap=np.array([0.65])
+    )
+    assert plain.moves == 2
+    assert capped.moves == 3
+    cpu = np.bincount(capped.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts) / 10_000
+    assert cpu.max() <= 0.65
+
+
+def twin_islands() -> Instance:
+    """Two islands of two hosts (generations 1 and 3, no IMC), each a hot host with six 1,000 MHz
+    VMs and a cold one with two: one evaluation of the sources finds a helpful move in each."""
+    hosts = [host("o1", generation=1), host("o2", generation=1), host("n1"), host("n2")]
+    counts = {"o1": 6, "o2": 2, "n1": 6, "n2": 2}
+    return make_instance(hosts, [vm(f"{h}-{j}", h, 1_000) for h, n in counts.items() for j in range(n)])
+
+
+def test_several_moves_per_step_reach_the_same_balance() -> None:
+    """(0.6, 0.2, 0.6, 0.2) → (0.4, 0.4, 0.4, 0.4) either way: two moves in each island."""
+    inst = twin_islands()
+    on = np.ones(inst.num_hosts, dtype=np.bool_)
+    allowed = compatibility(inst).allowed
+    results = [
+        greedy_balance(
+            inst,
+            inst.current_host.copy(),
+            allowed,
+            on,
+            ("cpu",),
+            0.0,
+            island_aware=True,
+            several_per_step=batch,
+        )
+        for batch in (False, True)
+    ]
+    for result in results:
+        assert result.moves == 4
+        cpu = np.bincount(result.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
+        assert cpu.tolist() == [4_000] * 4

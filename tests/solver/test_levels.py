@@ -229,6 +229,30 @@ def test_threshold_5_balances_down_to_the_imbalance_floor(plan_of: Planner, isla
     assert plan.metrics["lower_bounds"]["imbalance"]["cpu"] == pytest.approx(0.35, rel=0.01)
 
 
+@pytest.fixture
+def one_hot_host() -> Instance:
+    """Four hosts run 9, 4, 5 and 4 VMs of 1,000 MHz: CPU (0.9, 0.4, 0.5, 0.4), mean 0.55, std
+    0.206 against threshold 3's 0.1 on four hosts (measure ``cpu``).
+
+    Two moves off h1 reach (0.7, 0.5, 0.5, 0.5): std 0.087, within the tolerance in the
+    root-mean-square sense, but h1 still 0.15 above its fair share. The peak cap (least peak
+    0.55 + tolerance 0.1 = 0.65) takes a third move: (0.6, 0.6, 0.5, 0.5) or a rotation of it.
+    """
+    hosts = [host(f"h{i}") for i in range(1, 5)]
+    counts = {"h1": 9, "h2": 4, "h3": 5, "h4": 4}
+    vms = [vm(f"{h}-{j}", h, 1_000) for h, n in counts.items() for j in range(n)]
+    return with_drs(make_instance(hosts, vms), measure=Measure.CPU)
+
+
+def test_drs_keeps_the_hottest_host_within_the_tolerance_of_the_least_peak(
+    plan_of: Planner, one_hot_host: Instance
+):
+    plan = plan_of(one_hot_host).plan
+    assert len(plan.migrations) == 3
+    assert all(m.source == "h1" for m in plan.migrations)
+    assert plan.metrics["after"]["max_utilization"]["cpu"] == pytest.approx(0.6)
+
+
 # -- maintenance ----------------------------------------------------------------------------------
 
 
