@@ -1,15 +1,19 @@
-"""Greedy repair of broken affinity / anti-affinity rules: part of the optimizer's warm start.
+"""Greedy repair of broken soft rules: part of the optimizer's warm start.
 
 Description
-    Priority-2 rules outrank DPM and DRS, so the warm start should already keep them. For an
-    anti-affinity rule whose members share a host, move the extra members (cheapest migration
-    first) to the allowed host with the most room that holds no other member. For an affinity
-    rule spread over several hosts, gather the members on the host that already holds most of
-    them, if all the others are allowed there and fit.
+    Priority-2 rules outrank DPM and DRS, and priority-3 rules outrank DRS, so the warm start
+    should already keep them: balancing around a rule member that a later level then moves
+    undoes the balance, and buying it back costs migrations. For an anti-affinity rule whose
+    members share a host, move the extra members (cheapest migration first) to the allowed host
+    with the most room that holds no other member. For an affinity rule spread over several
+    hosts, gather the members on the host that already holds most of them, if all the others
+    are allowed there and fit. For a VM-to-host ``should`` / ``should_not`` rule, move each
+    member on the wrong side to the host with the most room on the right side, unless it is in
+    an affinity rule (which outranks it) or the move would join an anti-affinity partner.
 Requirements
     A feasible assignment; per-host limits (capacity, or DPM's high target).
 Limitations
-    One rule at a time, no swaps: a rule it cannot repair is left to the CP-SAT level.
+    One rule at a time, no swaps: a rule it cannot repair is left to the CP-SAT levels.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState
-from scheduler.model import NO_HOST, Instance, RuleKind
+from scheduler.heuristics.state import LoadState, rule_groups
+from scheduler.model import NO_HOST, HostRuleMode, Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -35,7 +39,8 @@ def repair_vm_rules(
     cpu_limit: FloatArray,
     memory_demand_limit: FloatArray,
 ) -> IntArray:
-    """Return ``assignment`` with as many priority-2 rules repaired as single moves allow."""
+    """Return ``assignment`` with as many priority-2, then priority-3, rules repaired as single
+    moves allow."""
     state = LoadState(instance, assignment)
 
     def fits(v: int) -> BoolArray:
@@ -84,4 +89,24 @@ def repair_vm_rules(
                 break
             for v, previous in reversed(moved):  # could not gather them all here: undo, next host
                 state.move(v, previous)
+
+    in_affinity = rule_groups(instance, RuleKind.AFFINITY) >= 0
+    anti_group = rule_groups(instance, RuleKind.ANTI_AFFINITY)
+    for rule in instance.rules_of_kind(RuleKind.VM_HOST):
+        if rule.mode not in (HostRuleMode.SHOULD, HostRuleMode.SHOULD_NOT):
+            continue
+        listed = np.zeros(instance.num_hosts, dtype=np.bool_)
+        listed[[instance.host_index[n] for n in rule.hosts]] = True
+        wanted = listed if rule.mode is HostRuleMode.SHOULD else ~listed
+        for v in (instance.vm_index[n] for n in rule.vms):
+            here = int(state.assignment[v])
+            if here == NO_HOST or wanted[here] or not movable[v] or in_affinity[v]:
+                continue
+            ok = fits(v) & wanted
+            if anti_group[v] >= 0:
+                partners = np.flatnonzero(anti_group == anti_group[v])
+                ok[state.assignment[partners[partners != v]]] = False
+            if ok.any():
+                room = np.where(ok, 1.0 - state.cpu / np.maximum(cpu_limit, 1.0), -np.inf)
+                state.move(v, int(np.argmax(room)))
     return state.assignment

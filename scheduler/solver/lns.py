@@ -82,6 +82,10 @@ class LocalSearch:
         self.best: IntArray = problem.warm
         self.interrupted = False
         self.allowed = problem.allowed & on_mask[None, :]
+        # Migration seconds per unit of measured load a VM carries: what may stand in for an
+        # expensive move is whatever moves the same load for less, not merely the cheapest VM.
+        load = self.penalty.demand.sum(axis=0) if self.penalty is not None else np.ones(inst.num_vms)
+        self._cost_per_load = self.units / np.maximum(load, 1)
 
     # -- values ---------------------------------------------------------------------------------
 
@@ -288,7 +292,8 @@ class LocalSearch:
         """At most MAX_FREE_VMS of the neighbourhood's movable VMs.
 
         Balance: a random sample. Cost: every VM already moved (the expensive ones are what the
-        phase may undo) and then the cheapest ones still at home (what could move instead).
+        phase may undo) and then those still at home that carry the most load per migration
+        second (what could move instead).
         """
         if len(residents) <= MAX_FREE_VMS:
             return residents
@@ -298,8 +303,8 @@ class LocalSearch:
             (self.origin[residents] != NO_HOST) & (assignment[residents] != self.origin[residents])
         ]
         home = np.setdiff1d(residents, moved)
-        cheapest = home[np.argsort(self.units[home], kind="stable")]
-        keep = np.concatenate([moved[:MAX_FREE_VMS], cheapest[: max(MAX_FREE_VMS - len(moved), 0)]])
+        best_per_load = home[np.argsort(self._cost_per_load[home], kind="stable")]
+        keep = np.concatenate([moved[:MAX_FREE_VMS], best_per_load[: max(MAX_FREE_VMS - len(moved), 0)]])
         return np.sort(keep)
 
     def _capacity(
