@@ -13,6 +13,11 @@ itself. Definitions:
   largest over the measured resources, over the hosts up after the plan): above drs_tolerance, the
   tolerance is out of reach for every contender, and what is left to compare is how close each
   comes to the floor.
+- migration_s_bound: the least Σ migration seconds (each move alone on a free link) any plan needs
+  to reach this row's final balance — each measured resource's imbalance and the CPU peak no worse
+  than this row's, over the hosts it leaves up (``check.migration_bound``, an LP relaxation): the
+  price of the balance a contender chose, so contenders that stop at different balances compare
+  by migration_s_alone / migration_s_bound. Blank above ``MIGRATION_BOUND_MAX_VMS`` VMs.
 - hosts_on / hosts_bound_l2: hosts up after the plan against the Martello–Toth L2 bound with
   demand packed to DPM's high target (``lower_bounds()["hosts_dpm_target"]["l2"]``), and the best
   host-count bound (L1, L2, anti-affinity, immobile, min hosts on).
@@ -39,10 +44,14 @@ import numpy as np
 from scheduler.bench.contenders import RunOutcome
 from scheduler.check.bounds import imbalance_floor, lower_bounds
 from scheduler.check.metrics import ClusterMetrics, cluster_metrics
+from scheduler.check.migration_bound import least_migration_seconds
+from scheduler.compat import compatibility
 from scheduler.model import Instance
 from scheduler.solver.costs import move_costs
 
 KEY_COLUMNS: Final = ("instance", "contender", "seed")
+# The migration bound's LP has a variable per VM; above this many it takes minutes, not seconds.
+MIGRATION_BOUND_MAX_VMS: Final = 20_000
 RESOURCES: Final[tuple[Literal["cpu", "memory"], ...]] = ("cpu", "memory")
 # What a run produced, independent of timing and machine: equal across executors for the
 # deterministic contenders.
@@ -92,6 +101,7 @@ COLUMNS: Final = (
     "fluid_bound_memory",
     "compat_bound_cpu",
     "imbalance_floor",
+    "migration_s_bound",
     "fluid_gap_cpu",
     "fluid_gap_memory",
     "hosts_on_before",
@@ -163,6 +173,7 @@ def run_row(
             row["imbalance_floor"] = max(
                 imbalance_floor(instance, r, on_mask=up_after) for r in RESOURCES if r in measured
             )
+        row["migration_s_bound"] = _migration_bound(instance, after, up_after)
         for r in ("cpu", "memory"):
             bound = float(bounds["max_utilization"][r])
             row[f"fluid_gap_{r}"] = (after.max_utilization[r] - bound) / bound if bound > 0 else ""
@@ -183,6 +194,24 @@ def error_row(key: Mapping[str, Any], message: str, *, wall_s: float = 0.0) -> d
     row = empty_row(key)
     row.update({"status": "error", "note": message[:500], "wall_s": round(wall_s, 3)})
     return row
+
+
+def _migration_bound(instance: Instance, after: ClusterMetrics, up_after: np.ndarray) -> float | str:
+    """``migration_s_bound`` of a final state, rounded; blank on clusters too large for its LP."""
+    if instance.num_vms > MIGRATION_BOUND_MAX_VMS or not up_after.any():
+        return ""
+    movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
+    reached = [(r, float(after.imbalance[r])) for r in instance.policy.drs.measure.resources]
+    seconds = least_migration_seconds(
+        instance,
+        move_costs(instance).seconds,
+        compatibility(instance).allowed,
+        movable,
+        up_after,
+        reached,
+        cpu_cap=float(after.max_utilization["cpu"]),
+    )
+    return round(seconds, 3)
 
 
 def _after(outcome: RunOutcome) -> ClusterMetrics | None:

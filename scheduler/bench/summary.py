@@ -52,6 +52,7 @@ def results_table(df: pd.DataFrame) -> list[str]:
         "P2/P3 broken",
         "moves",
         "migration s",
+        "alone s (bound)",
         "GiB moved",
         "makespan s",
         "solve s",
@@ -79,6 +80,7 @@ def results_table(df: pd.DataFrame) -> list[str]:
                 f"{_i(r['violations_p2'])}/{_i(r['violations_p3'])}",
                 _i(r["migrations"]),
                 _i(r["migration_s_total"]),
+                f"{_i(r.get('migration_s_alone'))} ({_i(r.get('migration_s_bound'))})",
                 _f(r["data_moved_gib"], 1),
                 _i(r["makespan_s"]),
                 _f(r["solve_time_s"], 2),
@@ -98,6 +100,8 @@ def ratio_table(df: pd.DataFrame, ours: str = "ours-t3", baseline: str = "greedy
         "both within tol.",
         f"migration s ratio {ours}/{baseline}",
         "alone",
+        f"{ours} alone / its bound",
+        f"{baseline} alone / its bound",
         f"moves {ours}/{baseline}",
         "solve time ratio",
     ]
@@ -109,7 +113,7 @@ def ratio_table(df: pd.DataFrame, ours: str = "ours-t3", baseline: str = "greedy
             continue
         ra, rb = a.iloc[0], b.iloc[0]
         if ra["status"] not in OK_STATUSES or rb["status"] not in OK_STATUSES:
-            rows.append([str(instance), _i(seed), str(ra["status"]), str(rb["status"]), "", "", "", "", ""])
+            rows.append([str(instance), _i(seed), str(ra["status"]), str(rb["status"]), *[""] * 7])
             continue
         both = bool(ra["drs_balanced"]) and bool(rb["drs_balanced"])
         mig = ra["migration_s_total"] / rb["migration_s_total"] if rb["migration_s_total"] else math.nan
@@ -119,6 +123,7 @@ def ratio_table(df: pd.DataFrame, ours: str = "ours-t3", baseline: str = "greedy
         )
         alone = alone_a / alone_b if alone_b else math.nan
         moves = ra["migrations"] / rb["migrations"] if rb["migrations"] else math.nan
+        over_a, over_b = (_over_bound(r) for r in (ra, rb))
         solve = ra["solve_time_s"] / rb["solve_time_s"] if rb["solve_time_s"] else math.nan
         rows.append(
             [
@@ -129,11 +134,25 @@ def ratio_table(df: pd.DataFrame, ours: str = "ours-t3", baseline: str = "greedy
                 "yes" if both else "no",
                 _f(mig, 2),
                 _f(alone, 2),
+                _f(over_a, 2),
+                _f(over_b, 2),
                 _f(moves, 2),
                 _f(solve, 1),
             ]
         )
     return _table(header, rows)
+
+
+def _over_bound(row: pd.Series) -> float:
+    """Migration seconds (alone) over the least any plan needs to reach the same balance."""
+    try:
+        alone, bound = (
+            float(row.get("migration_s_alone", math.nan)),
+            float(row.get("migration_s_bound", math.nan)),
+        )
+    except (TypeError, ValueError):
+        return math.nan
+    return alone / bound if bound > 0 else math.nan
 
 
 def peer_table(df: pd.DataFrame, ours: str = "ours-t3", peer: str = "proxlb-t3") -> list[str]:

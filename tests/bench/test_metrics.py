@@ -46,6 +46,13 @@ def test_fluid_gap_is_relative_to_the_lower_bound(tiny: Instance) -> None:
         assert float(row[f"fluid_gap_{r}"]) == pytest.approx(expected)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("name", ["ours-t3", "greedy-drs", "ffd-dpm"])
+def test_migration_bound_is_at_most_what_the_plan_paid(tiny: Instance, name: str) -> None:
+    """The bound prices the balance the row reached; the plan reached it, so it paid at least that."""
+    row = row_of(tiny, name)
+    assert 0.0 <= float(row["migration_s_bound"]) <= float(row["migration_s_alone"]) + 1e-6  # type: ignore[arg-type]
+
+
 def test_dpm_row_compares_hosts_on_with_the_l2_bound(tiny: Instance) -> None:
     row = row_of(tiny, "ffd-dpm")
     assert int(row["hosts_bound_l2"]) <= int(row["hosts_on"]) < int(row["hosts_on_before"])  # type: ignore[call-overload]

@@ -1,0 +1,91 @@
+"""The least migration seconds any plan needs to reach a balance: hand cases and brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from scheduler.check.migration_bound import least_migration_seconds
+from scheduler.compat import compatibility
+from scheduler.model import Instance
+
+from .factories import host, make_instance, vm
+
+
+def bound(
+    inst: Instance, cost: list[float], targets: list[tuple[str, float]], cpu_cap: float | None = None
+) -> float:
+    movable = np.ones(inst.num_vms, dtype=np.bool_)
+    on = np.ones(inst.num_hosts, dtype=np.bool_)
+    allowed = compatibility(inst).allowed
+    return least_migration_seconds(inst, np.array(cost), allowed, movable, on, targets, cpu_cap)
+
+
+def four_on_one() -> Instance:
+    """h1 runs four 1,000 MHz VMs (0.4), h2 none: std 0.2."""
+    return make_instance([host("h1"), host("h2")], [vm(f"v{i}", "h1") for i in range(4)])
+
+
+def test_the_cheapest_load_moves_first() -> None:
+    """std ≤ 0.05 needs h2 ≥ 0.15: 1,500 MHz, the 1 s VM and half the 2 s one: 2 s."""
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.05)]) == pytest.approx(2.0, rel=1e-4)
+
+
+def test_perfect_balance_needs_the_two_cheapest_whole() -> None:
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.0)]) == pytest.approx(3.0, rel=1e-4)
+
+
+def test_nothing_to_move_when_already_within() -> None:
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.25)]) == 0.0
+
+
+def test_cpu_cap_can_cost_more_than_the_balance() -> None:
+    """std ≤ 0.2 holds today, but a cap of 0.25 takes 1,500 MHz off h1 again: 2 s."""
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.2)], cpu_cap=0.25) == pytest.approx(2.0, rel=1e-4)
+
+
+def test_bound_never_exceeds_the_cheapest_plan() -> None:
+    """Random clusters of three hosts (two CPU generations, no IMC) and five VMs: the bound is at
+    most the cheapest of all placements that reach the target, found by enumeration."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        hosts = [
+            host(f"h{i}", int(rng.integers(6, 12)) * 1_000, int(rng.integers(8, 17)) * 1_024, generation=g)
+            for i, g in enumerate((1, 3, 3))
+        ]
+        vms = [
+            vm(
+                f"v{j}",
+                f"h{int(rng.integers(0, 3))}",
+                int(rng.integers(1, 5)) * 500,
+                int(rng.integers(1, 5)) * 1_024,
+            )
+            for j in range(5)
+        ]
+        inst = make_instance(hosts, vms)
+        allowed = compatibility(inst).allowed
+        if not all(allowed[v, inst.current_host[v]] for v in range(inst.num_vms)):
+            continue
+        cost = rng.uniform(1, 10, inst.num_vms)
+        plans = [
+            np.array(p)
+            for p in itertools.product(range(3), repeat=inst.num_vms)
+            if all(allowed[v, h] for v, h in enumerate(p))
+        ]
+
+        # Aim at what a random allowed placement reaches, so that some plan meets it.
+        aim = plans[int(rng.integers(0, len(plans)))]
+        targets = [(r, std(inst, aim, r) + 1e-9) for r in ("cpu", "memory")]
+        best = min(
+            float(cost[p != inst.current_host].sum())
+            for p in plans
+            if all(std(inst, p, r) <= t for r, t in targets)
+        )
+        assert bound(inst, list(cost), targets) <= best + 1e-6
+
+
+def std(inst: Instance, plan: np.ndarray, resource: str) -> float:
+    demand, capacity = inst.balance_columns(resource)
+    return float((np.bincount(plan, demand, inst.num_hosts) / capacity).std())
