@@ -217,7 +217,9 @@ def summary_markdown(
         "## Ours (threshold 3) vs the classic DRS greedy",
         "",
         "Migration seconds as scheduled (moves sharing a link slow each other) and, under *alone*, "
-        "as the pre-copy estimate of each move on a free link.",
+        "as the pre-copy estimate of each move on a free link. *Alone / its bound*: those seconds "
+        "over the least any plan needs to reach the same balance and CPU peak (a proven lower "
+        "bound), so contenders that stop at different balances compare on equal terms.",
         "",
         *ratio_table(df),
         "",
@@ -231,7 +233,8 @@ def summary_markdown(
         "the threshold's tolerance and the floor no placement can beat (compatibility islands; the "
         "tolerance is out of reach when the floor is above it). Max CPU % against the fluid lower "
         "bound and the same bound with compatibility; hosts on against the L2 bound with DPM's high "
-        "target; P2/P3 = priority-2 / priority-3 rules left broken.",
+        "target; P2/P3 = priority-2 / priority-3 rules left broken; alone s = migration seconds "
+        "of each move on a free link, in brackets the least any plan needs for the same balance.",
         "",
         *results_table(df),
         "",
