@@ -257,6 +257,8 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
                     "0.1 s",
                 ),
             )
+    if band is not None and "cpu" in band.resources:
+        notes.append(_peak_note(instance, band, outcome.on_mask, assignment))
     placement = {
         vm.name: instance.hosts[int(h)].name
         for vm, h in zip(instance.vms, assignment, strict=True)
@@ -332,6 +334,19 @@ def _balance_warm_start(
         aim -= GREEDY_AIM_STEP
         if penalty.excess(warm) == 0 or budget == 0 or aim < GREEDY_AIM_LEAST or time.monotonic() >= deadline:
             return warm
+
+
+def _peak_note(instance: Instance, band: DrsBand, on_mask: BoolArray, assignment: IntArray) -> str:
+    """What the CPU peak cap asked for, and whether the plan meets it (for plan notes)."""
+    cpu = band.resources.index("cpu")
+    cap = float(band.peak_caps(on_mask)[cpu])
+    least = band.least_peaks(on_mask)[cpu]
+    peak = float(np.max(LoadState(instance, assignment).utilization("cpu")[on_mask], initial=0.0))
+    verdict = "every host is within it" if peak <= cap + 1e-9 else f"the hottest host stays at {peak:.3f}"
+    return (
+        f"CPU peak cap {cap:.3f} (the least peak {least:.3f} any placement allows, plus the tolerance): "
+        f"{verdict}"
+    )
 
 
 def _floor_note(band: DrsBand, on_mask: BoolArray) -> str:

@@ -251,6 +251,8 @@ def test_drs_keeps_the_hottest_host_within_the_tolerance_of_the_least_peak(
     assert len(plan.migrations) == 3
     assert all(m.source == "h1" for m in plan.migrations)
     assert plan.metrics["after"]["max_utilization"]["cpu"] == pytest.approx(0.6)
+    note = "CPU peak cap 0.650 (the least peak 0.550 any placement allows, plus the tolerance)"
+    assert f"{note}: every host is within it" in plan.metrics["notes"]
 
 
 # -- maintenance ----------------------------------------------------------------------------------
