@@ -114,7 +114,7 @@ def greedy_balance(
         if np.all(u[:, on_mask].std(axis=1) <= tolerance) and spread.within_cap(u[:, on_mask]):
             break
         sources = _sources(state, u, on_mask, allowed, movable, island_aware, spread)
-        best = _best_move(
+        picks = _best_moves(
             state,
             u,
             sources,
@@ -128,7 +128,7 @@ def greedy_balance(
             limits,
             spread,
         )
-        if not best and island_aware and moves + 2 <= limit:
+        if not picks and island_aware and moves + 2 <= limit:
             swap = best_swap(
                 state,
                 u,
@@ -148,20 +148,20 @@ def greedy_balance(
                 state.move(b, to_a_host)
                 moves += 2
                 continue
-        if not best:
+        if not picks:
             break
-        first_source = int(state.assignment[best[0][0]])
-        state.move(*best[0])
+        vm, target = picks[0]
+        touched = {int(state.assignment[vm]), target}
+        state.move(vm, target)
         moves += 1
         if several_per_step:
-            touched = {first_source, best[0][1]}
             moves += _apply_disjoint(
-                state, best, touched, resources, on_mask, anti_group, spread, limit - moves
+                state, picks, touched, resources, on_mask, anti_group, spread, limit - moves
             )
     return GreedyResult(state.assignment, moves, imbalance(state, resources, on_mask))
 
 
-def _best_move(
+def _best_moves(
     state: LoadState,
     u: FloatArray,
     sources: IntArray,
