@@ -26,6 +26,7 @@ Limitations
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,7 +52,9 @@ def least_migration_seconds(
 ) -> float:
     """The least Σ migration seconds of any plan whose final state, over the hosts of
     ``on_mask``, has each (resource, std-dev) of ``imbalance`` within its value (and no host's
-    CPU utilization above ``cpu_cap``). 0 when today's placement already does."""
+    CPU utilization above ``cpu_cap``). 0 when today's placement already does; infinite when a
+    VM that cannot move (immobile, or allowed on none of those hosts) sits on a host that ends
+    off, since no plan reaches that state."""
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix, vstack
 
@@ -66,6 +69,8 @@ def least_migration_seconds(
     # that ends off must leave whatever they are.
     free = np.flatnonzero(placed & movable & allowed[:, hosts].any(axis=1))
     stuck = placed & ~np.isin(np.arange(instance.num_vms), free)
+    if np.any(column_of[instance.current_host[stuck]] < 0):
+        return math.inf
     home = column_of[instance.current_host[free]]  # -1: the VM's host ends off
     classes, klass = np.unique(allowed[np.ix_(free, hosts)], axis=0, return_inverse=True)
     klass = klass.ravel()
@@ -150,7 +155,7 @@ def least_migration_seconds(
     a_eq = vstack(eq_blocks).tocsr()
     b_eq = np.concatenate(eq_rhs)
     # Tangent of z² at z0: z² ≥ 2·z0·z − z0², i.e. 2·z0·(u_h − m) − e_h ≤ z0².
-    cut_rows: list[object] = []
+    cut_rows: list[coo_matrix] = []
     cut_rhs: list[FloatArray] = []
 
     def add_cuts(r_base: int, z0: FloatArray) -> None:
@@ -183,7 +188,7 @@ def least_migration_seconds(
 
     best = 0.0
     for _ in range(MAX_ROUNDS):
-        a_ub = vstack([*ub_blocks, *cut_rows]).tocsr()  # type: ignore[list-item]
+        a_ub = vstack([*ub_blocks, *cut_rows]).tocsr()
         b_ub = np.concatenate([*ub_rhs, *cut_rhs])
         result = linprog(
             objective,

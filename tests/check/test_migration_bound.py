@@ -89,3 +89,23 @@ def test_bound_never_exceeds_the_cheapest_plan() -> None:
 def std(inst: Instance, plan: np.ndarray, resource: str) -> float:
     demand, capacity = inst.balance_columns(resource)
     return float((np.bincount(plan, demand, inst.num_hosts) / capacity).std())
+
+
+def test_no_plan_switches_off_a_host_under_a_vm_that_cannot_move() -> None:
+    """h1 ends off, but its VM is pinned: no plan reaches that state."""
+    inst = make_instance([host("h1"), host("h2")], [vm("p", "h1", pinned=True), vm("q", "h2")])
+    movable = np.array([False, True])
+    on = np.array([False, True])
+    allowed = compatibility(inst).allowed
+    assert least_migration_seconds(inst, np.ones(2), allowed, movable, on, [("cpu", 0.1)]) == float("inf")
+
+
+def test_vms_on_a_host_that_ends_off_must_leave_it() -> None:
+    """h1 ends off: its two VMs pay their seconds whatever the balance asks."""
+    inst = make_instance([host("h1"), host("h2"), host("h3")], [vm("a", "h1"), vm("b", "h1"), vm("c", "h2")])
+    on = np.array([False, True, True])
+    allowed = compatibility(inst).allowed
+    seconds = least_migration_seconds(
+        inst, np.array([2.0, 3.0, 7.0]), allowed, np.ones(3, bool), on, [("cpu", 1.0)]
+    )
+    assert seconds == pytest.approx(5.0, rel=1e-4)
