@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduler.heuristics.balance import (
+    MoveSearch,
     capacity_matrix,
     demand_matrix,
     host_heat,
@@ -101,8 +102,16 @@ def greedy_balance(
     )
     slack = np.broadcast_to(np.asarray(tolerance, dtype=np.float64), (len(resources),))
     spread = Spread(slack if beyond_tolerance else None, peak_cap)
-    demand = demand_matrix(state, resources)
-    capacity = capacity_matrix(state, resources)
+    search = MoveSearch(
+        state,
+        demand_matrix(state, resources),
+        capacity_matrix(state, resources),
+        on_mask,
+        allowed,
+        cost_s,
+        limits,
+        spread,
+    )
     on_idx = np.flatnonzero(on_mask)
     n_on = len(on_idx)
     moves = 0
@@ -114,34 +123,9 @@ def greedy_balance(
         if np.all(u[:, on_mask].std(axis=1) <= tolerance) and spread.within_cap(u[:, on_mask]):
             break
         sources = _sources(state, u, on_mask, allowed, movable, island_aware, spread)
-        picks = _best_moves(
-            state,
-            u,
-            sources,
-            demand,
-            capacity,
-            on_mask,
-            allowed,
-            movable,
-            anti_group,
-            cost_s,
-            limits,
-            spread,
-        )
+        picks = _best_moves(search, u, sources, movable, anti_group)
         if not picks and island_aware and moves + 2 <= limit:
-            swap = best_swap(
-                state,
-                u,
-                sources,
-                demand,
-                capacity,
-                on_mask,
-                allowed,
-                movable & (anti_group < 0),
-                cost_s,
-                limits,
-                spread,
-            )
+            swap = best_swap(search, u, sources, movable & (anti_group < 0))
             if swap is not None:
                 a, to_b_host, b, to_a_host = swap
                 state.move(a, to_b_host)
@@ -162,26 +146,13 @@ def greedy_balance(
 
 
 def _best_moves(
-    state: LoadState,
-    u: FloatArray,
-    sources: IntArray,
-    demand: FloatArray,
-    capacity: FloatArray,
-    on_mask: BoolArray,
-    allowed: BoolArray,
-    movable: BoolArray,
-    anti_group: IntArray,
-    cost_s: FloatArray | None,
-    limits: tuple[FloatArray, FloatArray],
-    spread: Spread,
+    search: MoveSearch, u: FloatArray, sources: IntArray, movable: BoolArray, anti_group: IntArray
 ) -> list[tuple[int, int]]:
     """The best single move (vm, target) off each of ``sources`` that helps, by benefit (or
     benefit per second), best first; ``u`` is the utilization [resource, host] now."""
-    u_on = u[:, on_mask]
-    n = u_on.shape[1]
-    s1 = u_on.sum(axis=1)
-    s2 = (u_on**2).sum(axis=1)
-    std_now = spread.of(np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0)))
+    state, demand, capacity, spread = search.state, search.demand, search.capacity, search.spread
+    on_mask, allowed, cost_s, limits = search.on_mask, search.allowed, search.cost_s, search.limits
+    n, s1, s2, std_now = search.sums(u)
     found: list[tuple[float, int, int]] = []
     targets = np.flatnonzero(on_mask)
     for src in sources:
@@ -223,7 +194,7 @@ def _best_moves(
             + (u_tgt + d_tgt) ** 2
         )
         new_s1 = s1[:, None, None] - d_src[:, :, None] + d_tgt
-        new_std = spread.of(np.sqrt(np.maximum(new_s2 / n - (new_s1 / n) ** 2, 0.0)))  # [m, t]
+        new_std = search.spread_of(n, new_s1, new_s2)  # [m, t]
         benefit = std_now - new_std
         if spread.peak_cap is not None:
             # Only the source and the target change: the overshoot's change is theirs.

@@ -20,8 +20,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.balance import host_heat
-from scheduler.heuristics.spread import Spread
+from scheduler.heuristics.balance import MoveSearch, host_heat
 from scheduler.heuristics.state import LoadState
 
 BoolArray = npt.NDArray[np.bool_]
@@ -34,26 +33,15 @@ MAX_PER_HOST = 120  # candidates per host side: the cheapest per unit of demand 
 
 
 def best_swap(
-    state: LoadState,
-    u: FloatArray,
-    sources: IntArray,
-    demand: FloatArray,
-    capacity: FloatArray,
-    on_mask: BoolArray,
-    allowed: BoolArray,
-    movable: BoolArray,
-    cost_s: FloatArray | None,
-    limits: tuple[FloatArray, FloatArray],
-    spread: Spread,
+    search: MoveSearch, u: FloatArray, sources: IntArray, movable: BoolArray
 ) -> tuple[int, int, int, int] | None:
     """The best exchange (vm a on s → t, vm b on t → s) as (a, t, b, s), or None if none helps;
     ``u`` is the utilization [resource, host] now."""
+    state, demand, capacity = search.state, search.demand, search.capacity
+    on_mask, allowed, cost_s, limits = search.on_mask, search.allowed, search.cost_s, search.limits
     inst = state.instance
-    u_on = u[:, on_mask]
-    n = u_on.shape[1]
-    s1 = u_on.sum(axis=1)
-    s2 = (u_on**2).sum(axis=1)
-    std_now = float(spread.of(np.sqrt(np.maximum(s2 / n - (s1 / n) ** 2, 0.0))))
+    n, s1, s2, spread_now = search.sums(u)
+    std_now = float(spread_now)
     heat = host_heat(u, on_mask)
     best_score, best = 0.0, None
     for src in sources:
@@ -94,7 +82,7 @@ def best_swap(
                 + u_t**2
             )
             new_s1 = s1[:, None, None] + (u_s - u[:, src][:, None, None]) + (u_t - u[:, tgt][:, None, None])
-            new_std = spread.of(np.sqrt(np.maximum(new_s2 / n - (new_s1 / n) ** 2, 0.0)))  # [a, b]
+            new_std = search.spread_of(n, new_s1, new_s2)  # [a, b]
             benefit = np.where(ok, std_now - new_std, -np.inf)
             if cost_s is None:
                 score = benefit
