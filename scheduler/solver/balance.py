@@ -29,7 +29,7 @@ The same numbers serve the CP encoding (``add_host``) and the solver-free evalua
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -108,30 +108,33 @@ class DrsBand:
 
     def floors(self, on_mask: BoolArray) -> tuple[float, ...]:
         """The imbalance floor per measured resource over the hosts of ``on_mask``."""
-        key = on_mask.tobytes()
-        if key not in self._floors:
-            hosts = np.flatnonzero(on_mask)
-            allowed = self._allowed[:, hosts]
-            columns = [self.instance.balance_columns(r) for r in self.resources]
-            self._floors[key] = tuple(
-                imbalance_floor_of(allowed, demand, cap[hosts]) for demand, cap in columns
-            )
-        return self._floors[key]
+        return self._per_resource(self._floors, on_mask, imbalance_floor_of, self.resources)
 
     def least_peaks(self, on_mask: BoolArray) -> tuple[float, ...]:
         """The least highest-host utilization any placement reaches over the hosts of ``on_mask``,
         per measured resource (``check.bounds.least_peak_of``, with the same held VMs); only
         CPU's is computed (``peak_caps``), the others are 0."""
+        return self._per_resource(self._peaks, on_mask, least_peak_of, ("cpu",))
+
+    def _per_resource(
+        self,
+        cache: dict[bytes, tuple[float, ...]],
+        on_mask: BoolArray,
+        bound: Callable[[BoolArray, IntArray, IntArray], float],
+        computed: tuple[str, ...],
+    ) -> tuple[float, ...]:
+        """``bound(allowed, demand, capacity)`` of each measured resource in ``computed`` (0 for
+        the others) over the hosts of ``on_mask``, with the held VMs; once per mask."""
         key = on_mask.tobytes()
-        if key not in self._peaks:
+        if key not in cache:
             hosts = np.flatnonzero(on_mask)
             allowed = self._allowed[:, hosts]
-            peaks = []
+            values = []
             for resource in self.resources:
                 demand, cap = self.instance.balance_columns(resource)
-                peaks.append(least_peak_of(allowed, demand, cap[hosts]) if resource == "cpu" else 0.0)
-            self._peaks[key] = tuple(peaks)
-        return self._peaks[key]
+                values.append(bound(allowed, demand, cap[hosts]) if resource in computed else 0.0)
+            cache[key] = tuple(values)
+        return cache[key]
 
     def peak_caps(self, on_mask: BoolArray) -> FloatArray:
         """Per measured resource, the utilization no host should exceed: for CPU the least peak
@@ -256,8 +259,14 @@ class BalancePenalty:
 
     def overshoot_of_loads(self, loads: IntArray) -> IntArray:
         """o [r, host]: ``PEAK_SLOPE``·w_h·(load − peak)⁺; 0 for hosts that are off."""
-        over = np.maximum(loads - self.peak, 0) * self.weight * PEAK_SLOPE
+        over = self.overshoot_at(np.arange(loads.shape[1]), loads)
         return np.asarray(np.where(self.on_mask[None, :], over, 0), dtype=np.int64)
+
+    def overshoot_at(self, hosts: IntArray, loads: IntArray) -> IntArray:
+        """o [r, len(hosts)] of loads [r, len(hosts)] at a few hosts (no on/off masking, as
+        ``penalty_at``)."""
+        over = np.maximum(loads - self.peak[:, hosts], 0) * self.weight[:, hosts] * PEAK_SLOPE
+        return np.asarray(over, dtype=np.int64)
 
     def value_of_loads(self, loads: IntArray) -> int:
         """The level's value for scaled loads [r, host]: Σ_r max(0, Σ_h f − B_r) + Σ_{r,h} o."""

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from scheduler.heuristics.state import LoadState, high_target_limits
 from scheduler.model import NO_HOST
-from scheduler.solver.balance import PEAK_SLOPE, BalancePenalty
+from scheduler.solver.balance import BalancePenalty
 from scheduler.solver.problem import Problem
 
 BoolArray = npt.NDArray[np.bool_]
@@ -68,7 +68,7 @@ def drop_unneeded_moves(
             [penalty.penalty_at(r, pair, new_loads[r] - penalty.target[r, pair]) for r in range(len(totals))]
         )
         new_totals = totals - f[:, pair].sum(axis=1) + new_f.sum(axis=1)
-        new_over = np.maximum(new_loads - penalty.peak[:, pair], 0) * penalty.weight[:, pair] * PEAK_SLOPE
+        new_over = penalty.overshoot_at(pair, new_loads)
         new_over_total = over_total - int(over[:, pair].sum()) + int(new_over.sum())
         if int(np.maximum(new_totals - penalty.budget, 0).sum()) + new_over_total > limit:
             continue
