@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from check.entries import host_entry, vm_entry
 
 from scheduler.check import check_rule, verify_plan
 from scheduler.errors import InputError
@@ -21,22 +22,6 @@ from scheduler.solver.options import SolveOptions
 from scheduler.synth import SynthSpec, synthesize
 
 OPTIONS = SolveOptions(time_limit_s=3.0, num_workers=2, seed=0)
-
-
-def host(name: str, state: str = "up") -> dict[str, Any]:
-    return {"name": name, "cpu_mhz": 10_000, "memory_mib": 16_384, "state": state}
-
-
-def vm(name: str, on: str | None, cpu_mhz: int = 1_000, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "host": on,
-        "vcpus": 2,
-        "memory_mib": 1_024,
-        "cpu_demand_mhz": cpu_mhz,
-        "memory_demand_mib": 1_024,
-        **extra,
-    }
 
 
 def inventory(
@@ -56,8 +41,12 @@ def busy() -> Instance:
     DPM's high target (81 %) forces load off h1; DRS spreads it. At least one migration, and the
     standby host stays off (two up hosts are enough).
     """
-    hosts = [host("h1"), host("h2"), host("h3"), host("h4", "standby")]
-    vms = [vm("a", "h1", 3_000, dirty_rate_mibps=30.0), vm("b", "h1", 3_000), vm("c", "h1", 3_000)]
+    hosts = [host_entry("h1"), host_entry("h2"), host_entry("h3"), host_entry("h4", "standby")]
+    vms = [
+        vm_entry("a", "h1", 3_000, dirty_rate_mibps=30.0),
+        vm_entry("b", "h1", 3_000),
+        vm_entry("c", "h1", 3_000),
+    ]
     return inventory(hosts, vms, dpm={"enabled": True})
 
 
@@ -68,7 +57,7 @@ def yielding() -> Instance:
         {"name": "licence", "kind": "vm_host", "mode": "must", "vms": ["a", "b"], "hosts": ["h1"]},
         {"name": "apart", "kind": "anti_affinity", "vms": ["a", "b"]},
     ]
-    return inventory([host("h1"), host("h2")], [vm("a", "h1"), vm("b", "h2")], rules)
+    return inventory([host_entry("h1"), host_entry("h2")], [vm_entry("a", "h1"), vm_entry("b", "h2")], rules)
 
 
 @pytest.fixture
@@ -78,7 +67,7 @@ def impossible() -> Instance:
         {"name": "on-h1", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h1"]},
         {"name": "on-h2", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h2"]},
     ]
-    return inventory([host("h1"), host("h2")], [vm("a", "h1")], rules)
+    return inventory([host_entry("h1"), host_entry("h2")], [vm_entry("a", "h1")], rules)
 
 
 def replayed_placement(instance: Instance, plan: Plan) -> dict[str, str]:
@@ -213,8 +202,8 @@ def test_moves_onto_a_host_dpm_powers_on_are_labelled_dpm():
     """h1 runs 9,000 MHz (90 %), above DPM's 81 % target; h2, in standby, must come back and take
     load: the move onto it is DPM's doing, and the power-on precedes it."""
     instance = inventory(
-        [host("h1"), host("h2", "standby")],
-        [vm("a", "h1", 3_000), vm("b", "h1", 3_000), vm("c", "h1", 3_000)],
+        [host_entry("h1"), host_entry("h2", "standby")],
+        [vm_entry("a", "h1", 3_000), vm_entry("b", "h1", 3_000), vm_entry("c", "h1", 3_000)],
         dpm={"enabled": True},
     )
     plan = make_plan(instance, OPTIONS).plan

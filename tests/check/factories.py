@@ -88,6 +88,11 @@ def vm(
     )
 
 
+def vms_on(counts: Mapping[str, int], cpu_mhz: int = 1_000) -> list[VM]:
+    """``counts[h]`` VMs of ``cpu_mhz`` (defaults otherwise) on each host h, named h-0, h-1, …"""
+    return [vm(f"{h}-{j}", h, cpu_mhz) for h, n in counts.items() for j in range(n)]
+
+
 def affinity(name: str, *vms: str) -> Rule:
     return Rule(name, RuleKind.AFFINITY, tuple(vms))
 

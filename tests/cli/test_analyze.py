@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from check.entries import host_entry, vm_entry
 
 from scheduler.cli.main import main
 
@@ -31,30 +32,12 @@ def island_cluster() -> dict[str, Any]:
     Without IMC the newer VMs cannot move back to the older hosts, so no placement gets the CPU
     imbalance below 0.35 (see tests/check/test_bounds.py): far above threshold 3's tolerance.
     """
-
-    def host(name: str, generation: int) -> dict[str, Any]:
-        return {
-            "name": name,
-            "cpu_mhz": 10_000,
-            "memory_mib": 16_384,
-            "cpu": {"vendor": "intel", "generation": generation},
-        }
-
-    def vm(name: str, on: str, cpu_mhz: int) -> dict[str, Any]:
-        return {
-            "name": name,
-            "host": on,
-            "vcpus": 2,
-            "memory_mib": 1_024,
-            "cpu_demand_mhz": cpu_mhz,
-            "memory_demand_mib": 1_024,
-        }
-
-    vms = [vm(f"old{i}", "o1", 1_000) for i in range(2)]
-    vms += [vm(f"new{i}", "n1" if i < 4 else "n2", 2_000) for i in range(8)]
+    generations = (("o1", 1), ("o2", 1), ("n1", 3), ("n2", 3))
+    vms = [vm_entry(f"old{i}", "o1", 1_000) for i in range(2)]
+    vms += [vm_entry(f"new{i}", "n1" if i < 4 else "n2", 2_000) for i in range(8)]
     return {
         "name": "islands",
-        "hosts": [host("o1", 1), host("o2", 1), host("n1", 3), host("n2", 3)],
+        "hosts": [host_entry(name, cpu={"vendor": "intel", "generation": g}) for name, g in generations],
         "vms": vms,
     }
 

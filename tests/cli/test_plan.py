@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from check.entries import host_entry, vm_entry
 
 from scheduler.check import verify_plan
 from scheduler.cli.main import main
@@ -23,21 +24,6 @@ from scheduler.pipeline import with_what_if
 QUICK = ["--time-limit", "2", "--workers", "2", "-q"]
 
 
-def host(name: str, state: str = "up") -> dict[str, Any]:
-    return {"name": name, "cpu_mhz": 10_000, "memory_mib": 16_384, "state": state}
-
-
-def vm(name: str, on: str | None, cpu_mhz: int = 1_000) -> dict[str, Any]:
-    return {
-        "name": name,
-        "host": on,
-        "vcpus": 2,
-        "memory_mib": 1_024,
-        "cpu_demand_mhz": cpu_mhz,
-        "memory_demand_mib": 1_024,
-    }
-
-
 def hot_cluster() -> dict[str, Any]:
     """h1 runs a and b (4,000 MHz each: 80 %), h2 is empty, h3 is in standby; DRS threshold 3, DPM off.
 
@@ -46,8 +32,8 @@ def hot_cluster() -> dict[str, Any]:
     """
     return {
         "name": "cli",
-        "hosts": [host("h1"), host("h2"), host("h3", "standby")],
-        "vms": [vm("a", "h1", 4_000), vm("b", "h1", 4_000)],
+        "hosts": [host_entry("h1"), host_entry("h2"), host_entry("h3", "standby")],
+        "vms": [vm_entry("a", "h1", 4_000), vm_entry("b", "h1", 4_000)],
     }
 
 
@@ -55,8 +41,8 @@ def impossible_cluster() -> dict[str, Any]:
     """a must run on h1 and must run on h2: infeasible."""
     return {
         "name": "cli",
-        "hosts": [host("h1"), host("h2")],
-        "vms": [vm("a", "h1")],
+        "hosts": [host_entry("h1"), host_entry("h2")],
+        "vms": [vm_entry("a", "h1")],
         "rules": [
             {"name": "on-h1", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h1"]},
             {"name": "on-h2", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h2"]},

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from check.factories import host, make_instance, vm
+from check.factories import host, make_instance, vm, vms_on
 
 from scheduler.check.metrics import drs_tolerance
 from scheduler.compat import compatibility
-from scheduler.heuristics.drs_greedy import greedy_balance
+from scheduler.heuristics.drs_greedy import GreedyResult, greedy_balance
 from scheduler.model import Instance
 
 
@@ -21,31 +23,32 @@ def islands() -> Instance:
     return make_instance(hosts, vms)
 
 
-def balance(inst: Instance, island_aware: bool) -> tuple[int, np.ndarray]:
-    on = np.ones(inst.num_hosts, dtype=np.bool_)
-    result = greedy_balance(
+def balance(inst: Instance, tolerance: float | None = None, **options: Any) -> GreedyResult:
+    """Greedy CPU balancing of every host from today's placement, at threshold 3's tolerance
+    unless told otherwise."""
+    return greedy_balance(
         inst,
         inst.current_host.copy(),
         compatibility(inst).allowed,
-        on,
+        np.ones(inst.num_hosts, dtype=np.bool_),
         ("cpu",),
-        drs_tolerance(3, inst.num_hosts),
-        island_aware=island_aware,
+        drs_tolerance(3, inst.num_hosts) if tolerance is None else tolerance,
+        **options,
     )
-    return result.moves, result.assignment
 
 
 def test_classic_loop_stops_when_the_hottest_hosts_cannot_help() -> None:
-    moves, assignment = balance(islands(), island_aware=False)
-    assert moves == 0
-    assert np.array_equal(assignment, islands().current_host)
+    result = balance(islands(), island_aware=False)
+    assert result.moves == 0
+    assert np.array_equal(result.assignment, islands().current_host)
 
 
 def test_island_aware_loop_balances_the_older_island() -> None:
     """o1 → o2 twice: (0.5, 0.1) → (0.3, 0.3); the newer VMs stay on the newer hosts."""
     inst = islands()
-    moves, assignment = balance(inst, island_aware=True)
-    assert moves == 2
+    result = balance(inst, island_aware=True)
+    assert result.moves == 2
+    assignment = result.assignment
     o1, o2 = inst.host_index["o1"], inst.host_index["o2"]
     assert int((assignment == o1).sum()) == int((assignment == o2).sum()) == 3
     newer = np.array([v.name.startswith("new") for v in inst.vms])
@@ -62,15 +65,14 @@ def memory_full_pair() -> Instance:
 
 
 def test_classic_loop_cannot_balance_full_hosts() -> None:
-    moves, _ = balance(memory_full_pair(), island_aware=False)
-    assert moves == 0
+    assert balance(memory_full_pair(), island_aware=False).moves == 0
 
 
 def test_a_pairwise_exchange_balances_full_hosts() -> None:
     inst = memory_full_pair()
-    moves, assignment = balance(inst, island_aware=True)
-    assert moves == 2
-    cpu = np.bincount(assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
+    result = balance(inst, island_aware=True)
+    assert result.moves == 2
+    cpu = np.bincount(result.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
     assert cpu.tolist() == [3_500, 3_500]
 
 
@@ -79,19 +81,13 @@ def one_hot_host() -> Instance:
     Threshold 3's tolerance on four hosts is 0.1: two moves off h1 reach std 0.087 with h1 at
     0.7; a peak cap of 0.65 takes a third."""
     hosts = [host(f"h{i}") for i in range(1, 5)]
-    counts = {"h1": 9, "h2": 4, "h3": 5, "h4": 4}
-    return make_instance(hosts, [vm(f"{h}-{j}", h, 1_000) for h, n in counts.items() for j in range(n)])
+    return make_instance(hosts, vms_on({"h1": 9, "h2": 4, "h3": 5, "h4": 4}))
 
 
 def test_peak_cap_keeps_the_loop_going_until_no_host_is_above_it() -> None:
     inst = one_hot_host()
-    on = np.ones(inst.num_hosts, dtype=np.bool_)
-    allowed = compatibility(inst).allowed
-    tolerance = drs_tolerance(3, inst.num_hosts)
-    plain = greedy_balance(inst, inst.current_host.copy(), allowed, on, ("cpu",), tolerance)
-    capped = greedy_balance(
-        inst, inst.current_host.copy(), allowed, on, ("cpu",), tolerance, peak_cap=np.array([0.65])
-    )
+    plain = balance(inst)
+    capped = balance(inst, peak_cap=np.array([0.65]))
     assert plain.moves == 2
     assert capped.moves == 3
     cpu = np.bincount(capped.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts) / 10_000
@@ -102,29 +98,14 @@ def twin_islands() -> Instance:
     """Two islands of two hosts (generations 1 and 3, no IMC), each a hot host with six 1,000 MHz
     VMs and a cold one with two: one evaluation of the sources finds a helpful move in each."""
     hosts = [host("o1", generation=1), host("o2", generation=1), host("n1"), host("n2")]
-    counts = {"o1": 6, "o2": 2, "n1": 6, "n2": 2}
-    return make_instance(hosts, [vm(f"{h}-{j}", h, 1_000) for h, n in counts.items() for j in range(n)])
+    return make_instance(hosts, vms_on({"o1": 6, "o2": 2, "n1": 6, "n2": 2}))
 
 
 def test_several_moves_per_step_reach_the_same_balance() -> None:
     """(0.6, 0.2, 0.6, 0.2) → (0.4, 0.4, 0.4, 0.4) either way: two moves in each island."""
     inst = twin_islands()
-    on = np.ones(inst.num_hosts, dtype=np.bool_)
-    allowed = compatibility(inst).allowed
-    results = [
-        greedy_balance(
-            inst,
-            inst.current_host.copy(),
-            allowed,
-            on,
-            ("cpu",),
-            0.0,
-            island_aware=True,
-            several_per_step=batch,
-        )
-        for batch in (False, True)
-    ]
-    for result in results:
+    for batch in (False, True):
+        result = balance(inst, 0.0, island_aware=True, several_per_step=batch)
         assert result.moves == 4
         cpu = np.bincount(result.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
         assert cpu.tolist() == [4_000] * 4

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from check.factories import affinity, anti_affinity, host, make_instance, vm, vm_host
+from check.factories import affinity, anti_affinity, host, make_instance, vm, vm_host, vms_on
 
 from scheduler.model import DpmPolicy, HostState, Instance, Measure, MoveReason, PlanStatus, PowerActionKind
 from scheduler.pipeline import PlanOutcome, with_what_if
@@ -239,8 +239,7 @@ def one_hot_host() -> Instance:
     0.55 + tolerance 0.1 = 0.65) takes a third move: (0.6, 0.6, 0.5, 0.5) or a rotation of it.
     """
     hosts = [host(f"h{i}") for i in range(1, 5)]
-    counts = {"h1": 9, "h2": 4, "h3": 5, "h4": 4}
-    vms = [vm(f"{h}-{j}", h, 1_000) for h, n in counts.items() for j in range(n)]
+    vms = vms_on({"h1": 9, "h2": 4, "h3": 5, "h4": 4})
     return with_drs(make_instance(hosts, vms), measure=Measure.CPU)
 
 
