@@ -150,10 +150,8 @@ def _should_rules_ok(instance: Instance) -> BoolArray:
     for rule in instance.rules:
         if rule.priority != 3:
             continue
-        listed = np.zeros(instance.num_hosts, dtype=np.bool_)
-        listed[[instance.host_index[name] for name in rule.hosts]] = True
         members = [instance.vm_index[name] for name in rule.vms]
-        ok[members] &= listed if rule.wants_hosts else ~listed
+        ok[members] &= instance.accepted_hosts(rule)
     return ok
 
 

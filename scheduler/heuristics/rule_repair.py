@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduler.heuristics.state import LoadState, rule_groups
-from scheduler.model import NO_HOST, HostRuleMode, Instance, RuleKind
+from scheduler.model import NO_HOST, Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -93,11 +93,9 @@ def repair_vm_rules(
     in_affinity = rule_groups(instance, RuleKind.AFFINITY) >= 0
     anti_group = rule_groups(instance, RuleKind.ANTI_AFFINITY)
     for rule in instance.rules_of_kind(RuleKind.VM_HOST):
-        if rule.mode not in (HostRuleMode.SHOULD, HostRuleMode.SHOULD_NOT):
+        if rule.priority != 3:
             continue
-        listed = np.zeros(instance.num_hosts, dtype=np.bool_)
-        listed[[instance.host_index[n] for n in rule.hosts]] = True
-        wanted = listed if rule.mode is HostRuleMode.SHOULD else ~listed
+        wanted = instance.accepted_hosts(rule)
         for v in (instance.vm_index[n] for n in rule.vms):
             here = int(state.assignment[v])
             if here == NO_HOST or wanted[here] or not movable[v] or in_affinity[v]:

@@ -142,6 +142,12 @@ class Instance:
     def rules_of_kind(self, kind: RuleKind) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.kind is kind)
 
+    def accepted_hosts(self, rule: Rule) -> BoolArray:
+        """For a VM-to-host rule, the hosts where its VMs keep it (``Rule.allows_host`` as a mask)."""
+        listed = np.zeros(self.num_hosts, dtype=np.bool_)
+        listed[[self.host_index[name] for name in rule.hosts]] = True
+        return listed if rule.wants_hosts else ~listed
+
     def current_placement(self) -> dict[str, str]:
         """Name map of VM to current host, for placed VMs only."""
         return {v.name: v.host for v in self.vms if v.host is not None}

@@ -70,3 +70,11 @@ def test_unplaced_vms_cannot_break_a_rule() -> None:
     assert check_affinity(affinity("r", "x", "y"), only_x).satisfied
     assert check_anti_affinity(anti_affinity("r", "x", "y"), {"x": "h1", "z": "h1"}).satisfied
     assert check_vm_host(vm_host("r", "must", ["x", "y"], ["h1"]), only_x).satisfied
+
+
+def test_accepted_hosts_is_allows_host_as_a_mask(showcase: Instance) -> None:
+    """For every mode, the instance's mask of accepted hosts agrees host by host with the rule."""
+    names = [h.name for h in showcase.hosts]
+    for mode in ("must", "must_not", "should", "should_not"):
+        rule = vm_host("r", mode, ["x"], names[:2])
+        assert showcase.accepted_hosts(rule).tolist() == [rule.allows_host(name) for name in names]
