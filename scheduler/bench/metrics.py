@@ -45,7 +45,7 @@ from scheduler.bench.contenders import RunOutcome
 from scheduler.check.bounds import imbalance_floor, lower_bounds
 from scheduler.check.metrics import ClusterMetrics, cluster_metrics
 from scheduler.check.migration_bound import least_migration_seconds
-from scheduler.compat import compatibility
+from scheduler.compat import Compatibility, compatibility
 from scheduler.model import Instance
 from scheduler.solver.costs import move_costs
 
@@ -132,7 +132,9 @@ def run_row(
     instance = outcome.instance
     row = empty_row(key)
     before = cluster_metrics(instance, instance.current_placement())
-    bounds = lower_bounds(instance)
+    compat = compatibility(instance)
+    bounds = lower_bounds(instance, compat)
+    cost_s = move_costs(instance).seconds
     row.update(
         {
             "status": outcome.status,
@@ -173,12 +175,12 @@ def run_row(
             row["imbalance_floor"] = max(
                 imbalance_floor(instance, r, on_mask=up_after) for r in RESOURCES if r in measured
             )
-        row["migration_s_bound"] = _migration_bound(instance, after, up_after)
+        row["migration_s_bound"] = _migration_bound(instance, after, up_after, compat, cost_s)
         for r in ("cpu", "memory"):
             bound = float(bounds["max_utilization"][r])
             row[f"fluid_gap_{r}"] = (after.max_utilization[r] - bound) / bound if bound > 0 else ""
     if outcome.plan is not None:
-        row.update(move_columns(outcome))
+        row.update(move_columns(outcome, cost_s))
     return row
 
 
@@ -196,7 +198,9 @@ def error_row(key: Mapping[str, Any], message: str, *, wall_s: float = 0.0) -> d
     return row
 
 
-def _migration_bound(instance: Instance, after: ClusterMetrics, up_after: np.ndarray) -> float | str:
+def _migration_bound(
+    instance: Instance, after: ClusterMetrics, up_after: np.ndarray, compat: Compatibility, cost_s: np.ndarray
+) -> float | str:
     """``migration_s_bound`` of a final state, rounded; blank on clusters too large for its LP."""
     if instance.num_vms > MIGRATION_BOUND_MAX_VMS or not up_after.any():
         return ""
@@ -204,8 +208,8 @@ def _migration_bound(instance: Instance, after: ClusterMetrics, up_after: np.nda
     reached = [(r, float(after.imbalance[r])) for r in instance.policy.drs.measure.resources]
     seconds = least_migration_seconds(
         instance,
-        move_costs(instance).seconds,
-        compatibility(instance).allowed,
+        cost_s,
+        compat.allowed,
         movable,
         up_after,
         reached,
@@ -248,19 +252,17 @@ def state_columns(instance: Instance, after: ClusterMetrics) -> dict[str, Any]:
     }
 
 
-def move_columns(outcome: RunOutcome) -> dict[str, Any]:
-    """Migration figures recomputed from the plan's moves (not from the contender's summary)."""
+def move_columns(outcome: RunOutcome, cost_s: np.ndarray) -> dict[str, Any]:
+    """Migration figures recomputed from the plan's moves (not from the contender's summary);
+    ``cost_s`` is each VM's pre-copy estimate alone on a free link."""
     assert outcome.plan is not None
     moves = outcome.plan.migrations
-    instance = outcome.instance
-    alone = move_costs(instance).seconds if moves else None
+    vm_index = outcome.instance.vm_index
     return {
         "migrations": len(moves),
         "parking_moves": sum(1 for m in moves if m.reason.value == "parking"),
         "migration_s_total": round(sum(m.end_s - m.start_s for m in moves), 3),
-        "migration_s_alone": round(sum(float(alone[instance.vm_index[m.vm]]) for m in moves), 3)
-        if alone is not None
-        else 0.0,
+        "migration_s_alone": round(float(sum(cost_s[vm_index[m.vm]] for m in moves)), 3),
         "data_moved_gib": round(sum(m.estimate.transferred_mib for m in moves) / 1024, 3),
         "makespan_s": round(max((m.end_s for m in moves), default=0.0), 3),
         "non_converging_moves": sum(1 for m in moves if not m.estimate.converges),
