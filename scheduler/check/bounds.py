@@ -92,7 +92,7 @@ def least_peak_of(allowed: npt.NDArray[np.bool_], demand: npt.ArrayLike, capacit
     allowed = allowed[placeable]
     demand = demand[placeable]
     single = float((demand / np.where(allowed, cap[None, :], 0).max(axis=1)).max())
-    rows, klass = _classes(allowed)
+    rows, klass = distinct_rows(allowed)
     scale = max(float(cap.mean()), 1.0)  # keep the LP well conditioned (loads in "hosts")
     class_demand = np.bincount(klass, demand, len(rows)) / scale
     ks, hs = np.nonzero(rows)
@@ -167,7 +167,7 @@ def imbalance_floor_of(
     placeable = allowed.any(axis=1) & (demand > 0)
     if n_hosts < 2 or not placeable.any() or np.any(cap <= 0):
         return 0.0
-    rows, klass = _classes(allowed[placeable])
+    rows, klass = distinct_rows(allowed[placeable])
     scale = float(cap.mean())  # loads in "average hosts" keep the LP well conditioned
     class_demand = np.bincount(klass, demand[placeable], len(rows)) / scale
     # Hosts with the same capacity that the same classes may use are interchangeable: averaging
@@ -254,12 +254,12 @@ def imbalance_floor_of(
 
 def _host_groups(rows: npt.NDArray[np.bool_], cap: FloatArray) -> npt.NDArray[np.intp]:
     """Group index of each host: hosts with the same capacity open to the same classes share one."""
-    _, pattern = _classes(rows.T)
+    _, pattern = distinct_rows(rows.T)
     _, group_of = np.unique(np.stack([pattern.astype(np.float64), cap]), axis=1, return_inverse=True)
     return np.asarray(group_of.ravel(), dtype=np.intp)
 
 
-def _classes(allowed: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
+def distinct_rows(allowed: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
     """Distinct rows of ``allowed`` and each VM's row (packed bits: far faster than
     ``np.unique(axis=0)`` on a wide boolean matrix)."""
     packed = np.ascontiguousarray(np.packbits(allowed, axis=1))  # a void view needs C order

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.check.bounds import distinct_rows
 from scheduler.model import NO_HOST, Instance
 
 FloatArray = npt.NDArray[np.float64]
@@ -72,8 +73,7 @@ def least_migration_seconds(
     if np.any(column_of[instance.current_host[stuck]] < 0):
         return math.inf
     home = column_of[instance.current_host[free]]  # -1: the VM's host ends off
-    classes, klass = np.unique(allowed[np.ix_(free, hosts)], axis=0, return_inverse=True)
-    klass = klass.ravel()
+    classes, klass = distinct_rows(allowed[np.ix_(free, hosts)])
     ks, hs = np.nonzero(classes)
     n_free, n_pairs, n_res = len(free), len(ks), len(imbalance)
 
