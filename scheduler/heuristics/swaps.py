@@ -7,7 +7,8 @@ Description
     only the difference. For each pair of (hot source, cooler target) hosts, every exchange of a
     movable VM of one with a movable VM of the other that both sides' compatibility and limits
     allow is scored at once (numpy, from the running sums of utilization), by the imbalance it
-    removes, or per migration second of its two moves.
+    removes (and, with a peak cap, the overshoot above the cap), or per migration second of its
+    two moves.
 Requirements
     The greedy's state and limits; ``allowed`` (compatibility and priority-1 rules).
 Limitations
@@ -83,7 +84,12 @@ def best_swap(
             )
             new_s1 = s1[:, None, None] + (u_s - u[:, src][:, None, None]) + (u_t - u[:, tgt][:, None, None])
             new_std = search.spread_of(n, new_s1, new_s2)  # [a, b]
-            benefit = np.where(ok, std_now - new_std, -np.inf)
+            benefit = std_now - new_std
+            if search.spread.peak_cap is not None:
+                # The two hosts' overshoot above the peak cap changes too (as for single moves).
+                overshoot = search.spread.overshoot
+                benefit += overshoot(u[:, [src]]) + overshoot(u[:, [tgt]]) - overshoot(u_s) - overshoot(u_t)
+            benefit = np.where(ok, benefit, -np.inf)
             if cost_s is None:
                 score = benefit
             else:

@@ -46,6 +46,21 @@ def test_cpu_cap_can_cost_more_than_the_balance() -> None:
     assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.2)], cpu_cap=0.25) == pytest.approx(2.0, rel=1e-4)
 
 
+def test_what_lands_carries_its_memory_with_its_cpu() -> None:
+    """Moving a quarter of a (CPU-heavy) to h2 brings 1 GiB with it; memory stays balanced only
+    if about as much memory comes back from b (memory only). Without the coupling of what
+    arrives, a's memory could "land" back home and the bound would be a's quarter alone."""
+    inst = make_instance(
+        [host("h1"), host("h2")],
+        [vm("a", "h1", 4_000, 4_096), vm("b", "h2", 1, 4_096)],
+    )
+    cpu_only = bound(inst, [4, 4], [("cpu", 0.1)])
+    both = bound(inst, [4, 4], [("cpu", 0.1), ("memory", 0.01)])
+    assert cpu_only == pytest.approx(1.0, rel=1e-3)
+    # y_a ≥ 0.25 (CPU), and 4 GiB·(y_a − y_b) ≤ 0.16 GiB (memory std ≤ 0.01 of 16 GiB): y_b ≥ 0.21.
+    assert both == pytest.approx(4 * 0.25 + 4 * 0.21, rel=1e-2)
+
+
 def test_bound_never_exceeds_the_cheapest_plan() -> None:
     """Random clusters of three hosts (two CPU generations, no IMC) and five VMs: the bound is at
     most the cheapest of all placements that reach the target, found by enumeration."""

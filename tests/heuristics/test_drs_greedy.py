@@ -76,6 +76,18 @@ def test_a_pairwise_exchange_balances_full_hosts() -> None:
     assert cpu.tolist() == [3_500, 3_500]
 
 
+def test_an_exchange_brings_a_full_host_under_the_peak_cap() -> None:
+    """The pair's std (0.25) is within a tolerance of 0.3, so only the cap of 0.5 asks for
+    anything, and only an exchange can answer it: a1 for b1 leaves both hosts at 0.35."""
+    inst = memory_full_pair()
+    options: dict[str, Any] = {"island_aware": True, "beyond_tolerance": True}
+    assert balance(inst, 0.3, **options).moves == 0
+    result = balance(inst, 0.3, peak_cap=np.array([0.5]), **options)
+    assert result.moves == 2
+    cpu = np.bincount(result.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
+    assert cpu.tolist() == [3_500, 3_500]
+
+
 def one_hot_host() -> Instance:
     """Four hosts run 9, 4, 5 and 4 VMs of 1,000 MHz: CPU (0.9, 0.4, 0.5, 0.4), mean 0.55.
     Threshold 3's tolerance on four hosts is 0.1: two moves off h1 reach std 0.087 with h1 at
