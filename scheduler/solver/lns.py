@@ -12,6 +12,10 @@ Neighbourhoods
     with the penalty fixed, the migration seconds of their VMs.
     cost: the targets of today's moves and the hosts those VMs came from; minimize migration
     seconds with the hosts' penalty not allowed to grow.
+Between the phases, and after every ``DROP_EVERY`` cost improvements, the moves the balance
+reached does not need are sent home (``revert.py``): one pass over the moved VMs finds what
+neighbourhoods of a few hosts find one at a time (on 128 hosts × 10,000 VMs in 30 s: 2,458 s →
+2,331 s of migration).
 Earlier levels cannot get worse: VMs in priority-2/3 rules stay where the staged solver put
 them, host power is fixed, and capacity, DPM targets, compatibility and the move budget hold in
 every neighbourhood.
@@ -30,6 +34,7 @@ from scheduler.interrupt import stop_requested
 from scheduler.model import NO_HOST
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.problem import Problem
+from scheduler.solver.revert import drop_unneeded_moves
 from scheduler.solver.sat import new_solver
 from scheduler.solver.scaling import cost_units
 
@@ -44,6 +49,7 @@ RANDOM_HOSTS = 1
 MAX_FREE_VMS = 60
 SUB_SOLVE_S = 0.2
 STALL_ROUNDS = 200  # neighbourhoods in a row without improvement before a phase ends
+DROP_EVERY = 5  # cost-phase improvements between passes that send unneeded moves home
 BALANCE_SHARE = 0.6  # of the remaining time, the rest goes to the cost phase
 
 
@@ -111,6 +117,7 @@ class LocalSearch:
             if self.penalty is not None:
                 split = now + BALANCE_SHARE * max(deadline - now, 0.0)
                 self._phase(self.best, split, balance=True)
+                self.best = self._drop_unneeded(self.best)
             self._phase(self.best, deadline, balance=False)
         except KeyboardInterrupt:
             self.interrupted = True
@@ -136,9 +143,18 @@ class LocalSearch:
                 stall += 1
             else:
                 assignment, stall = better, 0
-                self.best = assignment
                 self.stats.improvements += 1
+                if not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0:
+                    assignment = self._drop_unneeded(assignment)
+                self.best = assignment
         return assignment
+
+    def _drop_unneeded(self, assignment: IntArray) -> IntArray:
+        """Send home the moves the balance reached does not need (``revert.py``) before the cost
+        phase: each one dropped is a move no neighbourhood has to find a way to undo."""
+        assert self.penalty is not None
+        movable = ~self.locked & ~self.problem.mandatory
+        return drop_unneeded_moves(self.problem, assignment, self.on_mask, self.penalty, movable)
 
     # -- neighbourhoods -------------------------------------------------------------------------
 

@@ -1,0 +1,80 @@
+"""Large-neighbourhood search on tiny clusters: the balance phase reaches the band, and moves the
+balance does not need are sent home before the cost phase."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from check.factories import host, make_instance, vm
+
+from scheduler.check.metrics import drs_tolerance
+from scheduler.compat import compatibility
+from scheduler.model import Instance
+from scheduler.solver.balance import DrsBand
+from scheduler.solver.costs import move_costs
+from scheduler.solver.lns import LocalSearch
+from scheduler.solver.problem import POWER_ON, Problem
+
+RESOURCES = ("cpu", "memory")
+
+
+def search_of(instance: Instance, warm: np.ndarray) -> LocalSearch:
+    """Every VM free on every host, all hosts on, threshold 3, no rule locks."""
+    n_vms, n_hosts = instance.num_vms, instance.num_hosts
+    allowed = compatibility(instance).allowed
+    costs = move_costs(instance)
+    everyone = np.ones(n_vms, dtype=np.bool_)
+    on = np.ones(n_hosts, dtype=np.bool_)
+    problem = Problem(
+        instance=instance,
+        allowed=allowed,
+        movable=everyone,
+        cost_s=costs.seconds,
+        converges=costs.converges,
+        mandatory=~everyone,
+        power=np.full(n_hosts, POWER_ON),
+        free=np.arange(n_vms),
+        candidates=tuple(np.arange(n_hosts) for _ in range(n_vms)),
+        warm=warm,
+        warm_on=on,
+        dpm_high=None,
+        resources=RESOURCES,
+    )
+    band = DrsBand(instance, RESOURCES, drs_tolerance(3, n_hosts), allowed, everyone)
+    return LocalSearch(problem, on, band, ~everyone, None, seed=0)
+
+
+def test_a_move_the_balance_does_not_need_goes_home_before_any_neighbourhood() -> None:
+    """h1 runs a and x (1,000 MHz each), h2 and h3 one each: CPU (0.2, 0.1, 0.1), std 0.047,
+    within threshold 3's 0.1155 on three hosts. The warm start moves a to h3 (0.1, 0.1, 0.2):
+    the same balance for a migration. With no time for a single neighbourhood, a still goes
+    home."""
+    inst = make_instance(
+        [host("h1"), host("h2"), host("h3")],
+        [vm("a", "h1"), vm("x", "h1"), vm("y", "h2"), vm("z", "h3")],
+    )
+    warm = inst.current_host.copy()
+    warm[inst.vm_index["a"]] = inst.host_index["h3"]
+    search = search_of(inst, warm)
+    assert search.cost_value(warm) > 0
+
+    result = search.run(warm, deadline=time.monotonic())
+
+    assert np.array_equal(result, inst.current_host)
+    assert search.stats.neighbourhoods == 0
+
+
+def test_balance_phase_brings_a_hot_host_within_the_band() -> None:
+    """h1 runs six 1,000 MHz VMs (0.6), h2 and h3 none: std 0.28 against 0.1155. Moving two
+    VMs to each cold host gives (0.2, 0.2, 0.2); one each leaves (0.4, 0.1, 0.1), std 0.14."""
+    inst = make_instance([host("h1"), host("h2"), host("h3")], [vm(f"v{i}", "h1") for i in range(6)])
+    warm = inst.current_host.copy()
+    search = search_of(inst, warm)
+    assert search.balance_value(warm) > 0
+
+    result = search.run(warm, deadline=time.monotonic() + 3.0)
+
+    assert search.balance_value(result) == 0
+    cpu = np.bincount(result, inst.vm_cpu_demand_mhz, inst.num_hosts) / 10_000
+    assert float(cpu.std()) <= drs_tolerance(3, 3)
