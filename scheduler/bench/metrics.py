@@ -19,8 +19,10 @@ itself. Definitions:
   price of the balance a contender chose, so contenders that stop at different balances compare
   by migration_s_alone / migration_s_bound. Blank above ``MIGRATION_BOUND_MAX_VMS`` VMs.
 - hosts_on / hosts_bound_l2: hosts up after the plan against the Martello–Toth L2 bound with
-  demand packed to DPM's high target (``lower_bounds()["hosts_dpm_target"]["l2"]``), and the best
-  host-count bound (L1, L2, anti-affinity, immobile, min hosts on).
+  demand packed to DPM's high target (``lower_bounds()["hosts_dpm_target"]["l2"]``);
+  hosts_bound_best the best host-count bound at full capacity (L1, L2, with compatibility
+  (``check.host_bound``), anti-affinity, immobile, min hosts on), hosts_bound_dpm the best at
+  DPM's high target.
 - migration_s_total: Σ of every move's estimated duration as scheduled (moves that share a host's
   link slow each other down, so a plan of many concurrent moves pays for the sharing);
   migration_s_alone: Σ of each move's pre-copy estimate run alone on a free link (what the
@@ -107,6 +109,7 @@ COLUMNS: Final = (
     "hosts_on_before",
     "hosts_bound_l2",
     "hosts_bound_best",
+    "hosts_bound_dpm",
     "watts_before",
     "watts_bound",
     "solve_time_s",
@@ -153,6 +156,7 @@ def run_row(
             "hosts_on_before": before.hosts_up,
             "hosts_bound_l2": bounds["hosts_dpm_target"]["l2"],
             "hosts_bound_best": bounds["hosts"]["best"],
+            "hosts_bound_dpm": bounds["hosts_dpm_target"]["best"],
             "watts_before": round(before.total_watts, 1),
             "watts_bound": round(float(bounds["watts"]), 1),
             "solve_time_s": round(outcome.solve_time_s, 3),

@@ -48,7 +48,7 @@ def results_table(df: pd.DataFrame) -> list[str]:
         "verify",
         "DRS imbalance (tol.; floor)",
         "max CPU % (fluid LB; with compat.)",
-        "hosts on (L2)",
+        "hosts on (L2; best)",
         "P2/P3 broken",
         "moves",
         "migration s",
@@ -76,7 +76,7 @@ def results_table(df: pd.DataFrame) -> list[str]:
                 f"{_f(100 * r.get('compat_bound_cpu', math.nan), 1)})"
                 if pd.notna(r["max_util_cpu"])
                 else "",
-                f"{_i(r['hosts_on'])} ({_i(r['hosts_bound_l2'])})",
+                f"{_i(r['hosts_on'])} ({_i(r['hosts_bound_l2'])}; {_i(r.get('hosts_bound_dpm'))})",
                 f"{_i(r['violations_p2'])}/{_i(r['violations_p3'])}",
                 _i(r["migrations"]),
                 _i(r["migration_s_total"]),
@@ -233,7 +233,8 @@ def summary_markdown(
         "the threshold's tolerance and the floor no placement can beat (compatibility islands; the "
         "tolerance is out of reach when the floor is above it). Max CPU % against the fluid lower "
         "bound and the same bound with compatibility; hosts on against the L2 bound with DPM's high "
-        "target; P2/P3 = priority-2 / priority-3 rules left broken; alone s = migration seconds "
+        "target and the best bound at that target (compatibility included); P2/P3 = priority-2 / "
+        "priority-3 rules left broken; alone s = migration seconds "
         "of each move on a free link, in brackets the least any plan needs for the same balance.",
         "",
         *results_table(df),

@@ -394,14 +394,18 @@ def watts_lower_bound(instance: Instance, hosts_on: int) -> float:
 def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dict[str, Any]:
     """All lower bounds, JSON-ready, for plan.metrics.lower_bounds.
 
-    ``hosts.best`` is the max of the host-count bounds (``min_hosts_on`` counts only with DPM);
-    ``hosts_dpm_target`` repeats L1/L2 with demand packed to DPM's high target utilization.
+    ``hosts.best`` is the max of the host-count bounds (``min_hosts_on`` counts only with DPM;
+    ``compat`` is ``host_bound.least_hosts_on``, which respects compatibility);
+    ``hosts_dpm_target`` repeats L1/L2/compat with demand packed to DPM's high target utilization.
     """
+    from scheduler.check.host_bound import least_hosts_on  # it builds on distinct_rows, below
+
     compat = compat if compat is not None else compatibility(instance)
     dpm = instance.policy.dpm
     hosts = {
         "l1": l1_hosts_bound(instance),
         "l2": l2_hosts_bound(instance),
+        "compat": least_hosts_on(instance, compat.allowed),
         "anti_affinity": anti_affinity_hosts_bound(instance),
         "immobile": immobile_hosts_bound(instance),
         "min_hosts_on": dpm.min_hosts_on if dpm.enabled else 0,
@@ -410,10 +414,9 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
     target = {
         "l1": l1_hosts_bound(instance, dpm_target=True),
         "l2": l2_hosts_bound(instance, dpm_target=True),
+        "compat": least_hosts_on(instance, compat.allowed, dpm.target_utilization[1]),
     }
-    target["best"] = max(
-        target["l1"], target["l2"], *(hosts[k] for k in ("anti_affinity", "immobile", "min_hosts_on"))
-    )
+    target["best"] = max(*target.values(), *(hosts[k] for k in ("anti_affinity", "immobile", "min_hosts_on")))
     num_new = int((instance.current_host == NO_HOST).sum())
     return {
         "imbalance": {

@@ -79,6 +79,10 @@ def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
         )
     console.print(f"Hosts up {m['hosts_up']}, power drawn {m['total_watts']:.0f} W")
     console.print(
+        f"Fewest hosts any placement keeps on (compatibility included): {bounds['hosts']['best']} at "
+        f"full capacity, {bounds['hosts_dpm_target']['best']} within DPM's high target"
+    )
+    console.print(
         "Lower bounds: "
         + ", ".join(
             f"{k} {v:.4f}" if isinstance(v, float) and not math.isinf(v) else f"{k} {v}"

@@ -65,9 +65,13 @@ def test_analyze_reports_an_unreachable_tolerance(tmp_path: Path, capsys: pytest
     out = capsys.readouterr().out
     assert "Imbalance floor" in out
     assert "out of reach" in out
+    assert "Fewest hosts any placement keeps on" in out
     assert run(["analyze", str(path), "--json"]) == 0
-    floor = json.loads(capsys.readouterr().out)["lower_bounds"]["imbalance"]["cpu"]
-    assert floor == pytest.approx(0.35, rel=0.01)
+    bounds = json.loads(capsys.readouterr().out)["lower_bounds"]
+    assert bounds["imbalance"]["cpu"] == pytest.approx(0.35, rel=0.01)
+    # 18,000 MHz of demand: two hosts at full capacity; three within DPM's 81 % (the newer VMs
+    # alone fill the newer hosts' 16,200 MHz).
+    assert (bounds["hosts"]["best"], bounds["hosts_dpm_target"]["best"]) == (2, 3)
 
 
 def test_analyze_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
