@@ -38,6 +38,7 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
 TIME_LIMIT_S = 5.0
+MILP_INFEASIBLE = 2  # scipy.optimize.milp's status for a program with no feasible point
 
 
 def least_hosts_on(
@@ -104,9 +105,11 @@ def least_hosts_on(
         bounds=Bounds(lower, upper),
         options={"time_limit": time_limit_s},
     )
+    if result.status == MILP_INFEASIBLE:
+        return 0  # no placement fits at all (demand above the target on every host): no claim
     bound = getattr(result, "mip_dual_bound", None)
     if bound is None or not math.isfinite(bound):
-        return 0  # infeasible (no placement at all) or nothing proven in time
+        return 0  # nothing proven in time
     return max(0, math.ceil(float(bound) - 1e-6))
 
 

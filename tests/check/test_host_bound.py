@@ -35,6 +35,15 @@ def test_a_host_under_an_immobile_vm_stays_on() -> None:
     assert least_hosts_on(inst, compatibility(inst).allowed) == 2
 
 
+def test_no_claim_when_demand_exceeds_the_target_on_every_host() -> None:
+    """Two hosts at 90 % CPU: no placement keeps every host within an 81 % target, so the
+    program has no point; the bound says nothing rather than more hosts than there are."""
+    inst = make_instance([host("h1"), host("h2")], [vm(f"v{i}", f"h{i % 2 + 1}", 3_000) for i in range(6)])
+    allowed = compatibility(inst).allowed
+    assert least_hosts_on(inst, allowed, 0.81) == 0
+    assert least_hosts_on(inst, allowed) == 2
+
+
 def test_bound_never_exceeds_the_fewest_hosts_of_any_placement() -> None:
     """Random clusters of three hosts (two CPU generations, no IMC) and five VMs, some pinned:
     the bound (plain and at a DPM high target) is at most the fewest hosts any placement that
