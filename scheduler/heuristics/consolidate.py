@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState, high_target_limits, rule_groups
+from scheduler.heuristics.state import LoadState, high_target_limits, partner_hosts, rule_groups
 from scheduler.model import Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -111,9 +111,7 @@ def _empty_in_order(
             fits &= state.mem_config + instance.vm_memory_mib[unit].sum() <= state.mem_capacity
             fits &= state.mem_demand + instance.vm_memory_demand_mib[unit].sum() <= dem_limit
             for v in unit:
-                if anti[v] >= 0:
-                    partners = np.flatnonzero(anti == anti[v])
-                    fits[state.assignment[partners[partners != v]]] = False
+                fits[partner_hosts(anti, state.assignment, v)] = False
             if not fits.any():
                 break
             # Best fit on the tightest dimension (often configured memory, not CPU) keeps the

@@ -32,7 +32,7 @@ from scheduler.heuristics.balance import (
     resource_utilization,
 )
 from scheduler.heuristics.spread import Spread
-from scheduler.heuristics.state import LoadState, rule_groups
+from scheduler.heuristics.state import LoadState, partner_hosts, rule_groups
 from scheduler.heuristics.swaps import best_swap
 from scheduler.interrupt import stop_requested
 from scheduler.model import Instance, RuleKind
@@ -174,11 +174,8 @@ def _best_moves(
         )
         fits[:, targets == src] = False
         for i, v in enumerate(vms):
-            g = anti_group[v]
-            if g >= 0:
-                partners = np.flatnonzero(anti_group == g)
-                taken = state.assignment[partners[partners != v]]
-                fits[i, np.isin(targets, taken)] = False
+            if anti_group[v] >= 0:  # the test first: this loop runs for every resident, every step
+                fits[i, np.isin(targets, partner_hosts(anti_group, state.assignment, int(v)))] = False
         if not fits.any():
             continue
         # New variance after moving v from src to t, per resource, from running sums.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState, rule_groups
+from scheduler.heuristics.state import LoadState, partner_hosts, rule_groups
 from scheduler.model import NO_HOST, Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -101,9 +101,7 @@ def repair_vm_rules(
             if here == NO_HOST or wanted[here] or not movable[v] or in_affinity[v]:
                 continue
             ok = fits(v) & wanted
-            if anti_group[v] >= 0:
-                partners = np.flatnonzero(anti_group == anti_group[v])
-                ok[state.assignment[partners[partners != v]]] = False
+            ok[partner_hosts(anti_group, state.assignment, v)] = False
             if ok.any():
                 room = np.where(ok, 1.0 - state.cpu / np.maximum(cpu_limit, 1.0), -np.inf)
                 state.move(v, int(np.argmax(room)))

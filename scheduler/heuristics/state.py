@@ -102,3 +102,13 @@ def rule_groups(instance: Instance, kind: RuleKind) -> IntArray:
     for g, rule in enumerate(instance.rules_of_kind(kind)):
         group[[instance.vm_index[name] for name in rule.vms]] = g
     return group
+
+
+def partner_hosts(anti_group: IntArray, assignment: IntArray, vm: int) -> IntArray:
+    """The hosts holding ``vm``'s anti-affinity partners (``anti_group`` from ``rule_groups``):
+    where it may not go. Empty when it is in no anti-affinity rule."""
+    if anti_group[vm] < 0:
+        return np.zeros(0, dtype=np.int64)
+    partners = np.flatnonzero(anti_group == anti_group[vm])
+    hosts = assignment[partners[partners != vm]]
+    return np.asarray(hosts[hosts != NO_HOST], dtype=np.int64)
