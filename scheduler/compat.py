@@ -189,16 +189,13 @@ def compatibility(instance: Instance) -> Compatibility:
     allowed &= usable[np.newaxis, :]
 
     p1_of_vm: dict[str, list[Rule]] = {}
-    host_index, vm_index = instance.host_index, instance.vm_index
+    vm_index = instance.vm_index
     for rule in instance.rules:
         if not rule.is_hard:
             continue
-        mask = np.zeros(n_hosts, dtype=np.bool_)
-        mask[[host_index[h] for h in rule.hosts if h in host_index]] = True
-        if not rule.wants_hosts:
-            mask = ~mask
-        rows = [vm_index[v] for v in rule.vms if v in vm_index]
-        allowed[rows] &= mask[np.newaxis, :]
+        # The reader has checked every name, so the rule's own mask applies as the checker's does.
+        rows = [vm_index[v] for v in rule.vms]
+        allowed[rows] &= instance.accepted_hosts(rule)[np.newaxis, :]
         for name in rule.vms:
             p1_of_vm.setdefault(name, []).append(rule)
 

@@ -26,7 +26,13 @@ from scheduler.check.capacity import (
 )
 from scheduler.check.feasibility import ALLOWED_TRANSITIONS, check_placement
 from scheduler.check.findings import Finding
-from scheduler.check.metrics import ClusterMetrics, HostMetrics, cluster_metrics, drs_tolerance
+from scheduler.check.metrics import (
+    ClusterMetrics,
+    HostMetrics,
+    cluster_metrics,
+    drs_min_goodness,
+    drs_tolerance,
+)
 from scheduler.check.replay import Replay, replay, replay_plan
 from scheduler.check.rules import (
     RuleStatus,
@@ -56,6 +62,7 @@ __all__ = [
     "check_vm_host",
     "cluster_metrics",
     "compat_fluid_max_utilization_bound",
+    "drs_min_goodness",
     "drs_tolerance",
     "fluid_max_utilization_bound",
     "host_loads",

@@ -58,6 +58,22 @@ def drs_tolerance(threshold: int, num_hosts: int) -> float:
     return 0.1 * (5 - threshold) / math.sqrt(num_hosts)
 
 
+def drs_min_goodness(num_hosts: int) -> float:
+    """The least drop in imbalance that makes a balance-only plan worth its moves at threshold 5.
+
+    Threshold 5's tolerance is 0: every imbalance is worth a move, no placement of whole VMs
+    reaches it, and no time-limited solve proves it has gone as low as it can. Each plan would
+    then find a little more to do on its own predecessor's target, and reruns would shuffle VMs
+    (VMware has the same gap and closes it with ``MinGoodness``: a move must improve the balance
+    by a minimum). Here a plan made for balance alone must lower some measured resource's
+    imbalance by at least half of one step of the priority scale above, 0.05 / √N; otherwise the
+    cluster is left as it is.
+    """
+    if num_hosts < 1:
+        raise ValueError(f"num_hosts must be at least 1, got {num_hosts}")
+    return 0.05 / math.sqrt(num_hosts)
+
+
 @dataclass(frozen=True, slots=True)
 class HostMetrics:
     """One host's row: state, load, utilization and power."""

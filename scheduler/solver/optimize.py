@@ -8,7 +8,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.check.metrics import drs_tolerance
+from scheduler.check.metrics import drs_min_goodness, drs_tolerance
 from scheduler.compat import compatibility
 from scheduler.heuristics.balance import imbalance
 from scheduler.heuristics.consolidate import empty_hosts
@@ -43,6 +43,10 @@ IntArray = npt.NDArray[np.int64]
 
 WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
 LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels use local search
+# Up to this many (VM, allowed host) pairs, every VM that may move gets every host it may use:
+# the model is then the whole problem, so a level proven optimal is optimal for the cluster, and a
+# plan's target fed back finds nothing left to do. Above it, repair mode restricts the scope.
+COMPLETE_SCOPE_MAX_PAIRS = LOCAL_SEARCH_PAIRS
 GREEDY_SHARE = 0.5  # of the time limit, for the greedy balancing warm start
 # The DRS level's peak caps are rounded to scaled units: the greedy aims this much inside them.
 GREEDY_CAP_MARGIN = 0.001
@@ -139,26 +143,27 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         if math.isfinite(tolerance)
         else None
     )
-    if (
-        not mandatory.any()
-        and not state_now.over_capacity().any()
-        and not broken_now.any()
-        and not dpm
-        and (band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now))))
-    ):
-        within = "the cluster is within the DRS tolerance and breaks no rule"
-        if band is not None and np.any(imbalance_now > tolerance):
-            within = (
-                "the cluster is within the DRS tolerance of the balance its compatibility islands "
-                f"allow ({_floor_note(band, up_now & usable)}) and breaks no rule"
+    # Only balance could call for moves: nothing to evacuate, repair or place.
+    balance_only = not mandatory.any() and not state_now.over_capacity().any() and not broken_now.any()
+    # Threshold 5 (tolerance 0): a balance-only plan must gain at least the minimum goodness.
+    min_gain = drs_min_goodness(int(usable.sum())) if band is not None and band.tolerance == 0 else 0.0
+    if balance_only and not dpm:
+        within = band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now)))
+        if within:
+            note = "the cluster is within the DRS tolerance and breaks no rule"
+            if band is not None and np.any(imbalance_now > tolerance):
+                note = (
+                    "the cluster is within the DRS tolerance of the balance its compatibility islands "
+                    f"allow ({_floor_note(band, up_now & usable)}) and breaks no rule"
+                )
+            return _unchanged(instance, started, note)
+        if bool(np.all(imbalance_now < min_gain)):
+            return _unchanged(
+                instance,
+                started,
+                f"the cluster's imbalance is below threshold 5's minimum goodness {min_gain:.4f}, so no "
+                "plan could lower it that much, and it breaks no rule",
             )
-        return OptimizeResult(
-            SolveStatus.UNCHANGED,
-            placement=instance.current_placement(),
-            host_states={h.name: h.state.value for h in instance.hosts},
-            solve_time_s=time.monotonic() - started,
-            notes=(within,),
-        )
 
     # Improve the warm start with cost-aware greedy balancing (``_balance_warm_start``) within a
     # slice of the time budget (a smaller one with DPM, which comes first).
@@ -175,18 +180,24 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             options.max_migrations,
             started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
         )
-    free = _scope(
-        instance,
-        options,
-        mandatory,
-        movable,
-        movable_optional,
-        warm,
-        warm_on,
-        broken_now,
-        resources,
-        band,
-        costs.seconds,
+    may_move = np.flatnonzero(movable_optional | mandatory)
+    complete = int((allowed[may_move] & usable[None, :]).sum()) <= COMPLETE_SCOPE_MAX_PAIRS
+    free = (
+        may_move
+        if complete
+        else _scope(
+            instance,
+            options,
+            mandatory,
+            movable,
+            movable_optional,
+            warm,
+            warm_on,
+            broken_now,
+            resources,
+            band,
+            costs.seconds,
+        )
     )
 
     # A VM left without variables stays where it is, so its host stays on whatever DPM prefers.
@@ -207,7 +218,14 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         power=power,
         free=free,
         candidates=choose_candidates(
-            instance, free, allowed, usable, warm, coldness, options.candidate_hosts, rng
+            instance,
+            free,
+            allowed,
+            usable,
+            warm,
+            coldness,
+            instance.num_hosts if complete else options.candidate_hosts,
+            rng,
         ),
         warm=warm,
         warm_on=warm_on,
@@ -222,6 +240,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         pairs = int((allowed[wide_free] & usable[None, :]).sum())
         k = instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
         problem = _replace_scope(problem, wide_free, k, usable, coldness, rng)
+        complete = k == instance.num_hosts
         notes.append(f"scope widened to {len(wide_free)} VMs")
         outcome = solve_staged(problem, options, band, started, local_search=large)
         if not outcome.feasible:
@@ -233,6 +252,17 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
 
     assignment = outcome.assignment
     levels = outcome.levels
+    if balance_only and min_gain > 0 and np.array_equal(outcome.on_mask, up_now & usable):
+        gain = float(
+            (imbalance_now - imbalance(LoadState(instance, assignment), resources, outcome.on_mask)).max()
+        )
+        if gain < min_gain:
+            return _unchanged(
+                instance,
+                started,
+                f"the best plan found lowers the imbalance by {max(gain, 0.0):.4f} at most, less than "
+                f"threshold 5's minimum goodness {min_gain:.4f}: not worth its moves",
+            )
     if outcome.interrupted:
         notes.append("search stopped early (Ctrl-C): this is the best plan found so far")
     if band is not None and any(f > 0 for f in band.floors(outcome.on_mask)):
@@ -267,7 +297,13 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     host_states = {
         host.name: _final_state(host.state, bool(outcome.on_mask[h])) for h, host in enumerate(instance.hosts)
     }
-    status = SolveStatus.OPTIMAL if outcome.all_optimal else SolveStatus.FEASIBLE
+    # Levels proven optimal over a restricted scope are optimal for those VMs only.
+    status = SolveStatus.OPTIMAL if outcome.all_optimal and complete else SolveStatus.FEASIBLE
+    if outcome.all_optimal and not complete:
+        notes.append(
+            f"every level is optimal over the {len(problem.free)} VMs given a choice of hosts "
+            f"(of {len(may_move)} that may move); the plan is feasible, not proven optimal"
+        )
     return OptimizeResult(
         status=status,
         placement=placement,
@@ -501,6 +537,17 @@ def _replace_scope(
         problem,
         free=free,
         candidates=choose_candidates(inst, free, problem.allowed, usable, warm, coldness, k, rng),
+    )
+
+
+def _unchanged(instance: Instance, started: float, note: str) -> OptimizeResult:
+    """Today's placement and host states, kept, with the reason."""
+    return OptimizeResult(
+        SolveStatus.UNCHANGED,
+        placement=instance.current_placement(),
+        host_states={h.name: h.state.value for h in instance.hosts},
+        solve_time_s=time.monotonic() - started,
+        notes=(note,),
     )
 
 

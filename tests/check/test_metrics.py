@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from scheduler.check import cluster_metrics, drs_tolerance
+from scheduler.check import cluster_metrics, drs_min_goodness, drs_tolerance
 from scheduler.model import Instance
 
 from .factories import host, make_instance, vm
@@ -100,6 +100,18 @@ def test_to_dict_is_json_ready_and_table_has_a_row_per_host(trio: Instance) -> N
 )
 def test_drs_tolerance_values(threshold: int, num_hosts: int, expected: float) -> None:
     assert drs_tolerance(threshold, num_hosts) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("num_hosts", [1, 4, 8, 128])
+def test_drs_min_goodness_is_half_a_priority_step(num_hosts: int) -> None:
+    """Half the distance between two thresholds' tolerances: 0.025 on 4 hosts, 0.0044 on 128."""
+    step = drs_tolerance(4, num_hosts) - drs_tolerance(5, num_hosts)
+    assert drs_min_goodness(num_hosts) == pytest.approx(step / 2)
+
+
+def test_drs_min_goodness_needs_a_host() -> None:
+    with pytest.raises(ValueError, match="num_hosts"):
+        drs_min_goodness(0)
 
 
 @pytest.mark.parametrize("threshold", [2, 3, 4, 5])

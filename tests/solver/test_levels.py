@@ -221,12 +221,38 @@ def test_tolerance_counts_from_the_imbalance_floor(plan_of: Planner, islands: In
 
 def test_threshold_5_balances_down_to_the_imbalance_floor(plan_of: Planner, islands: Instance):
     """Threshold 5 tolerates nothing beyond the floor: one older VM goes to the empty older host,
-    and no newer VM crosses to the older island."""
-    plan = plan_of(with_drs(islands, threshold=5)).plan
+    and no newer VM crosses to the older island.
+
+    With 3,000 MHz older VMs, CPU is (0.6, 0, 0.8, 0.8), std 0.328; the floor is 0.25
+    ((0.3, 0.3, 0.8, 0.8)), a drop of 0.078, above the minimum goodness 0.025 on four hosts."""
+    heavier = tuple(replace(v, cpu_demand_mhz=3_000) if v.name.startswith("old") else v for v in islands.vms)
+    plan = plan_of(with_drs(replace(islands, vms=heavier), threshold=5)).plan
     assert [(m.source, m.target) for m in plan.migrations] == [("o1", "o2")]
     assert any(note.startswith("compatibility islands keep") for note in plan.metrics["notes"])
-    assert plan.metrics["after"]["imbalance"]["cpu"] == pytest.approx(0.35)
-    assert plan.metrics["lower_bounds"]["imbalance"]["cpu"] == pytest.approx(0.35, rel=0.01)
+    assert plan.metrics["after"]["imbalance"]["cpu"] == pytest.approx(0.25)
+    assert plan.metrics["lower_bounds"]["imbalance"]["cpu"] == pytest.approx(0.25, rel=0.01)
+
+
+def test_threshold_5_leaves_a_slight_gain_alone(plan_of: Planner, islands: Instance):
+    """The floor is 0.007 below today's CPU imbalance (0.357 → 0.35) and memory's 0.009 below
+    (0.103 → 0.094): less than the minimum goodness 0.05/√4 = 0.025, so no move is worth it.
+    Without the rule the same move would be made, and would be made again by every rerun that
+    found another sliver of balance."""
+    outcome = plan_of(with_drs(islands, threshold=5))
+    assert outcome.plan.status is PlanStatus.UNCHANGED
+    assert outcome.plan.migrations == ()
+    assert any("minimum goodness 0.0250" in note for note in outcome.plan.metrics["notes"])
+
+
+def test_threshold_5_leaves_an_imbalance_below_the_minimum_goodness_without_a_solve(plan_of: Planner):
+    """CPU (0.10, 0.14): std 0.02, below 0.05/√2 = 0.035, so no plan could gain that much."""
+    instance = make_instance([host("h1"), host("h2")], [vm("a", "h1", 1_000), vm("b", "h2", 1_400)])
+    outcome = plan_of(with_drs(instance, threshold=5))
+    assert outcome.plan.status is PlanStatus.UNCHANGED
+    assert outcome.result.levels == ()
+    assert any(
+        "below threshold 5's minimum goodness 0.0354" in note for note in outcome.plan.metrics["notes"]
+    )
 
 
 @pytest.fixture
