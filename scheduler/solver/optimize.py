@@ -180,7 +180,9 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             options.max_migrations,
             started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
         )
-    may_move = np.flatnonzero(movable_optional | mandatory)
+    # Every VM that may move, and any the warm start moved anyway (repairing an over-full host may
+    # move a VM whose migration would not converge).
+    may_move = np.flatnonzero(movable_optional | mandatory | (warm != current))
     complete = int((allowed[may_move] & usable[None, :]).sum()) <= COMPLETE_SCOPE_MAX_PAIRS
     free = (
         may_move

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
+from check.factories import host, make_instance, vm
 
 import scheduler.solver.optimize as optimize_module
 from scheduler.model import Instance
@@ -45,3 +47,21 @@ def test_complete_scope_is_called_optimal(plan_of: Planner, hot_pair: Instance):
     result = plan_of(hot_pair).result
     assert result.status is SolveStatus.OPTIMAL
     assert not any(note.startswith("every level is optimal over the") for note in result.notes)
+
+
+def test_vm_the_repair_moves_gets_variables_even_if_its_migration_never_converges(plan_of: Planner):
+    """h1 holds 9,728 MiB configured on 8,192. Only ``hot`` (4,096 MiB, dirtying 120 MiB/s, so
+    its live migration never converges) and ``light`` (512 MiB) may leave, and only ``hot``
+    leaving is enough. The repair moves it, so the complete scope must give it variables, or
+    the model pins it home and rejects its own warm start.
+
+    Found by the property test: "level migration cost infeasible although the incumbent
+    satisfies it"."""
+    hot = replace(vm("hot", "h1", 100, 4_096, memory_demand_mib=0), dirty_rate_mibps=120.0)
+    pinned = [vm(f"p{i}", "h1", 100, 512, memory_demand_mib=0, pinned=True) for i in range(10)]
+    light = vm("light", "h1", 100, 512, memory_demand_mib=0)
+    instance = make_instance([host("h1", 8_000, 8_192), host("h2", 8_000, 8_192)], [hot, light, *pinned])
+    outcome = plan_of(instance)
+    assert outcome.result.status is SolveStatus.OPTIMAL
+    assert outcome.result.free_vms == 2
+    assert [m.vm for m in outcome.plan.migrations] == ["hot"]
