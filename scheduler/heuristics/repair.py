@@ -49,25 +49,52 @@ def repair_placement(
     for v in np.flatnonzero(must_move):
         state.move(int(v), NO_HOST)
 
-    def place(v: int) -> bool:
-        fits = state.fits_mask(v, cpu_limit) & allowed[v] & on_mask
+    def fits(v: int) -> BoolArray:
+        """The hosts ``v`` fits on now, within the limits."""
+        mask = state.fits_mask(v, cpu_limit) & allowed[v] & on_mask
         if memory_demand_limit is not None:
-            fits &= state.mem_demand + instance.vm_memory_demand_mib[v] <= memory_demand_limit
+            mask &= state.mem_demand + instance.vm_memory_demand_mib[v] <= memory_demand_limit
+        return np.asarray(mask, dtype=np.bool_)
+
+    def place(v: int) -> bool:
+        ok = fits(v)
         if state.assignment[v] != NO_HOST:
-            fits[state.assignment[v]] = False
-        if not fits.any():
+            ok[state.assignment[v]] = False
+        if not ok.any():
             return False
         cap = state.cpu_capacity if cpu_limit is None else cpu_limit
         headroom = (cap - state.cpu) / np.maximum(cap, 1.0) + (
             state.mem_capacity - state.mem_config
         ) / np.maximum(state.mem_capacity, 1.0)
-        headroom[~fits] = -np.inf
+        headroom[~ok] = -np.inf
         state.move(v, int(np.argmax(headroom)))
         return True
 
+    def make_room(v: int) -> list[int]:
+        """Put ``v`` on one of its hosts by sending that host's cheapest movable residents away
+        (a new VM held to one host by a rule can find it full of VMs that could go anywhere).
+        Returns the evicted, still to be placed; [] when no host can be freed enough."""
+        for h in np.flatnonzero(allowed[v] & on_mask):
+            residents = np.flatnonzero((state.assignment == h) & movable & ~must_move)
+            evicted: list[int] = []
+            for r in residents[np.argsort(cost_s[residents], kind="stable")]:
+                if fits(v)[h]:
+                    break
+                state.move(int(r), NO_HOST)
+                evicted.append(int(r))
+            if evicted and fits(v)[h]:
+                state.move(v, int(h))
+                return evicted
+            for r in evicted:  # not enough room here: put them back
+                state.move(r, int(h))
+        return []
+
     big_first = np.argsort(-instance.vm_memory_mib[must_move], kind="stable")
     for v in np.flatnonzero(must_move)[big_first]:
-        if not place(int(v)):
+        if place(int(v)):
+            continue
+        evicted = make_room(int(v))
+        if not evicted or not all(place(r) for r in evicted):
             return None
 
     cap = state.cpu_capacity if cpu_limit is None else cpu_limit

@@ -254,7 +254,16 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
 
     assignment = outcome.assignment
     levels = outcome.levels
-    if balance_only and min_gain > 0 and np.array_equal(outcome.on_mask, up_now & usable):
+    # A plan that powers, places, evacuates and repairs nothing (rules that cannot be kept stay
+    # broken as they were) moves VMs for balance alone, so the minimum goodness applies to it.
+    for_balance_alone = (
+        min_gain > 0
+        and not mandatory.any()
+        and not state_now.over_capacity().any()
+        and np.array_equal(outcome.on_mask, up_now & usable)
+        and np.array_equal(rule_members_in_violation(instance, outcome.assignment), broken_now)
+    )
+    if for_balance_alone:
         gain = float(
             (imbalance_now - imbalance(LoadState(instance, assignment), resources, outcome.on_mask)).max()
         )

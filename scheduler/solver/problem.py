@@ -128,7 +128,8 @@ def choose_candidates(
     k: int,
     rng: np.random.Generator,
 ) -> tuple[IntArray, ...]:
-    """Candidate hosts per free VM: current, warm-start and rule hosts, the coldest and a few random.
+    """Candidate hosts per free VM: current, warm-start and rule hosts, the coldest and a few random
+    (every allowed host when ``k`` is at least the number of hosts).
 
     ``coldness`` ranks hosts (higher = more room). Affinity partners share their candidates so that
     the rule can be met on a common host.
@@ -150,8 +151,12 @@ def choose_candidates(
     )
     rule_hosts = _rule_hosts(instance)
     sets: list[set[int]] = []
+    complete = k >= n_hosts  # every allowed host (cold and random picks may coincide)
     for i, v in enumerate(free):
-        cand = set(coldest[i].tolist()) | set(randoms[i].tolist())
+        if complete:
+            cand = set(np.flatnonzero(ok[i]).tolist())
+        else:
+            cand = set(coldest[i].tolist()) | set(randoms[i].tolist())
         cur = int(instance.current_host[v])
         for h in (cur, int(warm[v])):
             if h != NO_HOST:
