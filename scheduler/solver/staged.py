@@ -48,6 +48,11 @@ class NoSolutionError(RuntimeError):
     """CP-SAT found no solution in time and the warm start was not feasible."""
 
 
+class IncumbentRejectedError(RuntimeError):
+    """A level's model is infeasible although the incumbent meets every level fixed before it:
+    the model and the levels' own evaluation disagree about some placement."""
+
+
 @dataclass(frozen=True, slots=True)
 class StagedOutcome:
     feasible: bool
@@ -148,7 +153,9 @@ def solve_staged(
         wall = solver.wall_time
         if status == cp_model.INFEASIBLE:
             if have_solution:
-                raise RuntimeError(f"level {level.name} infeasible although the incumbent satisfies it")
+                raise IncumbentRejectedError(
+                    f"level {level.name} infeasible although the incumbent satisfies it"
+                )
             return StagedOutcome(False, assignment, on_mask, tuple(outcomes), False, False)
         solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         if not solved and not have_solution:

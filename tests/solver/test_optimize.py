@@ -9,7 +9,8 @@ import pytest
 from check.factories import host, make_instance, vm
 
 import scheduler.solver.optimize as optimize_module
-from scheduler.model import Instance
+from scheduler.io import parse_inventory
+from scheduler.model import Instance, PlanStatus
 from scheduler.pipeline import PlanOutcome
 from scheduler.solver.costs import move_costs
 from scheduler.solver.result import SolveStatus
@@ -65,3 +66,55 @@ def test_vm_the_repair_moves_gets_variables_even_if_its_migration_never_converge
     assert outcome.result.status is SolveStatus.OPTIMAL
     assert outcome.result.free_vms == 2
     assert [m.vm for m in outcome.plan.migrations] == ["hot"]
+
+
+# (name, host, cpu MHz, memory MiB, memory demand MiB, pinned, dirty MiB/s)
+REJECTED_WARM_START_VMS = [
+    ("v0", "h4", 270, 1024, 511, False, 5.0), ("v1", "h2", 994, 1024, 50, False, 5.0),
+    ("v2", "h3", 2039, 1024, 633, False, 120.0), ("v3", "h4", 349, 2048, 196, False, 5.0),
+    ("v4", "h2", 545, 4096, 378, False, 40.0), ("v5", "h2", 459, 1024, 120, False, 5.0),
+    ("v6", "h4", 2097, 512, 464, False, 40.0), ("v7", None, 946, 512, 168, False, 120.0),
+    ("v8", "h3", 1024, 2048, 100, False, 0.0), ("v9", "h1", 282, 2048, 2047, False, 5.0),
+    ("v10", "h1", 144, 2048, 718, False, 5.0), ("v11", "h0", 136, 512, 420, False, 0.0),
+    ("v12", "h3", 476, 512, 489, False, 40.0), ("v13", "h2", 120, 4096, 689, False, 5.0),
+    ("v14", "h1", 2191, 512, 223, False, 40.0), ("v15", "h3", 750, 512, 344, False, 5.0),
+    ("v16", "h3", 172, 512, 0, False, 120.0), ("v17", "h3", 299, 2048, 347, False, 40.0),
+    ("v18", "h0", 393, 4096, 474, False, 120.0), ("v19", "h3", 503, 4096, 261, True, 0.0),
+    ("v20", None, 225, 512, 512, False, 5.0), ("v21", "h1", 309, 4096, 268, False, 120.0),
+]  # fmt: skip
+
+
+def test_inventory_whose_whole_model_rejects_its_warm_start_still_gets_a_verified_plan(plan_of: Planner):
+    """Found by the idempotence property: on this inventory (h3 over its configured memory,
+    several VMs whose migration never converges, affinity and should rules) the whole model
+    declared a level infeasible that the warm start meets, and planning crashed. Repair mode's
+    scope solves it; the plan says so and is feasible, not optimal."""
+    hosts = [
+        ("h0", 12_000, 32_768), ("h1", 12_000, 16_384), ("h2", 12_000, 16_384), ("h3", 8_000, 8_192),
+        ("h4", 16_000, 16_384),
+    ]  # fmt: skip
+    document = {
+        "name": "rejected-warm-start",
+        "policy": {"drs": {"enabled": True, "threshold": 1, "measure": "cpu_memory"}},
+        "hosts": [
+            {"name": n, "cpu_mhz": c, "memory_mib": m, "state": "up"} for n, c, m in hosts
+        ],
+        "vms": [
+            {
+                "name": n, "host": h, "vcpus": 2, "memory_mib": m, "cpu_demand_mhz": c,
+                "memory_demand_mib": d, "dirty_rate_mibps": r, "pinned": p,
+            }
+            for n, h, c, m, d, p, r in REJECTED_WARM_START_VMS
+        ],
+        "rules": [
+            {"name": "affinity-0", "kind": "affinity", "vms": ["v17", "v2"]},
+            {"name": "affinity-1", "kind": "affinity", "vms": ["v13", "v14", "v20"]},
+            {"name": "vm-host-0", "kind": "vm_host", "mode": "should", "vms": ["v21"], "hosts": ["h1", "h0"]},
+            {"name": "vm-host-1", "kind": "vm_host", "mode": "should", "vms": ["v20", "v2"], "hosts": ["h0"]},
+        ],
+    }  # fmt: skip
+    outcome = plan_of(parse_inventory(document, "generated"))
+    assert outcome.plan.status is PlanStatus.FEASIBLE
+    assert any(
+        note.startswith("the whole model rejected its own warm start") for note in outcome.result.notes
+    )
