@@ -143,8 +143,10 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         if math.isfinite(tolerance)
         else None
     )
-    # Only balance could call for moves: nothing to evacuate, repair or place.
-    balance_only = not mandatory.any() and not state_now.over_capacity().any() and not broken_now.any()
+    # Nothing must be evacuated, placed or relieved of overload; with no rule broken either, only
+    # balance could call for moves.
+    nothing_forced = not mandatory.any() and not state_now.over_capacity().any()
+    balance_only = nothing_forced and not broken_now.any()
     # Threshold 5 (tolerance 0): a balance-only plan must gain at least the minimum goodness.
     min_gain = drs_min_goodness(int(usable.sum())) if band is not None and band.tolerance == 0 else 0.0
     if balance_only and not dpm:
@@ -184,10 +186,10 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     # move a VM whose migration would not converge).
     may_move = np.flatnonzero(movable_optional | mandatory | (warm != current))
     complete = int((allowed[may_move] & usable[None, :]).sum()) <= COMPLETE_SCOPE_MAX_PAIRS
-    free = (
-        may_move
-        if complete
-        else _scope(
+
+    def repair_scope() -> IntArray:
+        """Repair mode's VMs: the scope above the complete limit, and the fallback below it."""
+        return _scope(
             instance,
             options,
             mandatory,
@@ -200,7 +202,8 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             band,
             costs.seconds,
         )
-    )
+
+    free = may_move if complete else repair_scope()
 
     # A VM left without variables stays where it is, so its host stays on whatever DPM prefers.
     fixed = np.ones(instance.num_vms, dtype=np.bool_)
@@ -243,20 +246,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         # Some inventories make the whole model reject its own warm start (not yet understood;
         # docs/optimizer.md, Known limits). Repair mode's scope does not, so solve over it instead.
         complete = False
-        scope = _scope(
-            instance,
-            options,
-            mandatory,
-            movable,
-            movable_optional,
-            warm,
-            warm_on,
-            broken_now,
-            resources,
-            band,
-            costs.seconds,
-        )
-        problem = _replace_scope(problem, scope, options.candidate_hosts, usable, coldness, rng)
+        problem = _replace_scope(problem, repair_scope(), options.candidate_hosts, usable, coldness, rng)
         notes.append("the whole model rejected its own warm start; solved over a restricted scope instead")
         outcome = solve_staged(problem, options, band, started, local_search=large)
     if not outcome.feasible:
@@ -281,8 +271,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     # broken as they were) moves VMs for balance alone, so the minimum goodness applies to it.
     for_balance_alone = (
         min_gain > 0
-        and not mandatory.any()
-        and not state_now.over_capacity().any()
+        and nothing_forced
         and np.array_equal(outcome.on_mask, up_now & usable)
         and np.array_equal(rule_members_in_violation(instance, outcome.assignment), broken_now)
     )
