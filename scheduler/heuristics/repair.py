@@ -74,8 +74,9 @@ def repair_placement(
         """Put ``v`` on one of its hosts by sending that host's cheapest movable residents away
         (a new VM held to one host by a rule can find it full of VMs that could go anywhere).
         Returns the evicted, still to be placed; [] when no host can be freed enough."""
+        elsewhere = (allowed & on_mask).sum(axis=1) > 1  # a VM held to one host cannot make room
         for h in np.flatnonzero(allowed[v] & on_mask):
-            residents = np.flatnonzero((state.assignment == h) & movable & ~must_move)
+            residents = np.flatnonzero((state.assignment == h) & movable & ~must_move & elsewhere)
             evicted: list[int] = []
             for r in residents[np.argsort(cost_s[residents], kind="stable")]:
                 if fits(v)[h]:

@@ -444,6 +444,19 @@ class Simulation:
                 self.power_off_left.discard(h)
                 self.timeline.power_off_s[h] = t
 
+    def _keep_on_for(self, moves: Sequence[Move]) -> None:
+        """Take back the power-off of a host that a replan routes a VM through.
+
+        A host due off is powered off as soon as it empties; the search of a later replan may still
+        need it as a stepping stone (it is on now, in the facts). Nothing has touched it since it
+        emptied, so keeping it on instead is the same timeline with a later power-off, recorded
+        again when it empties for good.
+        """
+        for m in moves:
+            for h in (m.source, m.target):
+                if self.timeline.power_off_s.pop(h, None) is not None:
+                    self.power_off_left.add(h)
+
     def _replan_now(self, *, force_search: bool) -> None:
         vms = self._cancel_pending()
         pending = [
@@ -455,6 +468,7 @@ class Simulation:
         if not pending:
             return
         fresh = self.replan(list(self.host_of), self.usage.copy(), pending, force_search)
+        self._keep_on_for(fresh)
         self._add_moves(fresh)
         self.total_estimate = max(self.total_estimate, self.done_count + len(fresh))
 

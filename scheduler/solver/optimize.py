@@ -36,7 +36,7 @@ from scheduler.solver.problem import (
 )
 from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
-from scheduler.solver.staged import IncumbentRejectedError, solve_staged
+from scheduler.solver.staged import NoSolutionError, solve_staged
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -61,14 +61,22 @@ def optimize(instance: Instance, options: SolveOptions | None = None) -> Optimiz
         return _optimize(instance, options)
 
 
-def _optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
+def _optimize(
+    instance: Instance,
+    options: SolveOptions | None = None,
+    *,
+    high_target_missed: str | None = None,
+    started: float | None = None,
+) -> OptimizeResult:
     """Find the target placement and host power states (levels: P2 > DPM > P3 > DRS > cost).
 
     Returns ``UNCHANGED`` with today's placement when nothing needs to change, ``INFEASIBLE`` with
-    a conflict set when the hard constraints cannot hold together.
+    a conflict set when the hard constraints cannot hold together. ``high_target_missed`` (why
+    no placement keeps the hosts within DPM's high target) asks for the retry that keeps every
+    host on instead.
     """
     options = options or SolveOptions()
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     notes: list[str] = []
     compat = compatibility(instance)
     allowed = compat.allowed
@@ -101,7 +109,8 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     dpm_high: float | None = policy.dpm.target_utilization[1] if dpm else None
     warm: IntArray | None = None
     warm_on = power == POWER_ON
-    if dpm:
+    warm_within_high = False
+    if dpm and high_target_missed is None:
         # Repair today's placement within the DPM high target on the hosts up now (then with the
         # standby ones too), and empty hosts greedily from there: DPM's warm start.
         for start_on in (up_now & usable, usable.copy()):
@@ -119,12 +128,23 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
                     policy.dpm.min_hosts_on,
                     power == POWER_DECIDE,
                 )
+                warm_within_high = True
                 break
-        if warm is None:
-            notes.append("demand exceeds the DPM high target even with every host on: hosts stay on")
-            power = np.where(power == POWER_DECIDE, POWER_ON, power)
-            dpm_high = None
-            warm_on = power == POWER_ON
+        if warm is None and _beyond_high_target(instance, usable, movable, dpm_high or 1.0):
+            high_target_missed = "the cluster's demand exceeds the DPM high target of all its hosts together"
+        elif warm is None:
+            # Greedy is no proof: CP-SAT decides the power under the high target, from a warm start
+            # with every host on, and only what it proves (or fails to find) keeps every host on.
+            notes.append("greedy repair found no placement within the DPM high target")
+            warm_on = usable.copy()
+            warm = _repair(
+                instance, allowed, warm_on, costs.seconds, movable, None, movable_optional | mandatory
+            )
+    if dpm and high_target_missed is not None:
+        notes.append(f"{high_target_missed}: hosts stay on")
+        power = np.where(power == POWER_DECIDE, POWER_ON, power)
+        dpm_high = None
+        warm_on = power == POWER_ON
     if warm is None:
         warm = _repair(
             instance, allowed, warm_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
@@ -187,9 +207,10 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     may_move = np.flatnonzero(movable_optional | mandatory | (warm != current))
     complete = int((allowed[may_move] & usable[None, :]).sum()) <= COMPLETE_SCOPE_MAX_PAIRS
 
-    def repair_scope() -> IntArray:
-        """Repair mode's VMs: the scope above the complete limit, and the fallback below it."""
-        return _scope(
+    free = (
+        may_move
+        if complete
+        else _scope(
             instance,
             options,
             mandatory,
@@ -202,8 +223,7 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
             band,
             costs.seconds,
         )
-
-    free = may_move if complete else repair_scope()
+    )
 
     # A VM left without variables stays where it is, so its host stays on whatever DPM prefers.
     fixed = np.ones(instance.num_vms, dtype=np.bool_)
@@ -240,15 +260,11 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
     large = problem.num_candidate_pairs > LOCAL_SEARCH_PAIRS
     try:
         outcome = solve_staged(problem, options, band, started, local_search=large)
-    except IncumbentRejectedError:
-        if not complete:
+    except NoSolutionError:
+        if dpm_high is None or warm_within_high:
             raise
-        # Some inventories make the whole model reject its own warm start (not yet understood;
-        # docs/optimizer.md, Known limits). Repair mode's scope does not, so solve over it instead.
-        complete = False
-        problem = _replace_scope(problem, repair_scope(), options.candidate_hosts, usable, coldness, rng)
-        notes.append("the whole model rejected its own warm start; solved over a restricted scope instead")
-        outcome = solve_staged(problem, options, band, started, local_search=large)
+        missed = f"no placement within the DPM high target found in {options.time_limit_s:g} s"
+        return _optimize(instance, options, high_target_missed=missed, started=started)
     if not outcome.feasible:
         # The restriction may be what made it infeasible: widen to every VM that may move.
         wide_free = np.flatnonzero(movable_optional | mandatory)
@@ -258,6 +274,9 @@ def _optimize(instance: Instance, options: SolveOptions | None = None) -> Optimi
         complete = k == instance.num_hosts
         notes.append(f"scope widened to {len(wide_free)} VMs")
         outcome = solve_staged(problem, options, band, started, local_search=large)
+        if not outcome.feasible and dpm_high is not None:
+            missed = "no placement keeps the hosts within the DPM high target, even with every host on"
+            return _optimize(instance, options, high_target_missed=missed, started=started)
         if not outcome.feasible:
             return _infeasible(
                 instance,
@@ -429,6 +448,29 @@ def _send_home_unneeded(
     return reverted, int((reverted != assignment).sum())
 
 
+def _beyond_high_target(instance: Instance, usable: BoolArray, movable: BoolArray, high: float) -> bool:
+    """Whether the demand of all VMs exceeds what every usable host holds within DPM's high
+    target: no placement keeps the target, so there is nothing for a solver to search."""
+    cpu_limit, dem_limit = _high_target_caps(instance, movable, high)
+    return bool(
+        instance.vm_cpu_demand_mhz.sum() > cpu_limit[usable].sum()
+        or instance.vm_memory_demand_mib.sum() > dem_limit[usable].sum()
+    )
+
+
+def _high_target_caps(
+    instance: Instance, movable: BoolArray, high: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per host, the CPU and memory demand DPM's high target allows, or the load of the VMs
+    that cannot leave the host where that is higher (as in the CP model)."""
+    stay = ~movable & (instance.current_host != NO_HOST)
+    hosts = instance.current_host[stay]
+    fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
+    fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
+    high_cpu, high_dem = high_target_limits(instance, high)
+    return np.maximum(high_cpu, fixed_cpu), np.maximum(high_dem, fixed_dem)
+
+
 def _repair(
     instance: Instance,
     allowed: BoolArray,
@@ -446,13 +488,7 @@ def _repair(
     cpu_limit = instance.host_cpu_mhz.astype(np.float64)
     dem_limit = instance.host_memory_mib.astype(np.float64)
     if dpm_high is not None:
-        stay = ~movable & (instance.current_host != NO_HOST)
-        hosts = instance.current_host[stay]
-        fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
-        fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
-        high_cpu, high_dem = high_target_limits(instance, dpm_high)
-        cpu_limit = np.maximum(high_cpu, fixed_cpu)
-        dem_limit = np.maximum(high_dem, fixed_dem)
+        cpu_limit, dem_limit = _high_target_caps(instance, movable, dpm_high)
     repaired = repair_placement(
         instance,
         allowed,

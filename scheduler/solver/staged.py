@@ -14,6 +14,7 @@ finds nothing at all in time, the level is fixed at the incumbent's value and so
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from scheduler.errors import InconsistentSolutionError
 from scheduler.interrupt import request_stop, stop_requested
 from scheduler.model import NO_HOST, HostState
 from scheduler.solver.balance import BalancePenalty, DrsBand
@@ -41,6 +43,7 @@ TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: ke
 # The DRS level is proven optimal within this relative gap, and an incumbent is replaced only by a
 # solution better by more than it: a plan's own target, fed back, is then kept as it is.
 RELATIVE_GAP = {"drs": 0.01}
+BOUND_EPSILON = 1e-6  # float noise on CP-SAT's integral objective bound
 INTERRUPTED_FRACTION = 0.9  # a non-optimal solve that ended this early was stopped (Ctrl-C)
 
 
@@ -48,9 +51,9 @@ class NoSolutionError(RuntimeError):
     """CP-SAT found no solution in time and the warm start was not feasible."""
 
 
-class IncumbentRejectedError(RuntimeError):
+class IncumbentRejectedError(InconsistentSolutionError):
     """A level's model is infeasible although the incumbent meets every level fixed before it:
-    the model and the levels' own evaluation disagree about some placement."""
+    the model and the levels' own evaluation disagree about some placement (a bug)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +167,18 @@ def solve_staged(
                 "raise --time-limit"
             )
         value = incumbent_value
-        found = int(solver.objective_value) // weight if solved else incumbent_value
+        # CP-SAT reports integer objectives as doubles that may fall just short (18.999…): truncating
+        # one would fix the level below what any solution reaches, and the next level's model
+        # would reject its own incumbent. Round first, then undo the tie-break weight.
+        found = round(solver.objective_value) // weight if solved else incumbent_value
         if solved and (not have_solution or found < incumbent_value * (1 - gap)):
             assignment, on_mask = pm.extract(solver)
             value = found
         have_solution = True
         optimal = status == cp_model.OPTIMAL
-        bound = solver.best_objective_bound // weight if solved else float(level.lower_bound)
+        # The objective is integral, so its bound may be rounded up, short of float noise.
+        proven = math.ceil(solver.best_objective_bound - BOUND_EPSILON)
+        bound = proven // weight if solved else level.lower_bound
         all_optimal = all_optimal and optimal
         outcomes.append(LevelOutcome(level.name, value, bound, optimal, wall, level.unit))
         if options.progress:

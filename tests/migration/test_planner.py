@@ -194,6 +194,25 @@ def test_empty_host_powered_off_at_time_zero():
     assert schedule.migrations == ()
 
 
+def test_host_due_off_stays_on_while_a_swap_needs_it_as_a_stepping_stone():
+    """a and b are full and swap x and y; the only room is on c, empty and due off.
+
+    Parking only uses hosts that stay on, so the search routes one VM through c: c must not be
+    powered off at time 0 (it was empty then), only once that VM has left it again.
+    """
+    hosts = [host("a", memory_mib=8 * GIB), host("b", memory_mib=8 * GIB), host("c", memory_mib=8 * GIB)]
+    inst = cluster(hosts, [vm("x", "a"), vm("x2", "a"), vm("y", "b"), vm("y2", "b")])
+    target = {"x": "b", "y": "a"}
+    states = {"a": "up", "b": "up", "c": "standby"}
+    schedule = plan_migrations(inst, target, states)
+    through_c = [m for m in schedule.migrations if "c" in (m.source, m.target)]
+    assert len(through_c) == 2
+    (off,) = schedule.power_actions
+    assert off.host == "c"
+    assert off.at_s >= max(m.end_s for m in through_c)
+    assert_valid(inst, schedule, target, states)
+
+
 def test_maintenance_host_is_drained_first():
     """With one slot on the shared target, the maintenance evacuation goes before the balancing move."""
     hosts = [host("maint", state=HostState.MAINTENANCE), host("busy"), host("t", memory_mib=16 * GIB)]
