@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from check.factories import host, make_instance, vm
 
 import scheduler.solver.optimize as optimize_module
 from scheduler.io import parse_inventory
-from scheduler.model import Instance, PlanStatus
+from scheduler.model import DpmPolicy, Instance, PlanStatus
 from scheduler.pipeline import PlanOutcome
 from scheduler.solver.costs import move_costs
+from scheduler.solver.problem import Problem
 from scheduler.solver.result import SolveStatus
+from scheduler.solver.staged import NoSolutionError
 from scheduler.synth import SynthSpec, synthesize
 
 Planner = Callable[..., PlanOutcome]
@@ -42,6 +45,38 @@ def test_restricted_scope_is_not_called_optimal(
     assert result.status is SolveStatus.FEASIBLE
     assert all(level.optimal for level in result.levels)
     assert any(note.startswith("every level is optimal over the") for note in result.notes)
+
+
+def test_no_placement_within_the_high_target_in_time_keeps_every_host_on(
+    plan_of: Planner, monkeypatch: pytest.MonkeyPatch
+):
+    """Greedy finds no placement within DPM's high target (as in test_levels' exact packing) and,
+    here, neither does CP-SAT in time: every host stays on, the note says so, and the plan is
+    still made, by a second pass without the target."""
+    instance = make_instance(
+        [host("h1"), host("h2")],
+        [
+            vm("a", "h1", 2_000),
+            vm("b", "h1", 2_000),
+            vm("e", "h1", 1_100, 4_096),
+            vm("c", "h2", 1_900),
+            vm("d", "h2", 3_000),
+        ],
+        dpm=DpmPolicy(enabled=True, target_utilization=(0.2, 0.5)),
+    )
+    solve_staged = optimize_module.solve_staged
+
+    def nothing_in_time(problem: Problem, *args: Any, **kwargs: Any) -> Any:
+        if problem.dpm_high is not None:
+            raise NoSolutionError("no placement found in time")
+        return solve_staged(problem, *args, **kwargs)
+
+    monkeypatch.setattr(optimize_module, "solve_staged", nothing_in_time)
+    outcome = plan_of(instance)
+    assert outcome.plan.host_states == {"h1": "up", "h2": "up"}
+    assert any(
+        note.startswith("no placement within the DPM high target found in") for note in outcome.result.notes
+    )
 
 
 def test_complete_scope_is_called_optimal(plan_of: Planner, hot_pair: Instance):
