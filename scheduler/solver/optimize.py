@@ -274,7 +274,7 @@ def _optimize(
         complete = k == instance.num_hosts
         notes.append(f"scope widened to {len(wide_free)} VMs")
         outcome = solve_staged(problem, options, band, started, local_search=large)
-        if not outcome.feasible and dpm_high is not None:
+        if not outcome.feasible and dpm_high is not None and not warm_within_high:
             missed = "no placement keeps the hosts within the DPM high target, even with every host on"
             return _optimize(instance, options, high_target_missed=missed, started=started)
         if not outcome.feasible:
