@@ -70,11 +70,12 @@ def repair_placement(
         state.move(v, int(np.argmax(headroom)))
         return True
 
+    elsewhere = (allowed & on_mask).sum(axis=1) > 1  # a VM held to one host cannot make room
+
     def make_room(v: int) -> list[int]:
         """Put ``v`` on one of its hosts by sending that host's cheapest movable residents away
         (a new VM held to one host by a rule can find it full of VMs that could go anywhere).
         Returns the evicted, still to be placed; [] when no host can be freed enough."""
-        elsewhere = (allowed & on_mask).sum(axis=1) > 1  # a VM held to one host cannot make room
         for h in np.flatnonzero(allowed[v] & on_mask):
             residents = np.flatnonzero((state.assignment == h) & movable & ~must_move & elsewhere)
             evicted: list[int] = []
