@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 from check.factories import host, make_instance, vm
 
-from scheduler.model import HostState, Instance
+from scheduler.model import DpmPolicy, HostState, Instance
 from scheduler.pipeline import PlanOutcome, make_plan
 from scheduler.solver.options import SolveOptions
 
@@ -125,3 +125,29 @@ def stubborn_pair() -> Instance:
         replace(vm("b", "h1", 4_000), dirty_rate_mibps=5_000.0),
     ]
     return make_instance([host("h1"), host("h2")], vms)
+
+
+@pytest.fixture
+def exact_packing() -> Callable[[int], Instance]:
+    """``exact_packing(e_memory_mib)``: h1 and h2 with DPM's high target at 50 % (5,000 MHz).
+
+    h1 runs a, b (2,000 MHz each) and e (1,100 MHz, ``e_memory_mib`` of memory: costly to move):
+    5,100 MHz; h2 runs c (1,900) and d (3,000): 4,900 MHz. Both hosts must stay on (10,000 MHz of
+    demand). Greedy repair sheds h1's cheapest VM first and finds room for none of them on h2
+    (4,900 + 1,100 > 5,000); only an exact packing holds the target: {a, d} or {a, c, e} on one
+    host, the rest on the other. With 8 GiB, e alone is over the memory half of the target.
+    """
+
+    def build(e_memory_mib: int) -> Instance:
+        vms = [
+            vm("a", "h1", 2_000),
+            vm("b", "h1", 2_000),
+            vm("e", "h1", 1_100, e_memory_mib),
+            vm("c", "h2", 1_900),
+            vm("d", "h2", 3_000),
+        ]
+        return make_instance(
+            [host("h1"), host("h2")], vms, dpm=DpmPolicy(enabled=True, target_utilization=(0.2, 0.5))
+        )
+
+    return build

@@ -110,50 +110,27 @@ def test_dpm_consolidates_even_when_first_fit_packing_fails(plan_of: Planner):
     assert sorted(plan.host_states.values()) == ["standby", "up", "up", "up"]
 
 
-def test_dpm_high_target_holds_where_greedy_repair_finds_no_placement(plan_of: Planner):
-    """h1 and h2 of 10,000 MHz, DPM high target 50 % (5,000 MHz): both must stay on (10,000 MHz
-    of demand). h1 runs a, b (2,000 each) and e (1,100, 4 GiB: costly to move): 5,100 MHz; h2 runs
-    c (1,900) and d (3,000): 4,900 MHz.
-
-    Greedy repair sheds h1's cheapest VM first and finds room for none of them on h2 (4,900 + 1,100
-    > 5,000). The target is still reachable by an exact packing: {a, d} or {a, c, e} on one host,
-    the rest on the other. DPM must hold it, not give up and leave h1 at 51 %.
-    """
-    instance = make_instance(
-        [host("h1"), host("h2")],
-        [
-            vm("a", "h1", 2_000),
-            vm("b", "h1", 2_000),
-            vm("e", "h1", 1_100, 4_096),
-            vm("c", "h2", 1_900),
-            vm("d", "h2", 3_000),
-        ],
-        dpm=DpmPolicy(enabled=True, target_utilization=(0.2, 0.5)),
-    )
+def test_dpm_high_target_holds_where_greedy_repair_finds_no_placement(
+    plan_of: Planner, exact_packing: Callable[[int], Instance]
+):
+    """``exact_packing`` with e at 4 GiB: greedy repair finds no placement within the 50 % target,
+    an exact packing does. DPM must hold it, not give up and leave h1 at 51 %."""
+    instance = exact_packing(4_096)
     outcome = plan_of(instance)
     assert not any("hosts stay on" in note for note in outcome.result.notes)
-    cpu = {"a": 2_000, "b": 2_000, "e": 1_100, "c": 1_900, "d": 3_000}
+    cpu = {v.name: v.cpu_demand_mhz for v in instance.vms}
     load = {h: sum(c for v, c in cpu.items() if outcome.plan.placement[v] == h) for h in ("h1", "h2")}
     assert load == {"h1": 5_000, "h2": 5_000}
 
 
-def test_dpm_high_target_out_of_reach_keeps_every_host_on(plan_of: Planner):
-    """As above with e holding 8 GiB: whichever host runs e holds over 8,192 MiB of memory
-    demand, above the 50 % target. CP-SAT proves the target out of reach; the plan keeps both
-    hosts on, says so, and still balances within capacity instead of calling the cluster
+def test_dpm_high_target_out_of_reach_keeps_every_host_on(
+    plan_of: Planner, exact_packing: Callable[[int], Instance]
+):
+    """``exact_packing`` with e holding 8 GiB: whichever host runs e holds over 8,192 MiB of
+    memory demand, above the 50 % target. CP-SAT proves the target out of reach; the plan keeps
+    both hosts on, says so, and still balances within capacity instead of calling the cluster
     infeasible."""
-    instance = make_instance(
-        [host("h1"), host("h2")],
-        [
-            vm("a", "h1", 2_000),
-            vm("b", "h1", 2_000),
-            vm("e", "h1", 1_100, 8_192),
-            vm("c", "h2", 1_900),
-            vm("d", "h2", 3_000),
-        ],
-        dpm=DpmPolicy(enabled=True, target_utilization=(0.2, 0.5)),
-    )
-    outcome = plan_of(instance)
+    outcome = plan_of(exact_packing(8_192))
     assert outcome.plan.status is PlanStatus.OPTIMAL
     assert any(note.endswith("hosts stay on") for note in outcome.result.notes)
     assert outcome.plan.host_states == {"h1": "up", "h2": "up"}

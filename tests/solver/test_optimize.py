@@ -11,7 +11,7 @@ from check.factories import host, make_instance, vm
 
 import scheduler.solver.optimize as optimize_module
 from scheduler.io import parse_inventory
-from scheduler.model import DpmPolicy, Instance, PlanStatus
+from scheduler.model import Instance, PlanStatus
 from scheduler.pipeline import PlanOutcome
 from scheduler.solver.costs import move_costs
 from scheduler.solver.problem import Problem
@@ -48,22 +48,12 @@ def test_restricted_scope_is_not_called_optimal(
 
 
 def test_no_placement_within_the_high_target_in_time_keeps_every_host_on(
-    plan_of: Planner, monkeypatch: pytest.MonkeyPatch
+    plan_of: Planner, exact_packing: Callable[[int], Instance], monkeypatch: pytest.MonkeyPatch
 ):
-    """Greedy finds no placement within DPM's high target (as in test_levels' exact packing) and,
-    here, neither does CP-SAT in time: every host stays on, the note says so, and the plan is
-    still made, by a second pass without the target."""
-    instance = make_instance(
-        [host("h1"), host("h2")],
-        [
-            vm("a", "h1", 2_000),
-            vm("b", "h1", 2_000),
-            vm("e", "h1", 1_100, 4_096),
-            vm("c", "h2", 1_900),
-            vm("d", "h2", 3_000),
-        ],
-        dpm=DpmPolicy(enabled=True, target_utilization=(0.2, 0.5)),
-    )
+    """Greedy finds no placement within DPM's high target on ``exact_packing`` and, here, neither
+    does CP-SAT in time: every host stays on, the note says so, and the plan is still made, by a
+    second pass without the target."""
+    instance = exact_packing(4_096)
     solve_staged = optimize_module.solve_staged
 
     def nothing_in_time(problem: Problem, *args: Any, **kwargs: Any) -> Any:
