@@ -134,21 +134,18 @@ def _optimize(
             high_target_missed = "the cluster's demand exceeds the DPM high target of all its hosts together"
         elif warm is None:
             # Greedy is no proof: CP-SAT decides the power under the high target, from a warm start
-            # with every host on, and only what it proves (or fails to find) keeps every host on.
+            # with every host on (repaired below), and only what it proves (or fails to find) keeps
+            # every host on.
             notes.append("greedy repair found no placement within the DPM high target")
             warm_on = usable.copy()
-            warm = _repair(
-                instance, allowed, warm_on, costs.seconds, movable, None, movable_optional | mandatory
-            )
     if dpm and high_target_missed is not None:
         notes.append(f"{high_target_missed}: hosts stay on")
         power = np.where(power == POWER_DECIDE, POWER_ON, power)
         dpm_high = None
         warm_on = power == POWER_ON
     if warm is None:
-        warm = _repair(
-            instance, allowed, warm_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
-        )
+        # Within full capacity: a warm start within DPM's high target was found above or not at all.
+        warm = _repair(instance, allowed, warm_on, costs.seconds, movable, None, movable_optional | mandatory)
     if warm is None:
         notes.append("greedy repair found no feasible warm start; CP-SAT starts from today's placement")
         warm = instance.current_host.copy()
