@@ -27,6 +27,7 @@ from solver.test_properties import OPTIONS, inventories
 Planner = Callable[..., PlanOutcome]
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "demo.yaml"
+SWEEP_TIME_LIMIT_S = 8.0
 
 
 def fed_back(instance: Instance, plan: Plan) -> Instance:
@@ -127,7 +128,10 @@ def test_synthetic_plan_fed_back_is_unchanged(plan_of: Planner, seed: int):
     ids=["t5-7-hosts", "t5-13-hosts", "small-cluster-complete-scope"],
 )  # fmt: skip
 def test_sweep_findings_fed_back_are_unchanged(plan_of: Planner, spec: SynthSpec):
-    first = assert_idempotent(plan_of, synthesize(spec))
+    # Threshold 5 never proves its DRS level, so the first plan is only as good as its time: on a
+    # loaded 2-core machine 3 s can stop it short of where a rerun goes on, which is not the
+    # drift this test guards against.
+    first = assert_idempotent(plan_of, synthesize(spec), time_limit_s=SWEEP_TIME_LIMIT_S)
     assert first.migrations, "the synthetic instance needs moves: the test would prove nothing"
 
 
