@@ -25,6 +25,10 @@ Description
     which every plan meets. On 128 hosts × 10,000 VMs this raises the bound by a quarter
     (1,344 s → 1,668 s; 4 bands 1,590 s, 16 bands 1,675 s) for about 15× the LP time, so the
     cuts come from the plain program first and carry over.
+
+    ``fractional_departures`` solves the plain program from any placement (not only today's)
+    and returns its y: which VMs a cheap plan moves. The optimizer's LP-guided warm start
+    (``solver.guided``) moves those.
 Requirements
     ``scipy`` (HiGHS). VMs that no plan moves (immobile) are held; every other VM may move.
 Limitations
@@ -35,6 +39,7 @@ Limitations
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -71,31 +76,89 @@ def least_migration_seconds(
     CPU utilization above ``cpu_cap``). 0 when today's placement already does; infinite when a
     VM that cannot move (immobile, or allowed on none of those hosts) sits on a host that ends
     off, since no plan reaches that state."""
-    hosts = np.flatnonzero(on_mask)
-    placed = instance.current_host != NO_HOST
-    if len(hosts) == 0 or not imbalance:
+    if not on_mask.any() or not imbalance:
         return 0.0
-    column_of = np.full(instance.num_hosts, -1)
-    column_of[hosts] = np.arange(len(hosts))
-    # Free: movable VMs placed today (new VMs are placed for free: no migration). VMs on a host
-    # that ends off must leave whatever they are.
-    free = np.flatnonzero(placed & movable & allowed[:, hosts].any(axis=1))
-    stuck = placed & ~np.isin(np.arange(instance.num_vms), free)
-    if np.any(column_of[instance.current_host[stuck]] < 0):
+    relaxation = _relaxation(
+        instance, instance.current_host, cost_s, allowed, movable, on_mask, imbalance, cpu_cap
+    )
+    if relaxation is None:
         return math.inf
-    relaxation = _Relaxation(instance, cost_s, hosts, column_of, free, stuck, tuple(imbalance), cpu_cap)
     if relaxation.already_met():
         return 0.0
-    classes, klass = distinct_rows(allowed[np.ix_(free, hosts)])
-    best, points = relaxation.solve(classes, klass, None, None)
+    classes, klass = distinct_rows(allowed[np.ix_(relaxation.free, relaxation.hosts)])
+    best, points, _ = relaxation.solve(classes, klass, None, None)
     names = [resource for resource, _ in imbalance]
     if "cpu" in names and "memory" in names and math.isfinite(best):
         # Tighten with each arrival's CPU-to-memory ratio, from the cuts the plain LP needed
         # (its rounds cost a tenth as much).
-        group, ratio = _ratio_groups(instance, free, klass)
+        group, ratio = _ratio_groups(instance, relaxation.free, klass)
         best = max(best, relaxation.solve(classes[ratio.klass], group, ratio, points)[0])
     # Tangents only underestimate, so every LP optimum is a valid bound; shave float round-off.
     return best * (1 - 1e-6)
+
+
+def fractional_departures(
+    instance: Instance,
+    start: IntArray,
+    cost_s: FloatArray,
+    allowed: BoolArray,
+    movable: BoolArray,
+    on_mask: BoolArray,
+    imbalance: Sequence[tuple[str, float]],
+    cpu_cap: float | None = None,
+    *,
+    max_rounds: int = MAX_ROUNDS,
+    time_limit_s: float | None = None,
+) -> FloatArray | None:
+    """Which VMs the relaxation moves, as the share y_v ∈ [0, 1] of each VM that leaves its host
+    in ``start`` (0 for VMs it holds), from the plain program (no ratio bands) solved from
+    ``start`` instead of today's placement.
+
+    Its choice is nearly integral on large clusters (most VMs at 0 or 1), which makes it a guide
+    for which VMs a cheap plan moves. None when no LP round finished within ``time_limit_s`` or
+    no plan reaches the balance; all zeros when ``start`` already meets it.
+    """
+    departures = np.zeros(instance.num_vms)
+    if not on_mask.any() or not imbalance:
+        return departures
+    relaxation = _relaxation(instance, start, cost_s, allowed, movable, on_mask, imbalance, cpu_cap)
+    if relaxation is None:
+        return None
+    if relaxation.already_met():
+        return departures
+    classes, klass = distinct_rows(allowed[np.ix_(relaxation.free, relaxation.hosts)])
+    best, _, share = relaxation.solve(
+        classes, klass, None, None, max_rounds=max_rounds, time_limit_s=time_limit_s
+    )
+    if share is None or not math.isfinite(best):
+        return None
+    departures[relaxation.free] = np.clip(share, 0.0, 1.0)
+    return departures
+
+
+def _relaxation(
+    instance: Instance,
+    start: IntArray,
+    cost_s: FloatArray,
+    allowed: BoolArray,
+    movable: BoolArray,
+    on_mask: BoolArray,
+    imbalance: Sequence[tuple[str, float]],
+    cpu_cap: float | None,
+) -> _Relaxation | None:
+    """The relaxation from ``start`` over the hosts of ``on_mask``; None when a VM that cannot
+    move sits on a host that ends off (no plan reaches that state)."""
+    hosts = np.flatnonzero(on_mask)
+    column_of = np.full(instance.num_hosts, -1)
+    column_of[hosts] = np.arange(len(hosts))
+    placed = start != NO_HOST
+    # Free: movable VMs placed in ``start`` (new VMs are placed for free: no migration). VMs on a
+    # host that ends off must leave whatever they are.
+    free = np.flatnonzero(placed & movable & allowed[:, hosts].any(axis=1))
+    stuck = placed & ~np.isin(np.arange(instance.num_vms), free)
+    if np.any(column_of[start[stuck]] < 0):
+        return None
+    return _Relaxation(instance, start, cost_s, hosts, column_of, free, stuck, tuple(imbalance), cpu_cap)
 
 
 @dataclass(frozen=True)
@@ -103,6 +166,7 @@ class _Relaxation:
     """The convex relaxation of one balance target, solved by cutting planes."""
 
     instance: Instance
+    start: IntArray  # each VM's host before the moves (today's placement for the bound)
     cost_s: FloatArray
     hosts: IntArray
     column_of: IntArray
@@ -114,20 +178,18 @@ class _Relaxation:
     @property
     def home(self) -> IntArray:
         """Each free VM's host column; -1 where the host ends off."""
-        return self.column_of[self.instance.current_host[self.free]]
+        return self.column_of[self.start[self.free]]
 
     def start_loads(self, resource: str) -> FloatArray:
         """Each host's load of ``resource`` today (free VMs on hosts that end off left out)."""
         demand = self.instance.balance_columns(resource)[0].astype(np.float64)
         n_hosts, home = len(self.hosts), self.home
         at_home = home >= 0
-        fixed = np.bincount(
-            self.column_of[self.instance.current_host[self.stuck]], demand[self.stuck], n_hosts
-        )
+        fixed = np.bincount(self.column_of[self.start[self.stuck]], demand[self.stuck], n_hosts)
         return np.asarray(fixed + np.bincount(home[at_home], demand[self.free][at_home], n_hosts))
 
     def already_met(self) -> bool:
-        """Today's placement meets the target (and every free VM's host stays on)."""
+        """The start meets the target (and every free VM's host stays on)."""
         if np.any(self.home < 0):
             return False
         for resource, target in self.imbalance:
@@ -144,11 +206,16 @@ class _Relaxation:
         klass: IntArray,
         ratio: RatioGroups | None,
         seeds: list[list[FloatArray]] | None,
-    ) -> tuple[float, list[list[FloatArray]]]:
+        *,
+        max_rounds: int = MAX_ROUNDS,
+        time_limit_s: float | None = None,
+    ) -> tuple[float, list[list[FloatArray]], FloatArray | None]:
         """The LP bound with arrivals grouped by ``klass`` (rows of ``classes``: allowed hosts),
         each group's arrivals held to its CPU-to-memory range when ``ratio`` is given. Returns
-        the bound and, per resource, the deviations its tangents were taken at (``seeds`` for a
-        later, tighter solve: tangents at any point are valid)."""
+        the bound, per resource the deviations its tangents were taken at (``seeds`` for a
+        later, tighter solve: tangents at any point are valid), and the free VMs' departures
+        y of the last LP solved (None if none was). ``time_limit_s`` bounds all rounds
+        together; a round cut short ends the loop with what the earlier ones proved."""
         from scipy.optimize import linprog
         from scipy.sparse import coo_matrix, vstack
 
@@ -264,7 +331,12 @@ class _Relaxation:
                 add_cuts(i, z0)
 
         best = 0.0
-        for _ in range(MAX_ROUNDS):
+        share: FloatArray | None = None
+        deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+        for _ in range(max_rounds):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
             a_ub = vstack([*ub_blocks, *cut_rows]).tocsr()
             b_ub = np.concatenate([*ub_rhs, *cut_rhs])
             result = linprog(
@@ -275,10 +347,12 @@ class _Relaxation:
                 b_eq=b_eq,
                 bounds=np.column_stack([lower, upper]),
                 method="highs",
+                options={} if left is None else {"time_limit": left},
             )
             if result.status != 0:
                 break
             best = max(best, float(result.fun) * scale)
+            share = np.asarray(result.x[:n_free], dtype=np.float64)
             met = True
             for i, (r_base, _, target) in enumerate(bases):
                 u = result.x[r_base + n_pairs : r_base + n_pairs + n_hosts]
@@ -288,7 +362,7 @@ class _Relaxation:
                     add_cuts(i, z)
             if met:
                 break
-        return best, points
+        return best, points, share
 
 
 @dataclass(frozen=True)
@@ -367,4 +441,4 @@ def _ratio_rows(
     )
 
 
-__all__ = ["least_migration_seconds"]
+__all__ = ["fractional_departures", "least_migration_seconds"]

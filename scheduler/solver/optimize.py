@@ -21,6 +21,7 @@ from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
 from scheduler.solver.costs import move_costs
+from scheduler.solver.guided import guided_start
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import (
     POWER_DECIDE,
@@ -184,10 +185,11 @@ def _optimize(
                 "plan could lower it that much, and it breaks no rule",
             )
 
-    # Improve the warm start with cost-aware greedy balancing (``_balance_warm_start``) within a
-    # slice of the time budget (a smaller one with DPM, which comes first).
+    # Improve the warm start with cost-aware greedy balancing within a slice of the time budget
+    # (a smaller one with DPM, which comes first); on large clusters also from the LP
+    # relaxation's choice of moves, keeping the better.
     if band is not None:
-        warm = _balance_warm_start(
+        warm = _balanced_warm_start(
             instance,
             warm,
             warm_on,
@@ -196,7 +198,7 @@ def _optimize(
             band,
             costs.seconds,
             dpm_high,
-            options.max_migrations,
+            options,
             started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
         )
     # Every VM that may move, and any the warm start moved anyway (repairing an over-full host may
@@ -356,6 +358,50 @@ def _optimize(
     )
 
 
+def _balanced_warm_start(
+    instance: Instance,
+    warm: IntArray,
+    warm_on: BoolArray,
+    allowed: BoolArray,
+    movable: BoolArray,
+    band: DrsBand,
+    cost_s: npt.NDArray[np.float64],
+    dpm_high: float | None,
+    options: SolveOptions,
+    deadline: float,
+) -> IntArray:
+    """The greedy's balanced warm start (``_balance_warm_start``) and, on clusters large enough
+    for the local search, the LP-guided one (``guided.py``) finished by the same greedy: the
+    better of the two. The guided start is left out under a migration budget, which it does not
+    count, and at threshold 5 (tolerance 0), where the balance has no target short of the floor
+    for the relaxation to aim at: every further move buys a little more balance."""
+
+    def finish(start: IntArray) -> IntArray:
+        return _balance_warm_start(
+            instance,
+            start,
+            warm_on,
+            allowed,
+            movable,
+            band,
+            cost_s,
+            dpm_high,
+            options.max_migrations,
+            deadline,
+        )
+
+    finished = {"greedy": finish(warm)}
+    large = int((allowed[movable] & warm_on[None, :]).sum()) > LOCAL_SEARCH_PAIRS
+    if large and options.max_migrations is None and band.tolerance > 0:
+        cpu_cap = _cpu_peak_cap(band, warm_on)
+        guided = guided_start(
+            instance, warm, warm_on, allowed, movable, band, cost_s, dpm_high, cpu_cap, deadline
+        )
+        if guided is not None:
+            finished["LP-guided"] = finish(guided)
+    return _better_warm_start(instance, finished, warm_on, band, cost_s, options)
+
+
 def _balance_warm_start(
     instance: Instance,
     warm: IntArray,
@@ -409,6 +455,61 @@ def _balance_warm_start(
         aim -= GREEDY_AIM_STEP
         if penalty.excess(warm) == 0 or budget == 0 or aim < GREEDY_AIM_LEAST or time.monotonic() >= deadline:
             return warm
+        caps = caps - _rounding_overshoot(instance, penalty, resources, warm, caps)
+
+
+def _rounding_overshoot(
+    instance: Instance,
+    penalty: BalancePenalty,
+    resources: tuple[str, ...],
+    assignment: IntArray,
+    caps: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Per measured resource, the largest utilization by which a host the greedy holds within
+    ``caps`` (raw loads) stands above its peak cap in the DRS level's scaled loads. The level
+    rounds each VM's demand to whole units, so a host just inside the cap in MHz can be a unit
+    above it there: the next round aims that much lower. Hosts above the cap in raw loads too
+    are the greedy's to fix and count for nothing here."""
+    loads = penalty.loads(assignment)
+    state = LoadState(instance, assignment)
+    raw = np.vstack([state.utilization(r) for r in resources])
+    gap = np.maximum(loads - penalty.peak, 0) / np.maximum(penalty.capacity, 1)
+    rounding_only = penalty.on_mask[None, :] & (raw <= caps[:, None])
+    return np.asarray(np.where(rounding_only, gap, 0.0).max(axis=1), dtype=np.float64)
+
+
+def _cpu_peak_cap(band: DrsBand, on_mask: BoolArray) -> float | None:
+    """The CPU peak cap the greedy aims inside (None when CPU is not measured)."""
+    if "cpu" not in band.resources:
+        return None
+    return float(band.peak_caps(on_mask)[band.resources.index("cpu")]) - GREEDY_CAP_MARGIN
+
+
+def _better_warm_start(
+    instance: Instance,
+    finished: dict[str, IntArray],
+    on_mask: BoolArray,
+    band: DrsBand,
+    cost_s: npt.NDArray[np.float64],
+    options: SolveOptions,
+) -> IntArray:
+    """The warm start with the lower DRS excess, then the fewer migration seconds (the first
+    on a tie), reported through ``options.progress`` when there was a choice."""
+    penalty = BalancePenalty.build(instance, band.resources, on_mask, band)
+    moved_from = instance.current_host != NO_HOST
+
+    def key(assignment: IntArray) -> tuple[int, float]:
+        seconds = float(cost_s[moved_from & (assignment != instance.current_host)].sum())
+        return penalty.excess(assignment), seconds
+
+    keys = {name: key(assignment) for name, assignment in finished.items()}
+    best = min(keys, key=lambda name: keys[name])
+    if options.progress and len(finished) > 1:
+        told = ", ".join(
+            f"{name} {seconds:.0f} s (excess {excess})" for name, (excess, seconds) in keys.items()
+        )
+        options.progress("warm start", f"{told}: keeping {best}")
+    return finished[best]
 
 
 def _peak_note(instance: Instance, band: DrsBand, on_mask: BoolArray, assignment: IntArray) -> str:

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from scheduler.check.migration_bound import least_migration_seconds
+from scheduler.check.migration_bound import fractional_departures, least_migration_seconds
 from scheduler.compat import compatibility
 from scheduler.model import Instance
 
@@ -124,3 +124,34 @@ def test_vms_on_a_host_that_ends_off_must_leave_it() -> None:
         inst, np.array([2.0, 3.0, 7.0]), allowed, np.ones(3, bool), on, [("cpu", 1.0)]
     )
     assert seconds == pytest.approx(5.0, rel=1e-4)
+
+
+def departures(
+    inst: Instance, start: np.ndarray, cost: list[float], target: float, **kw: float
+) -> np.ndarray | None:
+    movable = np.ones(inst.num_vms, dtype=np.bool_)
+    on = np.ones(inst.num_hosts, dtype=np.bool_)
+    allowed = compatibility(inst).allowed
+    return fractional_departures(inst, start, np.array(cost), allowed, movable, on, [("cpu", target)], **kw)
+
+
+def test_departures_are_the_bound_s_choice_of_load() -> None:
+    """The bound of 2 s moves the 1 s VM and half the 2 s one."""
+    inst = four_on_one()
+    share = departures(inst, inst.current_host, [1, 2, 3, 4], 0.05)
+    assert share is not None
+    assert share == pytest.approx([1.0, 0.5, 0.0, 0.0], abs=1e-6)
+
+
+def test_departures_start_where_they_are_told() -> None:
+    """From a start with two VMs on each host the balance holds: nothing leaves."""
+    inst = four_on_one()
+    start = np.array([0, 0, 1, 1])
+    share = departures(inst, start, [1, 2, 3, 4], 0.05)
+    assert share is not None
+    assert not share.any()
+
+
+def test_no_departures_without_time_for_one_lp_round() -> None:
+    inst = four_on_one()
+    assert departures(inst, inst.current_host, [1, 2, 3, 4], 0.05, time_limit_s=0.0) is None
