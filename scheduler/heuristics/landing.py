@@ -124,25 +124,14 @@ class _Landing:
         u = load / self.capacity[:, hosts]
         return np.asarray((self.weight * (u - self.mean) ** 2).sum(axis=0), dtype=np.float64)
 
-    def _fits(
-        self,
-        vm: int,
-        hosts: IntArray,
-        extra_cpu: IntArray | int = 0,
-        extra_cfg: IntArray | int = 0,
-        extra_dem: IntArray | int = 0,
-    ) -> BoolArray:
-        """Capacity and limits at ``hosts`` for ``vm`` arriving, with others' loads changed by the
-        extras (an exchange takes the other VM away)."""
+    def _fits(self, vm: int, hosts: IntArray) -> BoolArray:
+        """Compatibility, capacity and limits at ``hosts`` for ``vm`` arriving."""
         inst, state = self.instance, self.state
         return np.asarray(
             self.allowed[vm, hosts]
-            & (state.cpu[hosts] + extra_cpu + inst.vm_cpu_demand_mhz[vm] <= self.limits.cpu[hosts])
-            & (state.mem_config[hosts] + extra_cfg + inst.vm_memory_mib[vm] <= state.mem_capacity[hosts])
-            & (
-                state.mem_demand[hosts] + extra_dem + inst.vm_memory_demand_mib[vm]
-                <= self.limits.memory_demand[hosts]
-            ),
+            & (state.cpu[hosts] + inst.vm_cpu_demand_mhz[vm] <= self.limits.cpu[hosts])
+            & (state.mem_config[hosts] + inst.vm_memory_mib[vm] <= state.mem_capacity[hosts])
+            & (state.mem_demand[hosts] + inst.vm_memory_demand_mib[vm] <= self.limits.memory_demand[hosts]),
             dtype=np.bool_,
         )
 
