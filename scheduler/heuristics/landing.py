@@ -11,7 +11,7 @@ Description
     Largest VM first, each to the host where the sum grows least; then passes that move one
     landed VM to a better host or exchange the hosts of two landed VMs, while the sum falls.
     Every evaluation is a vector over hosts (or over the other landed VMs), from loads kept up
-    to date, so a pass over a few hundred VMs takes milliseconds.
+    to date, so a pass over a few hundred VMs takes tens of milliseconds.
 Requirements
     ``assignment`` holds the VMs to land unplaced (``NO_HOST``), and every host within capacity.
 Limitations
