@@ -85,7 +85,7 @@ def least_migration_seconds(
         return math.inf
     if relaxation.already_met():
         return 0.0
-    classes, klass = distinct_rows(allowed[np.ix_(relaxation.free, relaxation.hosts)])
+    classes, klass = relaxation.classes, relaxation.klass
     best, points, _ = relaxation.solve(classes, klass, None, None)
     names = [resource for resource, _ in imbalance]
     if "cpu" in names and "memory" in names and math.isfinite(best):
@@ -126,9 +126,8 @@ def fractional_departures(
         return None
     if relaxation.already_met():
         return departures
-    classes, klass = distinct_rows(allowed[np.ix_(relaxation.free, relaxation.hosts)])
     best, _, share = relaxation.solve(
-        classes, klass, None, None, max_rounds=max_rounds, time_limit_s=time_limit_s
+        relaxation.classes, relaxation.klass, None, None, max_rounds=max_rounds, time_limit_s=time_limit_s
     )
     if share is None or not math.isfinite(best):
         return None
@@ -146,8 +145,9 @@ def _relaxation(
     imbalance: Sequence[tuple[str, float]],
     cpu_cap: float | None,
 ) -> _Relaxation | None:
-    """The relaxation from ``start`` over the hosts of ``on_mask``; None when a VM that cannot
-    move sits on a host that ends off (no plan reaches that state)."""
+    """The relaxation from ``start`` over the hosts of ``on_mask``, its free VMs grouped by the
+    hosts they may use; None when a VM that cannot move sits on a host that ends off (no plan
+    reaches that state)."""
     hosts = np.flatnonzero(on_mask)
     column_of = np.full(instance.num_hosts, -1)
     column_of[hosts] = np.arange(len(hosts))
@@ -158,7 +158,10 @@ def _relaxation(
     stuck = placed & ~np.isin(np.arange(instance.num_vms), free)
     if np.any(column_of[start[stuck]] < 0):
         return None
-    return _Relaxation(instance, start, cost_s, hosts, column_of, free, stuck, tuple(imbalance), cpu_cap)
+    classes, klass = distinct_rows(allowed[np.ix_(free, hosts)])
+    return _Relaxation(
+        instance, start, cost_s, hosts, column_of, free, stuck, classes, klass, tuple(imbalance), cpu_cap
+    )
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,8 @@ class _Relaxation:
     column_of: IntArray
     free: IntArray
     stuck: BoolArray
+    classes: BoolArray  # distinct rows of the free VMs' allowed hosts (compatibility classes)
+    klass: IntArray  # each free VM's row of ``classes``
     imbalance: tuple[tuple[str, float], ...]
     cpu_cap: float | None
 

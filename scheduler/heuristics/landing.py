@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.heuristics.balance import capacity_matrix, demand_matrix
 from scheduler.heuristics.state import LoadState
-from scheduler.model import NO_HOST, Instance
+from scheduler.model import Instance
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -74,7 +75,7 @@ def land_vms(
         host = landing.best_host(int(v))
         if host is None:
             return None
-        landing.place(int(v), host)
+        landing.state.move(int(v), host)
     for _ in range(MAX_PASSES):
         if deadline is not None and time.monotonic() >= deadline:
             break
@@ -102,19 +103,19 @@ class _Landing:
         self.state = LoadState(instance, assignment)
         self.allowed = allowed
         self.limits = limits
-        columns = [instance.balance_columns(r) for r in resources]
-        self.demand = np.vstack([d for d, _ in columns]).astype(np.float64)  # [r, vm]
-        self.capacity = np.vstack([c for _, c in columns]).astype(np.float64)  # [r, host]
-        self.capacity = np.maximum(self.capacity, 1.0)
+        self.resources = resources
+        self.demand = demand_matrix(self.state, resources)  # [r, vm]
+        self.capacity = np.maximum(capacity_matrix(self.state, resources), 1.0)  # [r, host]
         # The fluid mean every host would sit at, over the hosts that stay on.
         total = self.demand.sum(axis=1, keepdims=True)
         self.mean = total / self.capacity[:, on_mask].sum(axis=1, keepdims=True)
         self.weight = 1.0 / np.maximum(np.asarray(allowance, dtype=np.float64), 1e-3)[:, None] ** 2
-        placed = assignment != NO_HOST
-        self.load: FloatArray = np.vstack(
-            [np.bincount(assignment[placed], row[placed], instance.num_hosts) for row in self.demand]
-        ).astype(np.float64)
         self.cpu_row = resources.index("cpu") if "cpu" in resources else None
+
+    @property
+    def load(self) -> FloatArray:
+        """Each measured resource's load per host now [r, host]."""
+        return np.vstack([self.state.load(r) for r in self.resources]).astype(np.float64)
 
     # -- what-if values -------------------------------------------------------------------------
 
@@ -141,13 +142,13 @@ class _Landing:
         if self.limits.cpu_peak is None or self.cpu_row is None:
             return np.ones(len(hosts), dtype=np.bool_)
         r = self.cpu_row
-        cap = np.maximum(self.limits.cpu_peak * self.capacity[r, hosts], self.load[r, hosts])
+        cap = np.maximum(self.limits.cpu_peak * self.capacity[r, hosts], self.state.cpu[hosts])
         return np.asarray(load[r] <= cap + 1e-9, dtype=np.bool_)
 
     def _gain_of_adding(self, vm: int, hosts: IntArray) -> FloatArray:
         """How much the sum grows when ``vm`` lands on each of ``hosts``."""
-        now = self._deviation(self.load[:, hosts], hosts)
-        return self._deviation(self.load[:, hosts] + self.demand[:, [vm]], hosts) - now
+        load = self.load[:, hosts]
+        return self._deviation(load + self.demand[:, [vm]], hosts) - self._deviation(load, hosts)
 
     # -- moves ----------------------------------------------------------------------------------
 
@@ -163,13 +164,6 @@ class _Landing:
             hosts = hosts[under]
         return int(hosts[int(np.argmin(self._gain_of_adding(vm, hosts)))])
 
-    def place(self, vm: int, host: int) -> None:
-        old = int(self.state.assignment[vm])
-        if old != NO_HOST:
-            self.load[:, old] -= self.demand[:, vm]
-        self.state.move(vm, host)
-        self.load[:, host] += self.demand[:, vm]
-
     def relocate(self, vm: int) -> bool:
         """Move a landed VM to the host that lowers the sum most, if any does (never above the
         CPU peak cap)."""
@@ -178,21 +172,21 @@ class _Landing:
         hosts = hosts[(hosts != here) & self._fits(vm, hosts)]
         if len(hosts) == 0:
             return False
-        after = self.load[:, hosts] + self.demand[:, [vm]]
-        hosts_ok = self._under_peak(after, hosts)
+        load = self.load
+        hosts_ok = self._under_peak(load[:, hosts] + self.demand[:, [vm]], hosts)
         if not hosts_ok.any():
             return False
         hosts = hosts[hosts_ok]
         here_idx = np.array([here])
         leave = (
-            self._deviation(self.load[:, here_idx] - self.demand[:, [vm]], here_idx)[0]
-            - self._deviation(self.load[:, here_idx], here_idx)[0]
+            self._deviation(load[:, here_idx] - self.demand[:, [vm]], here_idx)[0]
+            - self._deviation(load[:, here_idx], here_idx)[0]
         )
         change = self._gain_of_adding(vm, hosts) + leave
         best = int(np.argmin(change))
         if change[best] >= -MIN_GAIN:
             return False
-        self.place(vm, int(hosts[best]))
+        self.state.move(vm, int(hosts[best]))
         return True
 
     def exchange(self, vm: int, landed: IntArray) -> bool:
@@ -206,14 +200,15 @@ class _Landing:
             return False
         hb = state.assignment[others]
         delta = self.demand[:, others] - self.demand[:, [a]]  # what host a gains, host b loses
-        load_a = self.load[:, [ha]] + delta
-        load_b = self.load[:, hb] - delta
+        load = self.load
+        load_a = load[:, [ha]] + delta
+        load_b = load[:, hb] - delta
         ha_col = np.full(len(others), ha)
         change = (
             self._deviation(load_a, ha_col)
             + self._deviation(load_b, hb)
-            - self._deviation(self.load[:, [ha]], np.array([ha]))[0]
-            - self._deviation(self.load[:, hb], hb)
+            - self._deviation(load[:, [ha]], np.array([ha]))[0]
+            - self._deviation(load[:, hb], hb)
         )
         cpu_d = inst.vm_cpu_demand_mhz[others] - inst.vm_cpu_demand_mhz[a]
         cfg_d = inst.vm_memory_mib[others] - inst.vm_memory_mib[a]
@@ -235,8 +230,8 @@ class _Landing:
         if change[best] >= -MIN_GAIN:
             return False
         b, hb_best = int(others[best]), int(hb[best])
-        self.place(a, hb_best)
-        self.place(b, ha)
+        state.move(a, hb_best)
+        state.move(b, ha)
         return True
 
 

@@ -79,11 +79,14 @@ class LoadState:
             (self.cpu > self.cpu_capacity) | (self.mem_config > self.mem_capacity), dtype=np.bool_
         )
 
+    def load(self, resource: str) -> IntArray:
+        """Demand per host for ``cpu`` or ``memory`` (CONTRACT §1 balance measure), in the units
+        of ``Instance.balance_columns``."""
+        return self.cpu if resource == "cpu" else self.mem_demand
+
     def utilization(self, resource: str) -> FloatArray:
         """Demand utilization per host for ``cpu`` or ``memory`` (CONTRACT §1 balance measure)."""
-        if resource == "cpu":
-            return self.cpu / self.cpu_capacity.astype(np.float64)
-        return self.mem_demand / self.instance.host_memory_mib.astype(np.float64)
+        return self.load(resource) / self.instance.balance_columns(resource)[1].astype(np.float64)
 
 
 def high_target_limits(instance: Instance, high_target: float) -> tuple[FloatArray, FloatArray]:

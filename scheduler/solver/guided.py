@@ -88,7 +88,7 @@ def guided_start(
     )
     if departures is None:
         return None
-    leaving = np.flatnonzero((departures > MOVE_SHARE) & at_home)
+    leaving = np.flatnonzero(departures > MOVE_SHARE)  # 0 for VMs the relaxation held
     if len(leaving) == 0:
         return None
     start = warm.copy()

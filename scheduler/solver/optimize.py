@@ -315,7 +315,7 @@ def _optimize(
     if band is not None:
         assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
         if sent_home:
-            cost_s = float(costs.seconds[(current != NO_HOST) & (assignment != current)].sum())
+            cost_s = _migration_seconds(instance, costs.seconds, assignment)
             notes.append(f"{sent_home} move(s) the balance did not need were dropped (DRS level unchanged)")
             levels = (
                 *levels,
@@ -496,13 +496,10 @@ def _better_warm_start(
     """The warm start with the lower DRS excess, then the fewer migration seconds (the first
     on a tie), reported through ``options.progress`` when there was a choice."""
     penalty = BalancePenalty.build(instance, band.resources, on_mask, band)
-    moved_from = instance.current_host != NO_HOST
-
-    def key(assignment: IntArray) -> tuple[int, float]:
-        seconds = float(cost_s[moved_from & (assignment != instance.current_host)].sum())
-        return penalty.excess(assignment), seconds
-
-    keys = {name: key(assignment) for name, assignment in finished.items()}
+    keys = {
+        name: (penalty.excess(assignment), _migration_seconds(instance, cost_s, assignment))
+        for name, assignment in finished.items()
+    }
     best = min(keys, key=lambda name: keys[name])
     if options.progress and len(finished) > 1:
         told = ", ".join(
@@ -510,6 +507,13 @@ def _better_warm_start(
         )
         options.progress("warm start", f"{told}: keeping {best}")
     return finished[best]
+
+
+def _migration_seconds(instance: Instance, cost_s: npt.NDArray[np.float64], assignment: IntArray) -> float:
+    """The migration seconds of the VMs ``assignment`` moves off today's hosts (new VMs are
+    placed, not migrated)."""
+    current = instance.current_host
+    return float(cost_s[(current != NO_HOST) & (assignment != current)].sum())
 
 
 def _peak_note(instance: Instance, band: DrsBand, on_mask: BoolArray, assignment: IntArray) -> str:

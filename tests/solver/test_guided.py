@@ -4,6 +4,7 @@ the better of it and the greedy's start."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from check.factories import host, make_instance, vm
 
 from scheduler.compat import compatibility
@@ -29,23 +30,20 @@ def start_of(inst: Instance, warm: np.ndarray, tolerance: float, cost: list[floa
     return guided_start(inst, warm, on, allowed, everyone, band, np.array(cost), None, None, deadline=1e18)
 
 
-def test_the_vms_the_relaxation_moves_land_on_the_cold_host() -> None:
-    """Perfect balance (tolerance 0) needs 2,000 MHz on h2: the relaxation moves the two
-    cheapest VMs whole, and both land there."""
+@pytest.mark.parametrize(
+    ("tolerance", "on_h2"),
+    [(0.0, ["v0", "v1"]), (0.06, ["v0"])],
+    ids=["perfect-balance", "tolerance-0.06"],
+)
+def test_the_vms_the_relaxation_moves_land_on_the_cold_host(tolerance: float, on_h2: list[str]) -> None:
+    """Perfect balance (tolerance 0) needs 2,000 MHz on h2: the relaxation moves the two cheapest
+    VMs whole, and both land there. Tolerance 0.06 needs 1,400 MHz: v0 whole and 40 % of v1, so
+    only v0 leaves (a VM moved less than half stays)."""
     inst = four_on_one()
-    result = start_of(inst, inst.current_host.copy(), 0.0, [1, 2, 3, 4])
+    result = start_of(inst, inst.current_host.copy(), tolerance, [1, 2, 3, 4])
     assert result is not None
     h1, h2 = inst.host_index["h1"], inst.host_index["h2"]
-    assert result.tolist() == [h2, h2, h1, h1]
-
-
-def test_a_vm_moved_less_than_half_stays() -> None:
-    """Tolerance 0.06 needs 1,400 MHz on h2: v0 whole and 40 % of v1; only v0 leaves."""
-    inst = four_on_one()
-    result = start_of(inst, inst.current_host.copy(), 0.06, [1, 2, 3, 4])
-    assert result is not None
-    h1, h2 = inst.host_index["h1"], inst.host_index["h2"]
-    assert result.tolist() == [h2, h1, h1, h1]
+    assert result.tolist() == [h2 if v.name in on_h2 else h1 for v in inst.vms]
 
 
 def test_nothing_to_guide_when_the_start_is_balanced() -> None:
