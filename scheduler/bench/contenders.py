@@ -33,6 +33,7 @@ from scheduler.errors import InconsistentSolutionError
 from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.ffd import ffd_consolidate
 from scheduler.heuristics.repair import repair_placement
+from scheduler.heuristics.rule_repair import repair_vm_rules
 from scheduler.io import parse_plan, plan_to_dict
 from scheduler.migration.planner import UnreachableTargetError
 from scheduler.migration.precopy import PrecopyRun, migration_input_for, preset_for_policy
@@ -42,6 +43,7 @@ from scheduler.solver.costs import move_costs
 from scheduler.solver.options import SolveOptions
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 ContenderKind = Literal["ours", "greedy-drs", "greedy-drs-costaware", "ffd-dpm", "proxlb"]
 CONTENDER_KINDS: Final[tuple[str, ...]] = ("ours", "greedy-drs", "greedy-drs-costaware", "ffd-dpm", "proxlb")
 
@@ -249,21 +251,25 @@ def proven_gap(levels: list[dict[str, Any]]) -> tuple[float | None, str]:
 
 
 def greedy_drs_target(instance: Instance, *, cost_aware: bool, time_limit_s: float) -> Target | str:
-    """The DRS-style greedy baseline: repair what must move, then balance one best move at a time.
+    """The DRS-style greedy baseline: repair what must move, mend broken rules, then balance one
+    best move at a time.
 
     Description
         Start from today's placement; move what must move (VMs on maintenance or down hosts, on
-        hosts they may no longer use, hosts over capacity) with the greedy repair, then repeat
-        "move the best VM off one of the most loaded hosts" while it lowers the imbalance and
-        the cluster is outside the threshold's tolerance. Classic (``cost_aware=False``): best =
-        largest imbalance reduction, as pre-7.0 DRS and oVirt do. Cost-aware: best = reduction per
-        estimated migration second (pre-copy estimate).
+        hosts they may no longer use, hosts over capacity) with the greedy repair. Then, as DRS
+        does with its mandatory moves before it balances, mend broken priority-2 and
+        priority-3 rules one at a time (``heuristics.rule_repair``, the same repair our
+        optimizer's warm start uses). Then repeat "move the best VM off one of the most loaded
+        hosts" while it lowers the imbalance and the cluster is outside the threshold's
+        tolerance, never taking a VM off a host its should / should-not rule accepts. Classic
+        (``cost_aware=False``): best = largest imbalance reduction, as pre-7.0 DRS and oVirt
+        do. Cost-aware: best = reduction per estimated migration second (pre-copy estimate).
     Requirements
         A feasible instance with DPM off; hosts keep their power state.
     Limitations
-        Affinity groups never move, broken anti-affinity rules and should-rules are not repaired,
-        no look-ahead: it stops at the first local optimum. VMs whose live migration never
-        completes move only when they must. Returns a message when repair fails.
+        Affinity groups never move while balancing; a rule that one move at a time cannot mend
+        stays broken; no look-ahead: it stops at the first local optimum. VMs whose live
+        migration never completes move only when they must. Returns a message when repair fails.
     """
     started = time.monotonic()
     compat = compatibility(instance)
@@ -276,6 +282,16 @@ def greedy_drs_target(instance: Instance, *, cost_aware: bool, time_limit_s: flo
     movable &= ~never_completes(instance)
     if assignment is None:
         return "greedy repair found no feasible placement for the VMs that must move"
+    assignment = repair_vm_rules(
+        instance,
+        assignment,
+        on_mask,
+        compat.allowed,
+        movable,
+        costs.seconds,
+        instance.host_cpu_mhz.astype(np.float64),
+        np.full(instance.num_hosts, np.inf),
+    )
     drs = instance.policy.drs
     tolerance = drs_tolerance(drs.threshold, max(1, int(on_mask.sum()))) if drs.enabled else math.inf
     moves = 0
@@ -283,7 +299,7 @@ def greedy_drs_target(instance: Instance, *, cost_aware: bool, time_limit_s: flo
         result = greedy_balance(
             instance,
             assignment,
-            compat.allowed,
+            _keeping_should_rules(instance, compat.allowed, assignment),
             on_mask,
             drs.measure.resources,
             tolerance,
@@ -298,6 +314,21 @@ def greedy_drs_target(instance: Instance, *, cost_aware: bool, time_limit_s: flo
         solve_time_s=time.monotonic() - started,
         note=f"{moves} balancing move(s)",
     )
+
+
+def _keeping_should_rules(instance: Instance, allowed: BoolArray, assignment: IntArray) -> BoolArray:
+    """``allowed`` narrowed, for each VM that keeps a priority-3 rule in ``assignment``, to the
+    hosts where it still does: balancing does not break what the rule repair kept."""
+    narrowed = allowed.copy()
+    for rule in instance.rules:
+        if rule.kind is not RuleKind.VM_HOST or rule.priority != 3:
+            continue
+        accepted = instance.accepted_hosts(rule)
+        members = np.array([instance.vm_index[name] for name in rule.vms], dtype=np.int64)
+        placed = assignment[members]
+        keeping = members[(placed != NO_HOST) & accepted[np.maximum(placed, 0)]]
+        narrowed[keeping] &= accepted
+    return narrowed
 
 
 # -- FFD DPM baseline ------------------------------------------------------------------------------

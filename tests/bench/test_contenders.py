@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from check.factories import anti_affinity, host, make_instance, vm, vm_host
 
 from scheduler.bench.contenders import (
     Target,
     contender,
     finish_target,
+    greedy_drs_target,
     proven_gap,
     proxlb_scenario,
     run_contender,
@@ -66,6 +68,35 @@ def test_classic_greedy_reaches_tolerance_or_stops_when_no_move_helps(tiny: Inst
     assert loose.plan is not None
     assert tight.plan is not None
     assert len(tight.plan.migrations) >= len(loose.plan.migrations)
+
+
+@pytest.mark.parametrize("cost_aware", [False, True])
+def test_greedy_baseline_mends_a_broken_rule_like_drs_mandatory_moves(cost_aware: bool) -> None:
+    """a and b must be apart but share h1; the load is within tolerance, so only the rule calls
+    for a move. DRS corrects rule violations before it balances, and so does the baseline."""
+    inst = make_instance(
+        [host("h1"), host("h2")],
+        [vm("a", "h1"), vm("b", "h1"), vm("c", "h2"), vm("d", "h2")],
+        [anti_affinity("apart", "a", "b")],
+    )
+    target = greedy_drs_target(inst, cost_aware=cost_aware, time_limit_s=5.0)
+    assert isinstance(target, Target)
+    assert target.placement["a"] != target.placement["b"]
+    assert finish_target("greedy-drs", inst, target).valid
+
+
+def test_greedy_baseline_balances_around_a_kept_should_rule() -> None:
+    """s (3 GHz) should run on h1, with x (2 GHz) and y (1 GHz); h2 is empty. Moving s alone
+    would balance best, but it keeps its rule: x goes instead."""
+    inst = make_instance(
+        [host("h1"), host("h2")],
+        [vm("s", "h1", 3_000), vm("x", "h1", 2_000), vm("y", "h1", 1_000)],
+        [vm_host("prefer-h1", "should", ["s"], ["h1"])],
+    )
+    target = greedy_drs_target(inst, cost_aware=False, time_limit_s=5.0)
+    assert isinstance(target, Target)
+    assert target.placement["s"] == "h1"
+    assert target.placement["x"] == "h2"
 
 
 def test_target_breaking_capacity_is_recorded_invalid_with_findings(tiny: Instance) -> None:
