@@ -30,7 +30,7 @@ The same numbers serve the CP encoding (``add_host``) and the solver-free evalua
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -165,6 +165,15 @@ class DrsBand:
         return np.asarray(np.sqrt(self.tolerance**2 + floors**2), dtype=np.float64)
 
 
+@dataclass
+class PenaltyVars:
+    """The DRS level's auxiliary variables in one CP model, kept so that a hint can cover them."""
+
+    deviations: list[tuple[int, int, cp_model.IntVar, list[cp_model.IntVar]]] = field(default_factory=list)
+    overshoots: list[tuple[int, int, cp_model.IntVar]] = field(default_factory=list)
+    excesses: list[cp_model.IntVar] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class BalancePenalty:
     """Scaled demands, targets, segment widths and budgets of the measured resources."""
@@ -287,6 +296,22 @@ class BalancePenalty:
         return filled
 
     # -- CP encoding ----------------------------------------------------------------------------
+
+    def add_hints(self, model: cp_model.CpModel, assignment: IntArray, variables: PenaltyVars) -> None:
+        """Hint each of ``variables`` with its value at ``assignment``: with the placement alone
+        hinted, CP-SAT has to rebuild these itself and, in a short solve, often does not."""
+        loads = self.loads(assignment)
+        deviation = np.abs(loads - self.target)
+        for r, h, dev, segments in variables.deviations:
+            value = int(deviation[r, h])
+            model.add_hint(dev, value)
+            for var, filled in zip(segments, self.segment_values(value, r, h), strict=True):
+                model.add_hint(var, filled)
+        totals = self.penalty_of_deviation(deviation).sum(axis=1)
+        for r, var in enumerate(variables.excesses):
+            model.add_hint(var, int(max(totals[r] - self.budget[r], 0)))
+        for r, h, var in variables.overshoots:
+            model.add_hint(var, int(max(loads[r, h] - self.peak[r, h], 0)))
 
     def add_host(
         self,

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from scheduler.model import NO_HOST, Rule, RuleKind
-from scheduler.solver.balance import BalancePenalty, DrsBand
+from scheduler.solver.balance import BalancePenalty, DrsBand, PenaltyVars
 from scheduler.solver.problem import POWER_DECIDE, POWER_OFF, POWER_ON, Problem
 from scheduler.solver.scaling import cost_units
 
@@ -281,10 +281,8 @@ class PlacementModel:
         penalty = BalancePenalty.build(inst, self.problem.resources, on_mask, band)
         fixed_host = self.problem.fixed_host
         placed_fixed = fixed_host != NO_HOST
-        excesses: list[cp_model.IntVar] = []
         overshoots: list[LinearExpr] = []
-        over_vars: list[tuple[int, int, cp_model.IntVar]] = []
-        encoded: list[tuple[int, int, cp_model.IntVar, list[cp_model.IntVar]]] = []
+        variables = PenaltyVars()
         for r, resource in enumerate(self.problem.resources):
             s_demand = penalty.demand[r]
             s_fixed = np.bincount(fixed_host[placed_fixed], s_demand[placed_fixed], inst.num_hosts)
@@ -299,32 +297,21 @@ class PlacementModel:
                 over_expr, over = penalty.add_overshoot(m, r, int(h), load, most, f"{resource},{h}")
                 overshoots.append(over_expr)
                 if over is not None:
-                    over_vars.append((r, int(h), over))
-                encoded.append((r, int(h), dev, segments))
-            excesses.append(penalty.add_excess(m, r, sum(per_host), resource))
+                    variables.overshoots.append((r, int(h), over))
+                variables.deviations.append((r, int(h), dev, segments))
+            variables.excesses.append(penalty.add_excess(m, r, sum(per_host), resource))
 
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
             return penalty.excess(assignment)
 
         def hint(assignment: Assignment, on_mask: OnMask) -> None:
-            deviation = np.abs(penalty.loads(assignment) - penalty.target)
-            for r, h, dev, segments in encoded:
-                value = int(deviation[r, h])
-                m.add_hint(dev, value)
-                for var, filled in zip(segments, penalty.segment_values(value, r, h), strict=True):
-                    m.add_hint(var, filled)
-            totals = penalty.penalty_of_deviation(deviation).sum(axis=1)
-            for r, var in enumerate(excesses):
-                m.add_hint(var, int(max(totals[r] - penalty.budget[r], 0)))
-            loads = penalty.loads(assignment)
-            for r, h, var in over_vars:
-                m.add_hint(var, int(max(loads[r, h] - penalty.peak[r, h], 0)))
+            penalty.add_hints(m, assignment, variables)
 
         return LevelExpr(
             "drs imbalance",
-            cp_model.LinearExpr.sum([*excesses, *overshoots]),
+            cp_model.LinearExpr.sum([*variables.excesses, *overshoots]),
             "variance units beyond tolerance",
-            not encoded,
+            not variables.deviations,
             evaluate,
             hint,
         )

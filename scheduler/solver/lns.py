@@ -24,7 +24,7 @@ every neighbourhood.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 
 from scheduler.interrupt import stop_requested
 from scheduler.model import NO_HOST
-from scheduler.solver.balance import BalancePenalty, DrsBand
+from scheduler.solver.balance import BalancePenalty, DrsBand, PenaltyVars
 from scheduler.solver.problem import Problem
 from scheduler.solver.revert import drop_unneeded_moves
 from scheduler.solver.sat import new_solver
@@ -51,15 +51,6 @@ SUB_SOLVE_S = 0.2
 STALL_ROUNDS = 200  # neighbourhoods in a row without improvement before a phase ends
 DROP_EVERY = 5  # cost-phase improvements between passes that send unneeded moves home
 BALANCE_SHARE = 0.6  # of the remaining time, the rest goes to the cost phase
-
-
-@dataclass
-class _Encoding:
-    """The DRS level's auxiliary variables in one neighbourhood's model, kept for its hints."""
-
-    deviations: list[tuple[int, int, cp_model.IntVar, list[cp_model.IntVar]]] = field(default_factory=list)
-    overshoots: list[tuple[int, int, cp_model.IntVar]] = field(default_factory=list)
-    excesses: list[cp_model.IntVar] = field(default_factory=list)
 
 
 @dataclass
@@ -266,7 +257,7 @@ class LocalSearch:
         if self.max_migrations is not None and move_terms:
             model.add(sum(move_terms) <= max(self.max_migrations - moved_outside, 0))
 
-        penalty_expr, penalty_now, encoded = self._penalty(model, fixed, assignment, by_host, hosts)
+        penalty_expr, penalty_now, penalty_vars = self._penalty(model, fixed, assignment, by_host, hosts)
         cost_now = int(
             sum(
                 int(self.units[v])
@@ -274,7 +265,7 @@ class LocalSearch:
                 if self.origin[v] != NO_HOST and assignment[v] != self.origin[v]
             )
         )
-        self._hint(model, assignment, free, x, encoded)
+        self._hint(model, assignment, free, x, penalty_vars)
 
         solver = new_solver(budget, 1, int(self.rng.integers(1 << 30)))
         # Presolve of a 60-VM neighbourhood took most of the 0.2 s budget and found little to
@@ -292,7 +283,7 @@ class LocalSearch:
             model.add(penalty_expr <= best)
             candidate = self._extract(solver, assignment, free, x)
             model.clear_hints()
-            self._hint(model, candidate, free, x, encoded)
+            self._hint(model, candidate, free, x, penalty_vars)
             model.minimize(sum(cost_terms) if cost_terms else 0)
             solver.parameters.max_time_in_seconds = budget / 2
             status = solver.solve(model)
@@ -367,23 +358,22 @@ class LocalSearch:
         assignment: IntArray,
         by_host: dict[int, list[tuple[int, cp_model.IntVar]]],
         hosts: IntArray,
-    ) -> tuple[cp_model.LinearExprT | None, int, _Encoding]:
+    ) -> tuple[cp_model.LinearExprT | None, int, PenaltyVars]:
         """The DRS level's value for the whole cluster, with only the neighbourhood variable.
 
         Exact, because the level is separable by host: the hosts outside the neighbourhood add
         a constant to each resource's total before the budget is subtracted, and their peak
         overshoot a constant to the sum.
         """
-        encoded = _Encoding()
+        penalty_vars = PenaltyVars()
         if self.penalty is None:
-            return None, 0, encoded
+            return None, 0, penalty_vars
         p = self.penalty
         fixed_loads = p.loads(fixed)
         loads_now = p.loads(assignment)
         now = p.penalty_of_loads(loads_now)
         inside = np.zeros(now.shape[1], dtype=np.bool_)
         inside[hosts] = True
-        excesses = []
         overshoots: list[cp_model.LinearExprT] = []
         for r in range(p.demand.shape[0]):
             rest = int(now[r, ~inside].sum())
@@ -398,17 +388,15 @@ class LocalSearch:
                 most = int(fixed_loads[r, h] + sum(int(p.demand[r, v]) for v, _ in entries))
                 expr, dev, segments = p.add_host(model, r, int(h), load, most, f"{r},{h}")
                 parts.append(expr)
-                encoded.deviations.append((r, int(h), dev, segments))
+                penalty_vars.deviations.append((r, int(h), dev, segments))
                 over_expr, over = p.add_overshoot(model, r, int(h), load, most, f"{r},{h}")
                 overshoots.append(over_expr)
                 if over is not None:
-                    encoded.overshoots.append((r, int(h), over))
-            excess = p.add_excess(model, r, rest + sum(parts), str(r))
-            excesses.append(excess)
-            encoded.excesses.append(excess)
+                    penalty_vars.overshoots.append((r, int(h), over))
+            penalty_vars.excesses.append(p.add_excess(model, r, rest + sum(parts), str(r)))
         over_rest = int(p.overshoot_of_loads(loads_now)[:, ~inside].sum())
-        expr = cp_model.LinearExpr.sum([*excesses, *overshoots]) + over_rest
-        return expr, p.value_of_loads(loads_now), encoded
+        expr = cp_model.LinearExpr.sum([*penalty_vars.excesses, *overshoots]) + over_rest
+        return expr, p.value_of_loads(loads_now), penalty_vars
 
     def _hint(
         self,
@@ -416,32 +404,16 @@ class LocalSearch:
         assignment: IntArray,
         free: IntArray,
         x: list[dict[int, cp_model.IntVar]],
-        encoded: _Encoding,
+        penalty_vars: PenaltyVars,
     ) -> None:
-        """Hint every variable with its value at ``assignment``.
-
-        With the placement alone hinted, CP-SAT had to rebuild the deviation, segment, overshoot
-        and excess values itself and, in 0.2 s, often did not: a quarter of the neighbourhoods on
-        XL ended without even the current solution back.
-        """
+        """Hint every variable with its value at ``assignment``: with the placement alone hinted,
+        a quarter of the XL neighbourhoods ended within their 0.2 s without even the current
+        solution back."""
         for i, v in enumerate(free):
             for h, var in x[i].items():
                 model.add_hint(var, h == assignment[v])
-        if self.penalty is None:
-            return
-        p = self.penalty
-        loads = p.loads(assignment)
-        deviation = np.abs(loads - p.target)
-        for r, h, dev, segments in encoded.deviations:
-            value = int(deviation[r, h])
-            model.add_hint(dev, value)
-            for var, filled in zip(segments, p.segment_values(value, r, h), strict=True):
-                model.add_hint(var, filled)
-        totals = p.penalty_of_deviation(deviation).sum(axis=1)
-        for r, var in enumerate(encoded.excesses):
-            model.add_hint(var, int(max(totals[r] - p.budget[r], 0)))
-        for r, h, var in encoded.overshoots:
-            model.add_hint(var, int(max(loads[r, h] - p.peak[r, h], 0)))
+        if self.penalty is not None:
+            self.penalty.add_hints(model, assignment, penalty_vars)
 
     @staticmethod
     def _extract(
