@@ -8,6 +8,15 @@ Description
     the host goes to standby, otherwise nothing of it moves. Unlike first-fit-decreasing it starts
     from where the VMs are, so it moves only what emptying a host needs, and it cannot strand a
     large VM.
+
+    Near the end the room left is in pieces: many hosts a few GiB short of a large VM, and free
+    configured memory stranded on hosts whose CPU is at the high target while hosts with free
+    CPU have no memory left. So a VM that fits nowhere gets room made for it on the hosts that
+    miss least: their residents that carry most of what is missing move to where they fit, or
+    trade places with a VM elsewhere that carries less of it (a CPU-heavy VM for a CPU-light one
+    of the same memory frees CPU on one host without taking memory on the other). On 128 hosts
+    x 10,000 VMs this reaches the proven least number of hosts (102) where plain best fit kept
+    105 on (one CPU generation) and 103 (two), in about a third of a second.
 Requirements
     A feasible starting assignment and ``allowed`` (compatibility and priority-1 rules).
 Limitations
@@ -28,6 +37,11 @@ from scheduler.model import Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+ROOM_TARGETS = 3  # hosts tried per VM that fits nowhere as things are
+MAX_EJECTED = 64  # residents looked at per host, smallest first
+MAX_TRADES = 8  # trades tried per host (each a search over every VM)
 
 
 def empty_hosts(
@@ -89,48 +103,236 @@ def _empty_in_order(
     rules: _Rules,
 ) -> tuple[IntArray, BoolArray]:
     """One greedy emptying pass, trying the hosts in ``order``."""
-    should_ok, anti, group = rules.should_ok, rules.anti, rules.group
-    state = LoadState(instance, assignment)
-    on = on_mask.copy()
-    cpu_limit, dem_limit = high_target_limits(instance, high_target)
+    packer = _Packer(instance, assignment, on_mask.copy(), allowed, movable, high_target, rules)
+    state, on = packer.state, packer.on
     # An affinity group moves as one unit, and only when all of it sits on the host being emptied
     # (priority-2 rules outrank DPM: the group must stay together).
     for h in order:
         if not (on[h] and decidable[h]) or int(on.sum()) <= min_hosts_on:
             continue
         residents = np.flatnonzero(state.assignment == h)
-        units = _units(residents, group, state.assignment, int(h))
-        if units is None or not all(movable[u].all() for u in units):
+        units = _units(residents, rules.group, state.assignment, int(h))
+        if units is None or not all(movable[u].all() for u in units) or not packer.room_for_all(int(h)):
             continue
-        moves: list[tuple[int, int]] = []
+        journal: list[tuple[int, int]] = []
         on[h] = False
         units.sort(key=lambda u: -int(instance.vm_memory_mib[u].sum()))
         for unit in units:
-            fits = on & allowed[unit].all(axis=0)
-            fits &= state.cpu + instance.vm_cpu_demand_mhz[unit].sum() <= cpu_limit
-            fits &= state.mem_config + instance.vm_memory_mib[unit].sum() <= state.mem_capacity
-            fits &= state.mem_demand + instance.vm_memory_demand_mib[unit].sum() <= dem_limit
-            for v in unit:
-                fits[partner_hosts(anti, state.assignment, v)] = False
-            if not fits.any():
+            target = packer.best_fit(unit)
+            if target is None:
+                target = packer.make_room(unit, journal)
+            if target is None:
                 break
-            # Best fit on the tightest dimension (often configured memory, not CPU) keeps the
-            # other hosts free to empty; a host the unit's priority-3 rules accept comes first
-            # (DPM outranks them, but breaking one needlessly would leave the P3 level to mend it).
-            tightest = np.maximum.reduce(
-                [state.cpu / cpu_limit, state.mem_config / state.mem_capacity, state.mem_demand / dem_limit]
-            )
-            preferred = tightest + 2.0 * should_ok[unit].all(axis=0)
-            target = int(np.argmax(np.where(fits, preferred, -np.inf)))
-            for v in unit:
-                moves.append((int(v), target))
-                state.move(int(v), target)
+            packer.move(unit, target, journal)
         else:
+            packer.settle(journal)
             continue
-        for v, _ in reversed(moves):  # undo: the host stays on
-            state.move(v, int(h))
+        packer.undo(journal)  # the host stays on
         on[h] = True
     return state.assignment, on
+
+
+class _Packer:
+    """Loads, limits and rules of one emptying pass, with moves that can be undone."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        assignment: IntArray,
+        on: BoolArray,
+        allowed: BoolArray,
+        movable: BoolArray,
+        high_target: float,
+        rules: _Rules,
+    ) -> None:
+        self.instance = instance
+        self.state = LoadState(instance, assignment)
+        self.on = on
+        self.allowed = allowed
+        self.rules = rules
+        self.cpu_limit, self.dem_limit = high_target_limits(instance, high_target)
+        # What may be moved aside to make room: movable VMs outside affinity groups (a group moves
+        # only as a whole, with the host it empties).
+        self.ejectable = movable & (rules.group < 0)
+        # Trade partners also stay outside anti-affinity rules: one check fewer per candidate.
+        self.tradable = self.ejectable & (rules.anti < 0)
+        self.sizes = np.vstack(
+            [instance.vm_cpu_demand_mhz, instance.vm_memory_mib, instance.vm_memory_demand_mib]
+        ).astype(np.float64)  # [dimension, vm]
+        self.moved = np.zeros(instance.num_vms, dtype=np.bool_)  # in the journal of this emptying
+
+    def room_for_all(self, host: int) -> bool:
+        """Whether the other hosts on have, together, the room for what ``host`` holds, in every
+        dimension (compatibility aside): when not, no emptying of it can succeed."""
+        state = self.state
+        others = self.on.copy()
+        others[host] = False
+        loads = (state.cpu, state.mem_config, state.mem_demand)
+        limits = (self.cpu_limit, state.mem_capacity, self.dem_limit)
+        return all(
+            float(np.maximum(limit[others] - load[others], 0).sum()) >= float(load[host])
+            for load, limit in zip(loads, limits, strict=True)
+        )
+
+    def _loads(self, hosts: IntArray | slice) -> FloatArray:
+        """CPU demand, configured memory and memory demand [dimension, host] at ``hosts``."""
+        state = self.state
+        return np.vstack([state.cpu[hosts], state.mem_config[hosts], state.mem_demand[hosts]]).astype(
+            np.float64
+        )
+
+    def _limits(self, hosts: IntArray | slice) -> FloatArray:
+        """What ``hosts`` may hold [dimension, host]: DPM's high target for CPU and memory demand,
+        the admission limit for configured memory."""
+        return np.vstack(
+            [self.cpu_limit[hosts], self.state.mem_capacity[hosts], self.dem_limit[hosts]]
+        ).astype(np.float64)
+
+    def _fits(self, unit: IntArray) -> BoolArray:
+        """Hosts on that take all of ``unit`` now, within capacity and the high target."""
+        inst, state = self.instance, self.state
+        fits = self.on & self.allowed[unit].all(axis=0)
+        fits &= state.cpu + inst.vm_cpu_demand_mhz[unit].sum() <= self.cpu_limit
+        fits &= state.mem_config + inst.vm_memory_mib[unit].sum() <= state.mem_capacity
+        fits &= state.mem_demand + inst.vm_memory_demand_mib[unit].sum() <= self.dem_limit
+        for v in unit:
+            fits[partner_hosts(self.rules.anti, state.assignment, int(v))] = False
+        return np.asarray(fits, dtype=np.bool_)
+
+    def _fullness(self) -> FloatArray:
+        state = self.state
+        return np.asarray(
+            np.maximum.reduce(
+                [
+                    state.cpu / self.cpu_limit,
+                    state.mem_config / state.mem_capacity,
+                    state.mem_demand / self.dem_limit,
+                ]
+            ),
+            dtype=np.float64,
+        )
+
+    def best_fit(self, unit: IntArray, avoid: int | None = None) -> int | None:
+        """The host fullest in its tightest dimension that takes ``unit``, preferring those its
+        priority-3 rules accept; None when none does.
+
+        Best fit on the tightest dimension (often configured memory, not CPU) keeps the other
+        hosts free to empty; the priority-3 preference matters because DPM outranks those rules,
+        but breaking one needlessly would leave the P3 level to mend it."""
+        fits = self._fits(unit)
+        if avoid is not None:
+            fits[avoid] = False
+        if not fits.any():
+            return None
+        preferred = self._fullness() + 2.0 * self.rules.should_ok[unit].all(axis=0)
+        return int(np.argmax(np.where(fits, preferred, -np.inf)))
+
+    def make_room(self, unit: IntArray, journal: list[tuple[int, int]]) -> int | None:
+        """A host for ``unit`` once small VMs of it have moved to where they fit: the hosts that
+        miss least are tried first, and a host is given up (its VMs put back) when its movable
+        residents cannot cover what is missing. Returns the host, or None.
+
+        Near the end of emptying, the gaps left on the other hosts are smaller than the largest
+        VMs still to place, though together they hold them: moving a few small VMs aside turns
+        many small gaps into one large one."""
+        need = self.sizes[:, unit].sum(axis=1)
+        limits = self._limits(slice(None))
+        missing = np.maximum(self._loads(slice(None)) + need[:, None] - limits, 0.0)  # [dimension, host]
+        hosts = self.on & self.allowed[unit].all(axis=0)
+        for v in unit:
+            hosts[partner_hosts(self.rules.anti, self.state.assignment, int(v))] = False
+        if not hosts.any():
+            return None
+        shortfall = (missing / np.maximum(limits, 1.0)).sum(axis=0)
+        candidates = np.flatnonzero(hosts)
+        for target in candidates[np.argsort(shortfall[candidates], kind="stable")][:ROOM_TARGETS]:
+            mark = len(journal)
+            if self._clear(int(target), missing[:, target].copy(), journal):
+                return int(target)
+            self.undo(journal[mark:])
+            del journal[mark:]
+        return None
+
+    def _clear(self, target: int, missing: FloatArray, journal: list[tuple[int, int]]) -> bool:
+        """Move residents of ``target`` (those that carry most of what is still missing first) to
+        hosts that take them, or trade them for VMs that carry less of it, until nothing is
+        missing. Returns whether nothing is."""
+        residents = np.flatnonzero((self.state.assignment == target) & self.ejectable & ~self.moved)
+        share = self.sizes[:, residents] / np.maximum(self._limits(np.array([target])), 1.0)
+        # Most of what is missing for the least moved: a VM's share of the missing dimensions
+        # over its share of all of them, then the smaller first.
+        total = share.sum(axis=0)
+        useful = (share * (missing > 0)[:, None]).sum(axis=0)
+        residents = residents[np.lexsort((total, -useful / np.maximum(total, 1e-12)))]
+        trades = 0
+        # What this emptying moved stays where it went (``self.moved``): no moving in circles.
+        for v in residents[:MAX_EJECTED]:
+            if not np.any(missing > 0):
+                break
+            size = self.sizes[:, v]
+            if not np.any((missing > 0) & (size > 0)):
+                continue
+            elsewhere = self.best_fit(np.array([v]), avoid=target)
+            if elsewhere is not None:
+                self.move(np.array([v]), elsewhere, journal)
+                missing -= size
+                continue
+            if trades >= MAX_TRADES:
+                continue
+            trades += 1
+            swap = self._trade_partner(int(v), target, missing)
+            if swap is None:
+                continue
+            partner, partner_host = swap
+            self.move(np.array([v]), partner_host, journal)
+            self.move(np.array([partner]), target, journal)
+            missing -= size - self.sizes[:, partner]
+        return not np.any(missing > 0)
+
+    def _trade_partner(self, vm: int, target: int, missing: FloatArray) -> tuple[int, int] | None:
+        """A VM elsewhere to trade places with ``vm`` (leaving ``target``) so that less is missing
+        at ``target``, both hosts within their limits after the trade: the one that leaves least
+        missing, with its host. Where one host's free configured memory is stranded beside a
+        full CPU and another's free CPU beside full memory, trading a CPU-heavy VM for a
+        CPU-light one of the same memory frees both (VM memory sizes come in a few steps)."""
+        assignment, should_ok = self.state.assignment, self.rules.should_ok
+        # Partners the trade keeps within their priority-3 rules, as ``best_fit`` prefers.
+        candidates = self.tradable & ~self.moved & self.allowed[:, target] & should_ok[:, target]
+        candidates &= (assignment >= 0) & (assignment != target)
+        others = np.flatnonzero(candidates)
+        others = others[self.on[assignment[others]]]
+        hosts = assignment[others]
+        ok = self.allowed[vm, hosts] & ~np.isin(hosts, partner_hosts(self.rules.anti, assignment, vm))
+        ok &= should_ok[vm, hosts] | ~should_ok[vm, target]
+        size_v = self.sizes[:, [vm]]
+        sizes = self.sizes[:, others]
+        ok &= np.all(self._loads(hosts) - sizes + size_v <= self._limits(hosts), axis=0)
+        if not ok.any():
+            return None
+        scale = np.maximum(self._limits(np.array([target])), 1.0)
+        left = (np.maximum(missing[:, None] - size_v + sizes, 0.0) / scale).sum(axis=0)
+        now = float((np.maximum(missing[:, None], 0.0) / scale).sum())
+        score = np.where(ok, left, np.inf)
+        best = int(np.argmin(score))
+        if not score[best] < now - 1e-12:
+            return None
+        return int(others[best]), int(hosts[best])
+
+    def move(self, unit: IntArray, target: int, journal: list[tuple[int, int]]) -> None:
+        for v in unit:
+            journal.append((int(v), int(self.state.assignment[v])))
+            self.state.move(int(v), target)
+            self.moved[v] = True
+
+    def undo(self, journal: list[tuple[int, int]]) -> None:
+        for v, origin in reversed(journal):
+            self.state.move(v, origin)
+            self.moved[v] = False
+
+    def settle(self, journal: list[tuple[int, int]]) -> None:
+        """Keep the moves of an emptying that succeeded; the next one may move those VMs again."""
+        for v, _ in journal:
+            self.moved[v] = False
 
 
 @dataclass(frozen=True, slots=True)

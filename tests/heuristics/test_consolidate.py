@@ -14,10 +14,14 @@ from scheduler.model import Instance
 HIGH = 0.81  # the DPM high target of the defaults
 
 
-def run(inst: Instance, min_hosts_on: int = 1) -> tuple[dict[str, str], set[str]]:
-    """Empty what can be emptied; returns (VM → host, names of hosts left on)."""
+def run(
+    inst: Instance, min_hosts_on: int = 1, decidable: set[str] | None = None
+) -> tuple[dict[str, str], set[str]]:
+    """Empty what can be emptied (only the hosts of ``decidable`` when given); returns (VM → host,
+    names of hosts left on)."""
     n = inst.num_hosts
     everything: npt.NDArray[np.bool_] = np.ones(n, dtype=np.bool_)
+    may_go_off = everything if decidable is None else np.array([h.name in decidable for h in inst.hosts])
     movable = np.array([not v.immobility_reasons() for v in inst.vms], dtype=np.bool_)
     assignment, on = empty_hosts(
         inst,
@@ -27,7 +31,7 @@ def run(inst: Instance, min_hosts_on: int = 1) -> tuple[dict[str, str], set[str]
         movable,
         HIGH,
         min_hosts_on,
-        everything,
+        may_go_off,
     )
     placement = {v.name: inst.hosts[int(h)].name for v, h in zip(inst.vms, assignment, strict=True)}
     return placement, {inst.hosts[i].name for i in np.flatnonzero(on)}
@@ -115,3 +119,68 @@ def test_smallest_first_keeps_the_large_hosts_on() -> None:
     placement, on = run(make_instance(hosts, vms))
     assert on == {"big"}
     assert set(placement.values()) == {"big"}
+
+
+def within_capacity(inst: Instance, placement: dict[str, str]) -> bool:
+    """Configured memory within admission and CPU demand within DPM's high target, every host."""
+    for h in inst.hosts:
+        here = [v for v in inst.vms if placement[v.name] == h.name]
+        if sum(v.memory_mib for v in here) > h.memory_mib:
+            return False
+        if sum(v.cpu_demand_mhz for v in here) > HIGH * h.cpu_mhz:
+            return False
+    return True
+
+
+def test_a_small_vm_moves_aside_to_make_room_for_a_large_one() -> None:
+    """Only c may go off. Its 8 GiB VM fits neither a (6 GiB free) nor b (4 GiB free), though
+    together they have the room: moving a's 2 GiB VM to b leaves a gap of 8 GiB on a."""
+    hosts = [host("a"), host("b"), host("c")]
+    vms = [
+        vm("a-big", "a", 500, 8_192, memory_demand_mib=1_024),
+        vm("a-small", "a", 500, 2_048, memory_demand_mib=512),
+        vm("b-big", "b", 500, 12_288, memory_demand_mib=1_024),
+        vm("c-big", "c", 500, 8_192, memory_demand_mib=1_024),
+        vm("c-small", "c", 500, 2_048, memory_demand_mib=512),
+    ]
+    inst = make_instance(hosts, vms)
+    placement, on = run(inst, decidable={"c"})
+    assert on == {"a", "b"}
+    assert placement["c-big"] == "a"
+    assert placement["a-small"] == "b"
+    assert within_capacity(inst, placement)
+
+
+def test_vms_trade_places_when_free_cpu_and_free_memory_sit_on_different_hosts() -> None:
+    """Only c may go off; its VM needs 1,000 MHz and 6 GiB. a has the memory (6 GiB free) but not
+    the CPU (600 MHz below the 8,100 MHz high target); b has the CPU but not the memory (2 GiB
+    free), and b's other VM is pinned. Nothing of a fits elsewhere as things are, so a's CPU-heavy
+    VM trades places with b's CPU-light 8 GiB one, and a takes c's VM."""
+    hosts = [host("a"), host("b"), host("c")]
+    vms = [
+        vm("a-cpu-heavy", "a", 7_500, 10_240, memory_demand_mib=1_024),
+        vm("b-light", "b", 600, 8_192, memory_demand_mib=1_024),
+        vm("b-pinned", "b", 600, 6_144, memory_demand_mib=1_024, pinned=True),
+        vm("c-vm", "c", 1_000, 6_144, memory_demand_mib=1_024),
+    ]
+    inst = make_instance(hosts, vms)
+    placement, on = run(inst, decidable={"c"})
+    assert on == {"a", "b"}
+    assert placement == {"a-cpu-heavy": "b", "b-light": "a", "b-pinned": "b", "c-vm": "a"}
+    assert within_capacity(inst, placement)
+
+
+def test_a_host_that_cannot_be_emptied_keeps_every_vm_where_it_was() -> None:
+    """c's 8 GiB VM fits nowhere even with the others' small VMs moved aside (4 GiB free in
+    all): no VM moves, not even those moved aside while trying."""
+    hosts = [host("a"), host("b"), host("c")]
+    vms = [
+        vm("a-big", "a", 500, 12_288, memory_demand_mib=1_024),
+        vm("a-small", "a", 500, 2_048, memory_demand_mib=512),
+        vm("b-big", "b", 500, 14_336, memory_demand_mib=1_024),
+        vm("c-big", "c", 500, 8_192, memory_demand_mib=1_024),
+    ]
+    inst = make_instance(hosts, vms)
+    placement, on = run(inst, decidable={"c"})
+    assert on == {"a", "b", "c"}
+    assert placement == {v.name: v.host for v in inst.vms}
