@@ -1,9 +1,9 @@
 """Ctrl-C as a request to stop searching and return the best result so far.
 
 While ``stop_requested_on_sigint()`` is active (in the main thread), SIGINT sets a flag instead
-of raising ``KeyboardInterrupt``; long loops poll ``stop_requested()`` and wind down cleanly. CP-SAT
-catches SIGINT itself during a solve and returns its best solution; callers that notice such an
-early stop call ``request_stop()`` so that the rest of the search ends too.
+of raising ``KeyboardInterrupt``; long loops poll ``stop_requested()`` and wind down cleanly.
+CP-SAT does not catch SIGINT here (``solver.sat.new_solver``): a solve under way runs out its
+time share, and the flag, set once it returns, keeps anything further from starting.
 """
 
 from __future__ import annotations

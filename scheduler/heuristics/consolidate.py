@@ -119,6 +119,10 @@ def _empty_in_order(
         units.sort(key=lambda u: -int(instance.vm_memory_mib[u].sum()))
         for unit in units:
             target = packer.best_fit(unit)
+            if target is not None and packer.breaks_rules(unit, target, int(h)):
+                # Room made where the unit's priority-3 rules hold beats a host that breaks one.
+                roomy = packer.make_room(unit, journal, keep_rules=True)
+                target = target if roomy is None else roomy
             if target is None:
                 target = packer.make_room(unit, journal)
             if target is None:
@@ -214,7 +218,9 @@ class _Packer:
 
     def best_fit(self, unit: IntArray, avoid: int | None = None) -> int | None:
         """The host fullest in its tightest dimension that takes ``unit``, preferring those its
-        priority-3 rules accept; None when none does.
+        priority-3 rules accept; None when none does. ``avoid`` is a host the unit leaves to
+        make room: it must land where its priority-3 rules hold if they hold there (moving aside
+        is never worth breaking one).
 
         Best fit on the tightest dimension (often configured memory, not CPU) keeps the other
         hosts free to empty; the priority-3 preference matters because DPM outranks those rules,
@@ -222,15 +228,26 @@ class _Packer:
         fits = self._fits(unit)
         if avoid is not None:
             fits[avoid] = False
+            keeps: BoolArray = np.asarray(self.rules.should_ok[unit].all(axis=0), dtype=np.bool_)
+            if keeps[avoid]:
+                fits &= keeps
         if not fits.any():
             return None
         preferred = self._fullness() + 2.0 * self.rules.should_ok[unit].all(axis=0)
         return int(np.argmax(np.where(fits, preferred, -np.inf)))
 
-    def make_room(self, unit: IntArray, journal: list[tuple[int, int]]) -> int | None:
+    def breaks_rules(self, unit: IntArray, target: int, home: int) -> bool:
+        """Whether moving ``unit`` from ``home`` to ``target`` breaks a priority-3 rule of it."""
+        keeps = self.rules.should_ok[unit]
+        return bool(keeps[:, home].all() and not keeps[:, target].all())
+
+    def make_room(
+        self, unit: IntArray, journal: list[tuple[int, int]], *, keep_rules: bool = False
+    ) -> int | None:
         """A host for ``unit`` once small VMs of it have moved to where they fit: the hosts that
-        miss least are tried first, and a host is given up (its VMs put back) when its movable
-        residents cannot cover what is missing. Returns the host, or None.
+        miss least are tried first (only those its priority-3 rules accept with ``keep_rules``),
+        and a host is given up (its VMs put back) when its movable residents cannot cover what
+        is missing. Returns the host, or None.
 
         Near the end of emptying, the gaps left on the other hosts are smaller than the largest
         VMs still to place, though together they hold them: moving a few small VMs aside turns
@@ -239,6 +256,8 @@ class _Packer:
         limits = self._limits(slice(None))
         missing = np.maximum(self._loads(slice(None)) + need[:, None] - limits, 0.0)  # [dimension, host]
         hosts = self.on & self.allowed[unit].all(axis=0)
+        if keep_rules:
+            hosts &= self.rules.should_ok[unit].all(axis=0)
         for v in unit:
             hosts[partner_hosts(self.rules.anti, self.state.assignment, int(v))] = False
         if not hosts.any():
@@ -260,7 +279,9 @@ class _Packer:
         residents = np.flatnonzero((self.state.assignment == target) & self.ejectable & ~self.moved)
         share = self.sizes[:, residents] / np.maximum(self._limits(np.array([target])), 1.0)
         # Most of what is missing for the least moved: a VM's share of the missing dimensions
-        # over its share of all of them, then the smaller first.
+        # over its share of all of them, then the smaller first. (Trying first the smallest VM
+        # that covers the gap alone made more moves on 128 hosts x 10,000 VMs and took 4-7x as
+        # long: what it leaves missing elsewhere is found later, at greater cost.)
         total = share.sum(axis=0)
         useful = (share * (missing > 0)[:, None]).sum(axis=0)
         residents = residents[np.lexsort((total, -useful / np.maximum(total, 1e-12)))]

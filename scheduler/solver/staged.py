@@ -24,7 +24,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from scheduler.errors import InconsistentSolutionError
-from scheduler.interrupt import request_stop, stop_requested
+from scheduler.interrupt import stop_requested
 from scheduler.model import NO_HOST, HostState
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
@@ -44,7 +44,6 @@ TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: ke
 # solution better by more than it: a plan's own target, fed back, is then kept as it is.
 RELATIVE_GAP = {"drs": 0.01}
 BOUND_EPSILON = 1e-6  # float noise on CP-SAT's integral objective bound
-INTERRUPTED_FRACTION = 0.9  # a non-optimal solve that ended this early was stopped (Ctrl-C)
 
 
 class NoSolutionError(RuntimeError):
@@ -185,9 +184,12 @@ def solve_staged(
             options.progress(level.name, f"{value:g} {level.unit} (bound {bound:g})")
         pm.model.add(level.expr <= value)
         fixed.append((level, value))
-        if stop_requested() or (not optimal and wall < INTERRUPTED_FRACTION * budget):
-            interrupted = True  # stopped early: Ctrl-C reached CP-SAT; return the best so far
-            request_stop()
+        if stop_requested():
+            # Ctrl-C during the solve: CP-SAT ran its share (it does not catch SIGINT, see
+            # ``sat.new_solver``); nothing further starts, the best so far is returned. A solve
+            # that ends early by itself is no such request: CP-SAT may stop after presolve when
+            # too little of its share is left to search.
+            interrupted = True
             break
     return StagedOutcome(True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from check.factories import affinity, anti_affinity, host, make_instance, vm
+from check.factories import affinity, anti_affinity, host, make_instance, vm, vm_host
 
 from scheduler.compat import compatibility
 from scheduler.heuristics.consolidate import empty_hosts
@@ -184,3 +184,20 @@ def test_a_host_that_cannot_be_emptied_keeps_every_vm_where_it_was() -> None:
     placement, on = run(inst, decidable={"c"})
     assert on == {"a", "b", "c"}
     assert placement == {v.name: v.host for v in inst.vms}
+
+
+def test_room_is_made_where_a_should_rule_holds_before_a_host_that_breaks_it() -> None:
+    """Only c may go off. Its VM should run on a or c; it fits b as things are (10 GiB free) but
+    not a (6 GiB free). Moving a VM of a aside to b makes room on a, which keeps the rule."""
+    hosts = [host("a"), host("b"), host("c")]
+    vms = [
+        vm("a-big", "a", 500, 8_192, memory_demand_mib=1_024),
+        vm("a-small", "a", 500, 2_048, memory_demand_mib=512),
+        vm("b-vm", "b", 500, 6_144, memory_demand_mib=1_024),
+        vm("c-ruled", "c", 500, 8_192, memory_demand_mib=1_024),
+    ]
+    inst = make_instance(hosts, vms, rules=[vm_host("keep-on-a", "should", ["c-ruled"], ["a", "c"])])
+    placement, on = run(inst, decidable={"c"})
+    assert on == {"a", "b"}
+    assert placement["c-ruled"] == "a"
+    assert within_capacity(inst, placement)
