@@ -32,7 +32,7 @@ from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
 from scheduler.solver.result import LevelOutcome
-from scheduler.solver.sat import new_solver
+from scheduler.solver.sat import new_solver, solve_stoppable
 
 # Relative share of the time budget per level; time a level leaves unused flows to the later ones.
 # DPM, first in the product's order and the hardest to improve on its greedy start, gets the most
@@ -151,7 +151,7 @@ def solve_staged(
         solver.parameters.relative_gap_limit = gap
         if options.progress:
             options.progress(level.name, f"solving from {incumbent_value:g} ({budget:.1f} s budget)")
-        status = solver.solve(pm.model)
+        status = solve_stoppable(solver, pm.model)
         wall = solver.wall_time
         if status == cp_model.INFEASIBLE:
             if have_solution:
@@ -185,10 +185,9 @@ def solve_staged(
         pm.model.add(level.expr <= value)
         fixed.append((level, value))
         if stop_requested():
-            # Ctrl-C during the solve: CP-SAT ran its share (it does not catch SIGINT, see
-            # ``sat.new_solver``); nothing further starts, the best so far is returned. A solve
-            # that ends early by itself is no such request: CP-SAT may stop after presolve when
-            # too little of its share is left to search.
+            # Ctrl-C during the solve (``solve_stoppable`` stopped it) or before: nothing further
+            # starts, the best so far is returned. A solve that ends early by itself is no such
+            # request: CP-SAT may stop after presolve when too little of its share is left.
             interrupted = True
             break
     return StagedOutcome(True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted)
