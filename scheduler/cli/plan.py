@@ -10,6 +10,9 @@ from scheduler.io import read_inventory, write_plan
 from scheduler.model import Plan, PlanStatus
 from scheduler.pipeline import make_plan, with_what_if
 from scheduler.solver.options import SolveOptions
+from scheduler.solver.staged import NoSolutionError
+
+EXIT_NO_PLAN = 3  # the search found no placement in time: nothing written
 
 
 @click.command("plan")
@@ -56,8 +59,10 @@ def command(
     """Plan where every VM runs and which hosts stay on (DPM > rules > DRS), with timed moves.
 
     Exit 0 when a plan is written (optimal, feasible, unchanged), 1 when the inventory is
-    infeasible (the plan with its conflicts is still written), 2 on bad input (nothing written).
-    Ctrl-C stops the search and keeps the best plan found so far.
+    infeasible (the plan with its conflicts is still written), 2 on bad input (nothing written),
+    3 when the search found no placement at all within the time limit (nothing written; rare:
+    the greedy warm start is usually one). Ctrl-C stops the search and keeps the best plan
+    found so far.
     """
     instance = with_what_if(
         read_inventory(inventory),
@@ -79,7 +84,11 @@ def command(
             max_migrations=max_migrations,
             progress=progress,
         )
-        outcome = make_plan(instance, options)
+        try:
+            outcome = make_plan(instance, options)
+        except NoSolutionError as exc:
+            console.print(f"[bold red]error:[/] {exc}; nothing written", highlight=False, soft_wrap=True)
+            return EXIT_NO_PLAN
     write_plan(outcome.plan, output)
     _summary(outcome.plan, output, Console(), quiet)
     return 1 if outcome.plan.status is PlanStatus.INFEASIBLE else 0

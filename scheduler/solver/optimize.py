@@ -16,7 +16,7 @@ from scheduler.heuristics.drs_greedy import greedy_balance
 from scheduler.heuristics.repair import repair_placement
 from scheduler.heuristics.rule_repair import repair_vm_rules
 from scheduler.heuristics.state import LoadState, high_target_limits
-from scheduler.interrupt import stop_requested_on_sigint
+from scheduler.interrupt import stop_requested, stop_requested_on_sigint
 from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
@@ -260,7 +260,7 @@ def _optimize(
     try:
         outcome = solve_staged(problem, options, band, started, local_search=large)
     except NoSolutionError:
-        if dpm_high is None or warm_within_high:
+        if dpm_high is None or warm_within_high or stop_requested():
             raise
         missed = f"no placement within the DPM high target found in {options.time_limit_s:g} s"
         return _optimize(instance, options, high_target_missed=missed, started=started)

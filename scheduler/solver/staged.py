@@ -161,6 +161,8 @@ def solve_staged(
             return StagedOutcome(False, assignment, on_mask, tuple(outcomes), False, False)
         solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         if not solved and not have_solution:
+            if stop_requested():
+                raise NoSolutionError(f"stopped (Ctrl-C) before any placement was found (level {level.name})")
             raise NoSolutionError(
                 f"no placement found within {options.time_limit_s:.0f} s (level {level.name}); "
                 "raise --time-limit"

@@ -1,5 +1,6 @@
 """``scheduler plan``: exit 0 with a verified plan, 1 for an infeasible inventory (plan with conflicts
-still written), 2 for bad input (nothing written); what-if flags; atomic output.
+still written), 2 for bad input (nothing written), 3 when no placement is found in time (nothing
+written); what-if flags; atomic output.
 
 Runs the console entry point (``scheduler.cli.main:main``) so that exit statuses are the ones a
 shell sees.
@@ -15,11 +16,13 @@ import pytest
 import yaml
 from check.entries import host_entry, vm_entry
 
+import scheduler.cli.plan as plan_command
 from scheduler.check import verify_plan
 from scheduler.cli.main import main
 from scheduler.io import read_inventory, read_plan
 from scheduler.model import PlanStatus
 from scheduler.pipeline import with_what_if
+from scheduler.solver.staged import NoSolutionError
 
 QUICK = ["--time-limit", "2", "--workers", "2", "-q"]
 
@@ -186,6 +189,23 @@ def test_missing_inventory_exits_2(tmp_path: Path):
     out = tmp_path / "plan.json"
     assert run(str(tmp_path / "nowhere.yaml"), "-o", str(out)) == 2
     assert not out.exists()
+
+
+def test_no_placement_found_in_time_exits_3_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """Where the search ends without any placement (no feasible warm start, nothing found by
+    CP-SAT in time), the user gets the reason and a status of its own, not a traceback."""
+
+    def no_placement(*args: object, **kwargs: object) -> None:
+        raise NoSolutionError("no placement found within 2 s (level priority-2 rules); raise --time-limit")
+
+    monkeypatch.setattr(plan_command, "make_plan", no_placement)
+    inventory = write(tmp_path, hot_cluster())
+    out = tmp_path / "plan.json"
+    assert run(str(inventory), "-o", str(out), *QUICK) == 3
+    assert not out.exists()
+    assert "raise --time-limit" in capsys.readouterr().err
 
 
 def test_bad_input_leaves_an_existing_plan_untouched(tmp_path: Path):
