@@ -391,6 +391,24 @@ def watts_lower_bound(instance: Instance, hosts_on: int) -> float:
     return float(sum(idle) + slope * float(instance.vm_cpu_demand_mhz.sum()))
 
 
+def dpm_hosts_bound(instance: Instance, allowed: npt.NDArray[np.bool_]) -> int:
+    """The fewest hosts any placement keeps on within DPM's high target, whatever the soft rules:
+    L1, L2 and the compatibility-aware program with demand packed to the target, the hosts that
+    hold immobile VMs, and ``min_hosts_on``. The largest anti-affinity rule is left out: it
+    binds only while that rule holds, and priority-2 rules may yield to priority 1 or capacity.
+    The DPM level of the optimizer starts from it, so a warm start that reaches it is proven."""
+    from scheduler.check.host_bound import least_hosts_on  # it builds on distinct_rows, below
+
+    dpm = instance.policy.dpm
+    return max(
+        l1_hosts_bound(instance, dpm_target=True),
+        l2_hosts_bound(instance, dpm_target=True),
+        least_hosts_on(instance, allowed, dpm.target_utilization[1]),
+        immobile_hosts_bound(instance),
+        dpm.min_hosts_on,
+    )
+
+
 def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dict[str, Any]:
     """All lower bounds, JSON-ready, for plan.metrics.lower_bounds.
 

@@ -237,7 +237,8 @@ class PlacementModel:
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:
             return int(on_mask.sum())
 
-        bound = max(constant, int(self.problem.instance.policy.dpm.min_hosts_on))
+        min_hosts_on = int(self.problem.instance.policy.dpm.min_hosts_on)
+        bound = max(constant, min_hosts_on, self.problem.dpm_hosts_bound)
         return LevelExpr(
             "dpm hosts on", sum(decide) + constant, "hosts", not decide, evaluate, lower_bound=bound
         )

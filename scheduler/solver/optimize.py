@@ -8,6 +8,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.check.bounds import dpm_hosts_bound
 from scheduler.check.metrics import drs_min_goodness, drs_tolerance
 from scheduler.compat import compatibility
 from scheduler.heuristics.balance import imbalance
@@ -255,6 +256,9 @@ def _optimize(
         warm_on=warm_on,
         dpm_high=dpm_high,
         resources=resources,
+        # Where the warm start already switches off all it can, the DPM level is proven at once
+        # and its time share goes to the levels after it.
+        dpm_hosts_bound=dpm_hosts_bound(instance, allowed) if dpm_high is not None else 0,
     )
     large = problem.num_candidate_pairs > LOCAL_SEARCH_PAIRS
     try:

@@ -40,6 +40,8 @@ class Problem:
         warm_on: the power decision matching ``warm``.
         dpm_high: DPM high target utilization, or None when DPM is off.
         resources: resources DRS balances ("cpu", "memory").
+        dpm_hosts_bound: hosts no placement within the DPM high target does with fewer
+            (``check.bounds.dpm_hosts_bound``); 0 when not computed.
     """
 
     instance: Instance
@@ -55,6 +57,7 @@ class Problem:
     warm_on: BoolArray
     dpm_high: float | None
     resources: tuple[str, ...]
+    dpm_hosts_bound: int = 0
 
     @property
     def fixed_host(self) -> IntArray:

@@ -179,7 +179,7 @@ def solve_staged(
         optimal = status == cp_model.OPTIMAL
         # The objective is integral, so its bound may be rounded up, short of float noise.
         proven = math.ceil(solver.best_objective_bound - BOUND_EPSILON)
-        bound = proven // weight if solved else level.lower_bound
+        bound = max(proven // weight, level.lower_bound) if solved else level.lower_bound
         all_optimal = all_optimal and optimal
         outcomes.append(LevelOutcome(level.name, value, bound, optimal, wall, level.unit))
         if options.progress:

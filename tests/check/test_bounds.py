@@ -21,7 +21,7 @@ from scheduler.check import (
     lower_bounds,
     watts_lower_bound,
 )
-from scheduler.check.bounds import least_peak_of
+from scheduler.check.bounds import dpm_hosts_bound, least_peak_of
 from scheduler.compat import compatibility
 from scheduler.model import CpuModel, DpmPolicy, Instance
 
@@ -133,6 +133,24 @@ def test_anti_affinity_and_immobile_bounds() -> None:
     inst = make_instance([host(f"h{i}") for i in range(4)], vms, [anti_affinity("r", "a", "b", "c")])
     assert anti_affinity_hosts_bound(inst) == 3
     assert immobile_hosts_bound(inst) == 2
+
+
+def test_dpm_hosts_bound_takes_the_target_and_immobile_vms_but_not_anti_affinity() -> None:
+    """Ten 1,000 MHz VMs need 2 hosts at the 81 % target; pinned VMs on three more hosts keep
+    those on too, though the program packs their load anyway: 3 hosts at least (the pinned
+    hosts). An anti-affinity rule over four VMs would say 4, but priority-2 rules may yield, so
+    the DPM level's bound leaves it out."""
+    movers = [vm(f"v{i}", "h0", 1_000, 100) for i in range(10)]
+    pinned = [vm(f"p{i}", f"h{i + 1}", 100, 100, pinned=True) for i in range(3)]
+    inst = make_instance(
+        [host(f"h{i}") for i in range(6)],
+        movers + pinned,
+        [anti_affinity("apart", "v0", "v1", "v2", "v3")],
+        dpm=DpmPolicy(enabled=True),
+    )
+    allowed = compatibility(inst).allowed
+    assert anti_affinity_hosts_bound(inst) == 4
+    assert dpm_hosts_bound(inst, allowed) == 3
 
 
 def test_watts_bound(trio: Instance) -> None:

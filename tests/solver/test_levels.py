@@ -54,6 +54,23 @@ def test_dpm_on_empties_a_host_and_powers_it_off_after_the_last_move_out(
     assert plan.power_actions[0].at_s >= max(m.end_s for m in leaving)
 
 
+def test_dpm_level_reaching_its_bound_is_proven_without_a_search(plan_of: Planner):
+    """Four 3,000 MHz VMs, one per host: two share a host within the 81 % target (6,000 of
+    8,100 MHz), three do not, so no placement keeps fewer than two hosts on (L1 at the target:
+    12,000 / 8,100). The warm start empties two hosts; the level is proven at once, with no
+    solve, and its time share goes to the levels after it."""
+    inst = make_instance(
+        [host(f"h{i}") for i in range(4)],
+        [vm(f"v{i}", f"h{i}", 3_000) for i in range(4)],
+        dpm=DpmPolicy(enabled=True),
+    )
+    plan = plan_of(inst).plan
+    dpm = next(level for level in plan.metrics["levels"] if level["level"] == "dpm hosts on")
+    assert dpm["value"] == dpm["bound"] == 2
+    assert dpm["optimal"]
+    assert dpm["wall_s"] == 0.0
+
+
 def test_dpm_keeps_min_hosts_on(plan_of: Planner, half_empty: Instance):
     """min_hosts_on = 2 forbids the consolidation that min_hosts_on = 1 makes."""
     plan = plan_of(with_dpm(half_empty, min_hosts_on=2)).plan
