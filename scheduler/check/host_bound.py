@@ -27,6 +27,10 @@ Limitations
 from __future__ import annotations
 
 import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
@@ -96,15 +100,16 @@ def least_hosts_on(
     upper = np.full(n_vars, np.inf)
     upper[:n_hosts] = 1.0
     lower[:n_hosts] = np.bincount(current[held], minlength=n_hosts) > 0
-    result = milp(
-        objective,
-        constraints=LinearConstraint(
-            vstack(blocks).tocsr(), np.concatenate(lower_rows), np.concatenate(upper_rows)
-        ),
-        integrality=integrality,
-        bounds=Bounds(lower, upper),
-        options={"time_limit": time_limit_s},
-    )
+    with _native_stdout_silenced():
+        result = milp(
+            objective,
+            constraints=LinearConstraint(
+                vstack(blocks).tocsr(), np.concatenate(lower_rows), np.concatenate(upper_rows)
+            ),
+            integrality=integrality,
+            bounds=Bounds(lower, upper),
+            options={"time_limit": time_limit_s},
+        )
     if result.status == MILP_INFEASIBLE:
         return 0  # no placement fits at all (demand above the target on every host): no claim
     bound = getattr(result, "mip_dual_bound", None)
@@ -139,3 +144,22 @@ def _dimensions(instance: Instance, high_target: float | None) -> list[tuple[Flo
 
 
 __all__ = ["least_hosts_on"]
+
+
+@contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Send what native code writes to standard output to /dev/null for the block.
+
+    The HiGHS inside SciPy prints "HighsMipSolverData::transformNewIntegerFeasibleSolution
+    tmpSolver.run();" straight to file descriptor 1 now and then, whatever its output options
+    (ERGO-Code/HiGHS#2783, fixed in later HiGHS releases); ``scheduler plan`` must not show it.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
+import pytest
 
 from scheduler.check.bounds import l1_hosts_bound, lower_bounds
-from scheduler.check.host_bound import least_hosts_on
+from scheduler.check.host_bound import _native_stdout_silenced, least_hosts_on
 from scheduler.compat import compatibility
 from scheduler.model import Instance
 
@@ -97,3 +99,14 @@ def _fewest_hosts(inst: Instance, allowed: np.ndarray, high: float | None) -> in
         used = len(set(plan))
         best = used if best is None else min(best, used)
     return best
+
+
+def test_what_native_code_prints_during_the_program_is_not_shown(capfd: pytest.CaptureFixture[str]) -> None:
+    """The HiGHS inside SciPy now and then prints a debug line straight to file descriptor 1
+    during a MIP; it must not reach ``scheduler plan``'s output. Output before and after the
+    program goes through as usual."""
+    print("before", flush=True)
+    with _native_stdout_silenced():
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
+    print("after", flush=True)
+    assert capfd.readouterr().out == "before\nafter\n"
