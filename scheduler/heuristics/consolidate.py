@@ -168,15 +168,11 @@ class _Packer:
     def room_for_all(self, host: int) -> bool:
         """Whether the other hosts on have, together, the room for what ``host`` holds, in every
         dimension (compatibility aside): when not, no emptying of it can succeed."""
-        state = self.state
         others = self.on.copy()
         others[host] = False
-        loads = (state.cpu, state.mem_config, state.mem_demand)
-        limits = (self.cpu_limit, state.mem_capacity, self.dem_limit)
-        return all(
-            float(np.maximum(limit[others] - load[others], 0).sum()) >= float(load[host])
-            for load, limit in zip(loads, limits, strict=True)
-        )
+        loads, limits = self._loads(slice(None)), self._limits(slice(None))
+        free = np.maximum(limits[:, others] - loads[:, others], 0.0).sum(axis=1)
+        return bool(np.all(free >= loads[:, host]))
 
     def _loads(self, hosts: IntArray | slice) -> FloatArray:
         """CPU demand, configured memory and memory demand [dimension, host] at ``hosts``."""
@@ -192,29 +188,23 @@ class _Packer:
             [self.cpu_limit[hosts], self.state.mem_capacity[hosts], self.dem_limit[hosts]]
         ).astype(np.float64)
 
+    def _open_to(self, unit: IntArray) -> BoolArray:
+        """Hosts on that ``unit`` may use at all: compatibility and anti-affinity partners."""
+        hosts = self.on & self.allowed[unit].all(axis=0)
+        for v in unit:
+            hosts[partner_hosts(self.rules.anti, self.state.assignment, int(v))] = False
+        return np.asarray(hosts, dtype=np.bool_)
+
     def _fits(self, unit: IntArray) -> BoolArray:
         """Hosts on that take all of ``unit`` now, within capacity and the high target."""
-        inst, state = self.instance, self.state
-        fits = self.on & self.allowed[unit].all(axis=0)
-        fits &= state.cpu + inst.vm_cpu_demand_mhz[unit].sum() <= self.cpu_limit
-        fits &= state.mem_config + inst.vm_memory_mib[unit].sum() <= state.mem_capacity
-        fits &= state.mem_demand + inst.vm_memory_demand_mib[unit].sum() <= self.dem_limit
-        for v in unit:
-            fits[partner_hosts(self.rules.anti, state.assignment, int(v))] = False
-        return np.asarray(fits, dtype=np.bool_)
+        need = self.sizes[:, unit].sum(axis=1)
+        within = np.all(self._loads(slice(None)) + need[:, None] <= self._limits(slice(None)), axis=0)
+        return np.asarray(self._open_to(unit) & within, dtype=np.bool_)
 
     def _fullness(self) -> FloatArray:
-        state = self.state
-        return np.asarray(
-            np.maximum.reduce(
-                [
-                    state.cpu / self.cpu_limit,
-                    state.mem_config / state.mem_capacity,
-                    state.mem_demand / self.dem_limit,
-                ]
-            ),
-            dtype=np.float64,
-        )
+        """Each host's load in its tightest dimension, as a share of what it may hold."""
+        share = self._loads(slice(None)) / self._limits(slice(None))
+        return np.asarray(share.max(axis=0), dtype=np.float64)
 
     def best_fit(self, unit: IntArray, avoid: int | None = None) -> int | None:
         """The host fullest in its tightest dimension that takes ``unit``, preferring those its
@@ -255,11 +245,9 @@ class _Packer:
         need = self.sizes[:, unit].sum(axis=1)
         limits = self._limits(slice(None))
         missing = np.maximum(self._loads(slice(None)) + need[:, None] - limits, 0.0)  # [dimension, host]
-        hosts = self.on & self.allowed[unit].all(axis=0)
+        hosts = self._open_to(unit)
         if keep_rules:
             hosts &= self.rules.should_ok[unit].all(axis=0)
-        for v in unit:
-            hosts[partner_hosts(self.rules.anti, self.state.assignment, int(v))] = False
         if not hosts.any():
             return None
         shortfall = (missing / np.maximum(limits, 1.0)).sum(axis=0)
