@@ -9,7 +9,7 @@ from check.factories import affinity, anti_affinity, host, make_instance, vm, vm
 
 from scheduler.compat import compatibility
 from scheduler.heuristics.consolidate import empty_hosts
-from scheduler.model import Instance
+from scheduler.model import VM, Instance, Rule
 
 HIGH = 0.81  # the DPM high target of the defaults
 
@@ -132,10 +132,16 @@ def within_capacity(inst: Instance, placement: dict[str, str]) -> bool:
     return True
 
 
+def empty_only_c(vms: list[VM], rules: list[Rule] | None = None) -> tuple[Instance, dict[str, str], set[str]]:
+    """Hosts a, b, c (10,000 MHz, 16 GiB), only c allowed to go off: (instance, VM → host, on)."""
+    inst = make_instance([host("a"), host("b"), host("c")], vms, rules or [])
+    placement, on = run(inst, decidable={"c"})
+    return inst, placement, on
+
+
 def test_a_small_vm_moves_aside_to_make_room_for_a_large_one() -> None:
     """Only c may go off. Its 8 GiB VM fits neither a (6 GiB free) nor b (4 GiB free), though
     together they have the room: moving a's 2 GiB VM to b leaves a gap of 8 GiB on a."""
-    hosts = [host("a"), host("b"), host("c")]
     vms = [
         vm("a-big", "a", 500, 8_192, memory_demand_mib=1_024),
         vm("a-small", "a", 500, 2_048, memory_demand_mib=512),
@@ -143,8 +149,7 @@ def test_a_small_vm_moves_aside_to_make_room_for_a_large_one() -> None:
         vm("c-big", "c", 500, 8_192, memory_demand_mib=1_024),
         vm("c-small", "c", 500, 2_048, memory_demand_mib=512),
     ]
-    inst = make_instance(hosts, vms)
-    placement, on = run(inst, decidable={"c"})
+    inst, placement, on = empty_only_c(vms)
     assert on == {"a", "b"}
     assert placement["c-big"] == "a"
     assert placement["a-small"] == "b"
@@ -156,15 +161,13 @@ def test_vms_trade_places_when_free_cpu_and_free_memory_sit_on_different_hosts()
     the CPU (600 MHz below the 8,100 MHz high target); b has the CPU but not the memory (2 GiB
     free), and b's other VM is pinned. Nothing of a fits elsewhere as things are, so a's CPU-heavy
     VM trades places with b's CPU-light 8 GiB one, and a takes c's VM."""
-    hosts = [host("a"), host("b"), host("c")]
     vms = [
         vm("a-cpu-heavy", "a", 7_500, 10_240, memory_demand_mib=1_024),
         vm("b-light", "b", 600, 8_192, memory_demand_mib=1_024),
         vm("b-pinned", "b", 600, 6_144, memory_demand_mib=1_024, pinned=True),
         vm("c-vm", "c", 1_000, 6_144, memory_demand_mib=1_024),
     ]
-    inst = make_instance(hosts, vms)
-    placement, on = run(inst, decidable={"c"})
+    inst, placement, on = empty_only_c(vms)
     assert on == {"a", "b"}
     assert placement == {"a-cpu-heavy": "b", "b-light": "a", "b-pinned": "b", "c-vm": "a"}
     assert within_capacity(inst, placement)
@@ -173,15 +176,13 @@ def test_vms_trade_places_when_free_cpu_and_free_memory_sit_on_different_hosts()
 def test_a_host_that_cannot_be_emptied_keeps_every_vm_where_it_was() -> None:
     """c's 8 GiB VM fits nowhere even with the others' small VMs moved aside (4 GiB free in
     all): no VM moves, not even those moved aside while trying."""
-    hosts = [host("a"), host("b"), host("c")]
     vms = [
         vm("a-big", "a", 500, 12_288, memory_demand_mib=1_024),
         vm("a-small", "a", 500, 2_048, memory_demand_mib=512),
         vm("b-big", "b", 500, 14_336, memory_demand_mib=1_024),
         vm("c-big", "c", 500, 8_192, memory_demand_mib=1_024),
     ]
-    inst = make_instance(hosts, vms)
-    placement, on = run(inst, decidable={"c"})
+    inst, placement, on = empty_only_c(vms)
     assert on == {"a", "b", "c"}
     assert placement == {v.name: v.host for v in inst.vms}
 
@@ -189,15 +190,13 @@ def test_a_host_that_cannot_be_emptied_keeps_every_vm_where_it_was() -> None:
 def test_room_is_made_where_a_should_rule_holds_before_a_host_that_breaks_it() -> None:
     """Only c may go off. Its VM should run on a or c; it fits b as things are (10 GiB free) but
     not a (6 GiB free). Moving a VM of a aside to b makes room on a, which keeps the rule."""
-    hosts = [host("a"), host("b"), host("c")]
     vms = [
         vm("a-big", "a", 500, 8_192, memory_demand_mib=1_024),
         vm("a-small", "a", 500, 2_048, memory_demand_mib=512),
         vm("b-vm", "b", 500, 6_144, memory_demand_mib=1_024),
         vm("c-ruled", "c", 500, 8_192, memory_demand_mib=1_024),
     ]
-    inst = make_instance(hosts, vms, rules=[vm_host("keep-on-a", "should", ["c-ruled"], ["a", "c"])])
-    placement, on = run(inst, decidable={"c"})
+    inst, placement, on = empty_only_c(vms, [vm_host("keep-on-a", "should", ["c-ruled"], ["a", "c"])])
     assert on == {"a", "b"}
     assert placement["c-ruled"] == "a"
     assert within_capacity(inst, placement)
