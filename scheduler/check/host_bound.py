@@ -143,9 +143,6 @@ def _dimensions(instance: Instance, high_target: float | None) -> list[tuple[Flo
     return dims
 
 
-__all__ = ["least_hosts_on"]
-
-
 @contextmanager
 def _native_stdout_silenced() -> Iterator[None]:
     """Send what native code writes to standard output to /dev/null for the block.
@@ -163,3 +160,6 @@ def _native_stdout_silenced() -> Iterator[None]:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+__all__ = ["least_hosts_on"]
