@@ -197,8 +197,8 @@ class _Packer:
 
     def _fits(self, unit: IntArray) -> BoolArray:
         """Hosts on that take all of ``unit`` now, within capacity and the high target."""
-        need = self.sizes[:, unit].sum(axis=1)
-        within = np.all(self._loads(slice(None)) + need[:, None] <= self._limits(slice(None)), axis=0)
+        cpu, mem_config, mem_demand = self.sizes[:, unit].sum(axis=1)
+        within = self.state.admits(slice(None), cpu, mem_config, mem_demand, self.cpu_limit, self.dem_limit)
         return np.asarray(self._open_to(unit) & within, dtype=np.bool_)
 
     def _fullness(self) -> FloatArray:

@@ -127,14 +127,16 @@ class _Landing:
 
     def _fits(self, vm: int, hosts: IntArray) -> BoolArray:
         """Compatibility, capacity and limits at ``hosts`` for ``vm`` arriving."""
-        inst, state = self.instance, self.state
-        return np.asarray(
-            self.allowed[vm, hosts]
-            & (state.cpu[hosts] + inst.vm_cpu_demand_mhz[vm] <= self.limits.cpu[hosts])
-            & (state.mem_config[hosts] + inst.vm_memory_mib[vm] <= state.mem_capacity[hosts])
-            & (state.mem_demand[hosts] + inst.vm_memory_demand_mib[vm] <= self.limits.memory_demand[hosts]),
-            dtype=np.bool_,
+        inst = self.instance
+        within = self.state.admits(
+            hosts,
+            inst.vm_cpu_demand_mhz[vm],
+            inst.vm_memory_mib[vm],
+            inst.vm_memory_demand_mib[vm],
+            self.limits.cpu,
+            self.limits.memory_demand,
         )
+        return np.asarray(self.allowed[vm, hosts] & within, dtype=np.bool_)
 
     def _under_peak(self, load: FloatArray, hosts: IntArray) -> BoolArray:
         """Whether CPU loads [r, len(hosts)] keep each host under the peak cap, or at least no
@@ -216,12 +218,8 @@ class _Landing:
         ok = (
             self.allowed[a, hb]
             & self.allowed[others, ha]
-            & (state.cpu[ha] + cpu_d <= self.limits.cpu[ha])
-            & (state.cpu[hb] - cpu_d <= self.limits.cpu[hb])
-            & (state.mem_config[ha] + cfg_d <= state.mem_capacity[ha])
-            & (state.mem_config[hb] - cfg_d <= state.mem_capacity[hb])
-            & (state.mem_demand[ha] + dem_d <= self.limits.memory_demand[ha])
-            & (state.mem_demand[hb] - dem_d <= self.limits.memory_demand[hb])
+            & state.admits(ha_col, cpu_d, cfg_d, dem_d, self.limits.cpu, self.limits.memory_demand)
+            & state.admits(hb, -cpu_d, -cfg_d, -dem_d, self.limits.cpu, self.limits.memory_demand)
             & self._under_peak(load_a, ha_col)
             & self._under_peak(load_b, hb)
         )

@@ -34,26 +34,42 @@ class LoadState:
         self.mem_capacity = instance.host_memory_admission_mib
         self.count = np.bincount(hosts, minlength=n).astype(np.int64)
 
-    def fits(self, vm: int, host: int, cpu_limit: FloatArray | None = None) -> bool:
-        """Whether ``vm`` fits on ``host`` (optionally under a tighter CPU limit per host)."""
-        inst = self.instance
-        cpu_cap = self.cpu_capacity[host] if cpu_limit is None else cpu_limit[host]
-        return bool(
-            self.cpu[host] + inst.vm_cpu_demand_mhz[vm] <= cpu_cap
-            and self.mem_config[host] + inst.vm_memory_mib[vm] <= self.mem_capacity[host]
+    def admits(
+        self,
+        hosts: IntArray | slice,
+        cpu: FloatArray | float,
+        mem_config: FloatArray | float,
+        mem_demand: FloatArray | float,
+        cpu_limit: FloatArray | None = None,
+        mem_demand_limit: FloatArray | None = None,
+    ) -> BoolArray:
+        """Whether each of ``hosts`` stays within its limits with the given loads added (scalars,
+        or one per host; negative for load that leaves): CPU demand within ``cpu_limit`` (its
+        capacity by default), configured memory within the admission limit, memory demand within
+        ``mem_demand_limit`` (unlimited by default). Every greedy that places VMs asks this one
+        question, so they agree on what fits."""
+        cpu_cap = self.cpu_capacity[hosts] if cpu_limit is None else cpu_limit[hosts]
+        within = (self.cpu[hosts] + cpu <= cpu_cap) & (
+            self.mem_config[hosts] + mem_config <= self.mem_capacity[hosts]
         )
+        if mem_demand_limit is not None:
+            within &= self.mem_demand[hosts] + mem_demand <= mem_demand_limit[hosts]
+        return np.asarray(within, dtype=np.bool_)
 
     def fits_mask(self, vm: int, cpu_limit: FloatArray | None = None) -> BoolArray:
         """Hosts ``vm`` fits on, as a boolean vector (its own host counts as fitting)."""
         inst = self.instance
-        cpu_cap = self.cpu_capacity if cpu_limit is None else cpu_limit
-        mask = (self.cpu + inst.vm_cpu_demand_mhz[vm] <= cpu_cap) & (
-            self.mem_config + inst.vm_memory_mib[vm] <= self.mem_capacity
+        mask = self.admits(
+            slice(None),
+            inst.vm_cpu_demand_mhz[vm],
+            inst.vm_memory_mib[vm],
+            inst.vm_memory_demand_mib[vm],
+            cpu_limit,
         )
         current = self.assignment[vm]
         if current != NO_HOST:
             mask[current] = True
-        return np.asarray(mask, dtype=np.bool_)
+        return mask
 
     def move(self, vm: int, host: int) -> None:
         """Move (or place, or unplace with ``NO_HOST``) one VM."""
