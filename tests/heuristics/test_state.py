@@ -1,11 +1,11 @@
-"""Helpers the greedy heuristics share: rule groups and where anti-affinity partners sit."""
+"""Helpers the greedy heuristics share: what fits, rule groups and where anti-affinity partners sit."""
 
 from __future__ import annotations
 
 import numpy as np
 from check.factories import anti_affinity, host, make_instance, vm
 
-from scheduler.heuristics.state import partner_hosts, rule_groups
+from scheduler.heuristics.state import LoadState, partner_hosts, rule_groups
 from scheduler.model import RuleKind
 
 
@@ -23,3 +23,27 @@ def test_partner_hosts_are_where_the_other_members_run() -> None:
     assert sorted(partner_hosts(anti, at, inst.vm_index["c"]).tolist()) == [h1, h2]
     assert partner_hosts(anti, at, inst.vm_index["d"]).size == 0
     assert np.array_equal(anti == anti[inst.vm_index["a"]], np.array([True, True, True, False]))
+
+
+def test_admits_holds_each_host_to_each_of_its_limits() -> None:
+    """h1 carries 6,000 of 10,000 MHz and 8,192 MiB configured (4,096 in demand); h2 is empty."""
+    inst = make_instance([host("h1"), host("h2")], [vm("a", "h1", 6_000, 8_192, memory_demand_mib=4_096)])
+    state = LoadState(inst, inst.current_host)
+    room = int(state.mem_capacity[0]) - 8_192
+    both = np.array([0, 1])
+    assert state.admits(both, 4_000, room, 0).tolist() == [True, True]
+    assert state.admits(both, 4_001, 0, 0).tolist() == [False, True]
+    assert state.admits(both, 0, room + 1, 0).tolist() == [False, True]
+    # Tighter CPU limits (DPM's high target) and a memory-demand limit, per host.
+    cpu_limit = np.array([8_000.0, 8_000.0])
+    assert state.admits(both, 2_001, 0, 0, cpu_limit).tolist() == [False, True]
+    demand_limit = np.array([6_000.0, 6_000.0])
+    assert state.admits(both, 0, 0, 1_905, None, demand_limit).tolist() == [False, True]
+    # Per-host loads, and load leaving a host that stands above a limit it is held to.
+    assert state.admits(
+        both, np.array([-1_000.0, 9_000.0]), 0, 0, np.array([5_000.0, 10_000.0])
+    ).tolist() == [
+        True,
+        True,
+    ]
+    assert state.fits_mask(inst.vm_index["a"]).tolist() == [True, True]
