@@ -172,14 +172,24 @@ def solve_staged(
         # one would fix the level below what any solution reaches, and the next level's model
         # would reject its own incumbent. Round first, then undo the tie-break weight.
         found = round(solver.objective_value) // weight if solved else incumbent_value
-        if solved and (not have_solution or found < incumbent_value * (1 - gap)):
-            assignment, on_mask = pm.extract(solver)
-            value = found
-        have_solution = True
-        optimal = status == cp_model.OPTIMAL
         # The objective is integral, so its bound may be rounded up, short of float noise.
         proven = math.ceil(solver.best_objective_bound - BOUND_EPSILON)
         bound = max(proven // weight, level.lower_bound) if solved else level.lower_bound
+        # A solution less than the gap better leaves the incumbent in place only while the
+        # incumbent is itself within the gap of the bound: kept beyond it, the incumbent could sit
+        # up to twice the gap above the optimum, and a rerun from the plan would find the rest.
+        incumbent_proven = incumbent_value * (1 - gap) <= bound
+        if solved and (
+            not have_solution
+            or found < incumbent_value * (1 - gap)
+            or (found < incumbent_value and not incumbent_proven)
+        ):
+            assignment, on_mask = pm.extract(solver)
+            value = found
+        have_solution = True
+        # A level whose value meets its bound is proven, even when the time ran out while CP-SAT
+        # still sought the optimum closest to the incumbent (the tie-break is no level of its own).
+        optimal = status == cp_model.OPTIMAL or value <= bound
         all_optimal = all_optimal and optimal
         outcomes.append(LevelOutcome(level.name, value, bound, optimal, wall, level.unit))
         if options.progress:

@@ -156,6 +156,53 @@ def test_maintenance_plan_fed_back_is_unchanged(plan_of: Planner):
     assert len(first.migrations) == 2
 
 
+def test_an_incumbent_kept_at_the_drs_level_is_within_its_gap_of_the_optimum(plan_of: Planner):
+    """Found by the property below (a random seed): the DRS level keeps the incumbent over a
+    solution less than 1 % better. CP-SAT's solution was itself within 1 % of the bound, so the
+    kept incumbent stood 1.5 % above it, and a rerun from the plan found the optimum and moved two
+    VMs. Now the incumbent is kept only while it is within the gap of the bound. Memory balance
+    at threshold 4 on three hosts of 16, 32 and 8 GiB; pinned VMs and rules fix most of it."""
+
+    def machine(name: str, memory_mib: int) -> dict[str, Any]:
+        return {"name": name, "cpu_mhz": 8000, "memory_mib": memory_mib}
+
+    def guest(name: str, on: str | None, memory_mib: int, demand_mib: int, pinned: bool) -> dict[str, Any]:
+        return {
+            "name": name,
+            "host": on,
+            "vcpus": 2,
+            "memory_mib": memory_mib,
+            "cpu_demand_mhz": 100,
+            "memory_demand_mib": demand_mib,
+            "dirty_rate_mibps": 0.0,
+            "pinned": pinned,
+        }
+
+    data = {
+        "name": "gap",
+        "policy": {"drs": {"threshold": 4, "measure": "memory"}},
+        "hosts": [machine("h0", 16_384), machine("h1", 32_768), machine("h2", 8_192)],
+        "vms": [
+            guest("v1", "h0", 512, 407, True),
+            guest("v2", None, 512, 281, False),
+            guest("v3", "h0", 2_048, 1_548, False),
+            guest("v5", "h0", 4_096, 2_529, False),
+            guest("v6", None, 512, 1, False),
+            guest("v8", "h1", 512, 325, False),
+            guest("v11", "h1", 512, 119, True),
+            guest("v12", "h2", 512, 380, True),
+        ],
+        "rules": [
+            {"name": "apart", "kind": "anti_affinity", "vms": ["v12", "v2", "v3"]},
+            {"name": "prefer", "kind": "vm_host", "mode": "should", "vms": ["v3"], "hosts": ["h1"]},
+            {"name": "avoid", "kind": "vm_host", "mode": "should_not", "vms": ["v5"], "hosts": ["h0", "h1"]},
+        ],
+    }
+    first = assert_idempotent(plan_of, parse_inventory(data, "gap"))
+    drs = next(level for level in first.metrics["levels"] if level["level"] == "drs imbalance")
+    assert drs["value"] * (1 - 0.01) <= drs["bound"]
+
+
 @settings(
     max_examples=15,
     deadline=None,

@@ -58,3 +58,26 @@ def test_ctrl_c_during_a_level_returns_the_best_plan_so_far_at_once(plan_of: Pla
     assert time.monotonic() - started < 20.0
     assert outcome.result.interrupted
     assert any("stopped early" in note for note in outcome.result.notes)
+
+
+def test_a_level_whose_value_meets_its_bound_is_proven_when_time_runs_out(
+    plan_of: Planner, hot_pair: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CP-SAT may prove a level's value and still be looking, when its share ends, for the
+    optimum closest to the incumbent (the tie-break of the rule and DPM levels). Simulated here:
+    every solve runs to the end but reports FEASIBLE. A level whose value meets its proven bound
+    is optimal all the same, and so is a plan made of such levels."""
+    real_solve = staged_module.solve_stoppable
+    statuses: list[cp_model.CpSolverStatus] = []
+
+    def out_of_time(solver: cp_model.CpSolver, model: cp_model.CpModel) -> cp_model.CpSolverStatus:
+        status = real_solve(solver, model)
+        statuses.append(status)
+        return cp_model.FEASIBLE if status == cp_model.OPTIMAL else status
+
+    monkeypatch.setattr(staged_module, "solve_stoppable", out_of_time)
+    outcome = plan_of(hot_pair)
+    assert cp_model.OPTIMAL in statuses  # some level was solved, and to the end
+    levels = outcome.plan.metrics["levels"]
+    assert all(level["value"] == level["bound"] and level["optimal"] for level in levels)
+    assert outcome.plan.status.value == "optimal"
