@@ -1,13 +1,13 @@
 """Greedy host emptying from today's placement: the warm start of the DPM level.
 
 Description
-    Take the powered-on hosts in turn (least loaded first, or smallest first: the better of the two
-    passes is kept); for each, try to move all its VMs to the other hosts that stay on (best fit:
-    the host fullest in its tightest dimension that still takes the VM within capacity and the DPM
-    high target, among the hosts its priority-3 rules accept if any); if every VM finds a place,
-    the host goes to standby, otherwise nothing of it moves. Unlike first-fit-decreasing it starts
-    from where the VMs are, so it moves only what emptying a host needs, and it cannot strand a
-    large VM.
+    Take the powered-on hosts in turn (least loaded first, or smallest first: the better of the
+    two passes is kept; hosts on standby today before those up); for each, try to move all its
+    VMs to the other hosts that stay on (best fit: the host fullest in its tightest dimension
+    that still takes the VM within capacity and the DPM high target, among the hosts its
+    priority-3 rules accept if any); if every VM finds a place, the host goes to standby,
+    otherwise nothing of it moves. Unlike first-fit-decreasing it starts from where the VMs are,
+    so it moves only what emptying a host needs, and it cannot strand a large VM.
 
     Near the end the room left is in pieces: many hosts a few GiB short of a large VM, and free
     configured memory stranded on hosts whose CPU is at the high target while hosts with free
@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduler.heuristics.state import LoadState, high_target_limits, partner_hosts, rule_groups
-from scheduler.model import Instance, RuleKind
+from scheduler.model import HostState, Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -58,12 +58,16 @@ def empty_hosts(
 
     Two orders are tried and the one that leaves fewer hosts on wins (the first on a tie): least
     loaded first, which moves the least; and smallest first (configured-memory capacity, then
-    load), which keeps the large hosts on when capacity, not load, is what runs out.
+    load), which keeps the large hosts on when capacity, not load, is what runs out. In both,
+    hosts on standby today come before those up.
     """
     utilization = LoadState(instance, assignment).cpu / instance.host_cpu_mhz
+    # Hosts on standby today first: one left off needs no boot, where an up host emptied in its
+    # place would go down while the standby one comes up.
+    up_today = np.array([h.state is HostState.UP for h in instance.hosts])
     orders = (
-        np.argsort(utilization, kind="stable"),
-        np.lexsort((utilization, instance.host_memory_admission_mib)),
+        np.lexsort((utilization, up_today)),
+        np.lexsort((utilization, instance.host_memory_admission_mib, up_today)),
     )
     rules = _Rules(
         should_ok=_should_rules_ok(instance),

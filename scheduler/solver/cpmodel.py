@@ -12,7 +12,8 @@ Hard constraints
     capacity  Σ cpu_demand ≤ cpu_mhz·on and Σ memory_mib ≤ memory_mib·overcommit·on per host;
     DPM       with DPM on, Σ demand ≤ high_target·capacity (or the fixed load, if larger) per host,
               and Σ on ≥ min_hosts_on;
-    moves     at most ``max_migrations`` optional moves.
+    moves     at most ``max_migrations`` optional moves;
+    symmetry  interchangeable hosts (``symmetry.py``) powered on in host order.
 Compatibility, priority-1 rules and maintenance are encoded by the candidate sets themselves.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -105,6 +107,7 @@ class PlacementModel:
             fixed[placed_fixed], inst.vm_memory_demand_mib[placed_fixed], n_hosts
         )
         self._capacity()
+        self._order_interchangeable_hosts()
         if problem.dpm_high is not None:
             self._dpm_targets(problem.dpm_high)
             decide = [on for on in self.on if not isinstance(on, int)]
@@ -145,6 +148,15 @@ class PlacementModel:
             mem = _dot(inst.vm_memory_mib[vms], xs)
             self.model.add(cpu + int(self.fixed_cpu[h]) <= int(cpu_cap[h]) * self.on[h])
             self.model.add(mem + int(self.fixed_mem[h]) <= int(mem_cap[h]) * self.on[h])
+
+    def _order_interchangeable_hosts(self) -> None:
+        """One arrangement per class of interchangeable hosts (``symmetry.py``): powered-on hosts
+        first. Any solution can be rearranged so, hence no level loses a solution."""
+        for hosts in self.problem.interchangeable:
+            for a, b in pairwise(int(h) for h in hosts):
+                on_a, on_b = self.on[a], self.on[b]
+                if not (isinstance(on_a, int) and isinstance(on_b, int)):
+                    self.model.add(on_a >= on_b)
 
     def _dpm_targets(self, high: float) -> None:
         """Every powered-on host stays within the DPM high target (or its immovable load, if above)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,7 @@ from scheduler.solver.problem import (
 from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
 from scheduler.solver.staged import NoSolutionError, solve_staged
+from scheduler.solver.symmetry import canonical, interchangeable_hosts
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -120,12 +122,14 @@ def _optimize(
                 instance, allowed, start_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
             )
             if warm is not None:
+                # What must move anyway (new VMs, evacuations) may land wherever emptying wants:
+                # a second choice of target is not a second migration.
                 warm, warm_on = empty_hosts(
                     instance,
                     warm,
                     start_on,
                     allowed,
-                    movable_optional & ~mandatory,
+                    movable_optional | (movable & mandatory),
                     dpm_high or 1.0,
                     policy.dpm.min_hosts_on,
                     power == POWER_DECIDE,
@@ -260,6 +264,8 @@ def _optimize(
         # and its time share goes to the levels after it.
         dpm_hosts_bound=dpm_hosts_bound(instance, allowed) if dpm_high is not None else 0,
     )
+    if options.host_symmetry:
+        problem = _with_host_order(problem)
     large = problem.num_candidate_pairs > LOCAL_SEARCH_PAIRS
     try:
         outcome = solve_staged(problem, options, band, started, local_search=large)
@@ -273,7 +279,7 @@ def _optimize(
         wide_free = np.flatnonzero(movable_optional | mandatory)
         pairs = int((allowed[wide_free] & usable[None, :]).sum())
         k = instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
-        problem = _replace_scope(problem, wide_free, k, usable, coldness, rng)
+        problem = _replace_scope(problem, wide_free, k, usable, coldness, rng, options.host_symmetry)
         complete = k == instance.num_hosts
         notes.append(f"scope widened to {len(wide_free)} VMs")
         outcome = solve_staged(problem, options, band, started, local_search=large)
@@ -693,16 +699,23 @@ def _replace_scope(
     usable: BoolArray,
     coldness: npt.NDArray[np.float64],
     rng: np.random.Generator,
+    host_symmetry: bool,
 ) -> Problem:
-    from dataclasses import replace
-
     inst = problem.instance
     warm = problem.warm.copy()
-    return replace(
-        problem,
-        free=free,
-        candidates=choose_candidates(inst, free, problem.allowed, usable, warm, coldness, k, rng),
-    )
+    candidates = choose_candidates(inst, free, problem.allowed, usable, warm, coldness, k, rng)
+    widened = replace(problem, free=free, candidates=candidates, interchangeable=())
+    return _with_host_order(widened) if host_symmetry else widened
+
+
+def _with_host_order(problem: Problem) -> Problem:
+    """``problem`` with its classes of interchangeable hosts (``symmetry.py``), which the model
+    keeps in one arrangement, and its warm start put into that arrangement."""
+    classes = interchangeable_hosts(problem)
+    if not classes:
+        return problem
+    warm, warm_on = canonical(problem.instance, classes, problem.warm, problem.warm_on)
+    return replace(problem, warm=warm, warm_on=warm_on, interchangeable=classes)
 
 
 def _unchanged(instance: Instance, started: float, note: str) -> OptimizeResult:

@@ -27,6 +27,8 @@ class SolveOptions:
         candidate_hosts: hosts offered to each free VM besides its current host.
         max_free_vms: VMs given variables in repair mode before the scope is widened.
         progress: called with (level, message) while solving.
+        host_symmetry: keep one arrangement of interchangeable hosts (``symmetry.py``); off
+            only to measure what that buys (``benchmarks/symmetry_speed.py``).
     """
 
     time_limit_s: float = 30.0
@@ -36,6 +38,7 @@ class SolveOptions:
     candidate_hosts: int = 12
     max_free_vms: int = 3000
     progress: ProgressCallback | None = None
+    host_symmetry: bool = True
 
     @property
     def workers(self) -> int:

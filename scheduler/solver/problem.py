@@ -42,6 +42,8 @@ class Problem:
         resources: resources DRS balances ("cpu", "memory").
         dpm_hosts_bound: hosts no placement within the DPM high target does with fewer
             (``check.bounds.dpm_hosts_bound``); 0 when not computed.
+        interchangeable: classes of hosts the model cannot tell apart (``symmetry.py``); the
+            model keeps one arrangement of each, and ``warm`` is in that arrangement.
     """
 
     instance: Instance
@@ -58,6 +60,7 @@ class Problem:
     dpm_high: float | None
     resources: tuple[str, ...]
     dpm_hosts_bound: int = 0
+    interchangeable: tuple[IntArray, ...] = ()
 
     @property
     def fixed_host(self) -> IntArray:

@@ -200,3 +200,19 @@ def test_room_is_made_where_a_should_rule_holds_before_a_host_that_breaks_it() -
     assert on == {"a", "b"}
     assert placement["c-ruled"] == "a"
     assert within_capacity(inst, placement)
+
+
+def test_a_host_on_standby_today_is_emptied_before_an_up_host() -> None:
+    """h1 is up and runs a (1,000 MHz); h2 is on standby, and the warm start put the new VM n
+    (2,000 MHz) there. Either host holds both; h1 is the less loaded, but emptying h2 keeps the
+    host that is already up and boots nothing."""
+    inst = make_instance(
+        [host("h1"), host("h2", state="standby")], [vm("a", "h1", 1_000), vm("n", None, 2_000)]
+    )
+    start = np.array([0, 1])
+    everything = np.ones(2, dtype=np.bool_)
+    assignment, on = empty_hosts(
+        inst, start, everything, compatibility(inst).allowed, everything, HIGH, 1, everything
+    )
+    assert on.tolist() == [True, False]
+    assert assignment.tolist() == [0, 0]

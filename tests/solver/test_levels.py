@@ -71,6 +71,25 @@ def test_dpm_level_reaching_its_bound_is_proven_without_a_search(plan_of: Planne
     assert dpm["wall_s"] == 0.0
 
 
+def test_dpm_warm_start_packs_new_vms_as_freely_as_the_others(plan_of: Planner):
+    """Initial placement: twelve new 4,000 MHz VMs, one host up and five on standby. Four fit a
+    host within the 81 % target (16,000 of 16,200 MHz), so three hosts are needed and enough
+    (L1 at the target). The repair spreads the VMs over the hosts; emptying may move them again
+    (a new VM's host is the plan's choice, not a move that costs a second migration), so the
+    warm start already switches three hosts off and the level is proven with no solve. Before,
+    a host holding a new VM counted as holding a VM that may not move, and stayed on."""
+    inst = make_instance(
+        [host(f"h{i}", 20_000, 65_536, state="up" if i == 0 else "standby") for i in range(6)],
+        [vm(f"n{i}", None, 4_000, 4_096) for i in range(12)],
+        dpm=DpmPolicy(enabled=True),
+    )
+    plan = plan_of(inst).plan
+    assert sorted(plan.host_states.values()).count("up") == 3
+    dpm = next(level for level in plan.metrics["levels"] if level["level"] == "dpm hosts on")
+    assert dpm["value"] == dpm["bound"] == 3
+    assert dpm["wall_s"] == 0.0
+
+
 def test_dpm_keeps_min_hosts_on(plan_of: Planner, half_empty: Instance):
     """min_hosts_on = 2 forbids the consolidation that min_hosts_on = 1 makes."""
     plan = plan_of(with_dpm(half_empty, min_hosts_on=2)).plan
