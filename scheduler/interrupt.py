@@ -42,7 +42,7 @@ def stop_requested_on_sigint() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        _stop.set()
+        request_stop()
 
     previous = signal.signal(signal.SIGINT, handler)
     _active.set()
@@ -83,7 +83,7 @@ def on_sigint(action: Callable[[], None]) -> Iterator[None]:
             select.select([read_end], [], [])
             received = os.read(read_end, 64)
             if bytes([signal.SIGINT]) in received:
-                _stop.set()
+                request_stop()
                 action()
             if _WATCHER_DONE in received:
                 return

@@ -319,7 +319,8 @@ class _Packer:
         ok &= should_ok[vm, hosts] | ~should_ok[vm, target]
         size_v = self.sizes[:, [vm]]
         sizes = self.sizes[:, others]
-        ok &= np.all(self._loads(hosts) - sizes + size_v <= self._limits(hosts), axis=0)
+        cpu, mem_config, mem_demand = size_v - sizes  # what each partner's host gains
+        ok &= self.state.admits(hosts, cpu, mem_config, mem_demand, self.cpu_limit, self.dem_limit)
         if not ok.any():
             return None
         scale = np.maximum(self._limits(np.array([target])), 1.0)

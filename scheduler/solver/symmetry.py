@@ -36,6 +36,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.heuristics.state import LoadState
 from scheduler.model import NO_HOST, Instance
 from scheduler.solver.problem import Problem
 
@@ -75,9 +76,8 @@ def canonical(
     model keeps: the hosts on first, and among them the most loaded (CPU) first, so that the
     host the order lets go off next is the one with least to move. Every level's value is the
     same as before."""
+    cpu = LoadState(instance, assignment).cpu
     assignment, on_mask = assignment.copy(), on_mask.copy()
-    placed = assignment != NO_HOST
-    cpu = np.bincount(assignment[placed], instance.vm_cpu_demand_mhz[placed], instance.num_hosts)
     source = assignment.copy()
     source_on = on_mask.copy()
     for hosts in classes:
