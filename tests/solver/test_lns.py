@@ -11,40 +11,19 @@ from check.factories import host, make_instance, vm
 from ortools.sat.python import cp_model
 
 from scheduler.check.metrics import drs_tolerance
-from scheduler.compat import compatibility
 from scheduler.model import Instance
 from scheduler.solver import lns
 from scheduler.solver.balance import DrsBand
-from scheduler.solver.costs import move_costs
 from scheduler.solver.lns import LocalSearch
-from scheduler.solver.problem import POWER_ON, Problem
-
-RESOURCES = ("cpu", "memory")
+from solver.problems import RESOURCES, whole_problem
 
 
 def search_of(instance: Instance, warm: np.ndarray) -> LocalSearch:
     """Every VM free on every host, all hosts on, threshold 3, no rule locks."""
-    n_vms, n_hosts = instance.num_vms, instance.num_hosts
-    allowed = compatibility(instance).allowed
-    costs = move_costs(instance)
-    everyone = np.ones(n_vms, dtype=np.bool_)
-    on = np.ones(n_hosts, dtype=np.bool_)
-    problem = Problem(
-        instance=instance,
-        allowed=allowed,
-        movable=everyone,
-        cost_s=costs.seconds,
-        converges=costs.converges,
-        mandatory=~everyone,
-        power=np.full(n_hosts, POWER_ON),
-        free=np.arange(n_vms),
-        candidates=tuple(np.arange(n_hosts) for _ in range(n_vms)),
-        warm=warm,
-        warm_on=on,
-        dpm_high=None,
-        resources=RESOURCES,
-    )
-    band = DrsBand(instance, RESOURCES, drs_tolerance(3, n_hosts), allowed, everyone)
+    problem = whole_problem(instance, warm=warm)
+    everyone = np.ones(instance.num_vms, dtype=np.bool_)
+    on = np.ones(instance.num_hosts, dtype=np.bool_)
+    band = DrsBand(instance, RESOURCES, drs_tolerance(3, instance.num_hosts), problem.allowed, everyone)
     return LocalSearch(problem, on, band, ~everyone, None, seed=0)
 
 

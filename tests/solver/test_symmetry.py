@@ -11,37 +11,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from scheduler.compat import compatibility
 from scheduler.heuristics.state import LoadState
-from scheduler.model import NO_HOST, DpmPolicy, Instance, PlanStatus
+from scheduler.model import DpmPolicy, Instance, PlanStatus
 from scheduler.pipeline import make_plan
-from scheduler.solver.costs import move_costs
 from scheduler.solver.cpmodel import PlacementModel
 from scheduler.solver.options import SolveOptions
-from scheduler.solver.problem import POWER_DECIDE, Problem
+from scheduler.solver.problem import Problem
 from scheduler.solver.symmetry import canonical, interchangeable_hosts
+from solver.problems import whole_problem
 
 
 def problem_of(instance: Instance, candidates: tuple[np.ndarray, ...] | None = None) -> Problem:
     """Every VM free on every allowed host, DPM deciding every host's power."""
-    n_vms, n_hosts = instance.num_vms, instance.num_hosts
-    allowed = compatibility(instance).allowed
-    costs = move_costs(instance)
-    return Problem(
-        instance=instance,
-        allowed=allowed,
-        movable=np.ones(n_vms, dtype=np.bool_),
-        cost_s=costs.seconds,
-        converges=costs.converges,
-        mandatory=instance.current_host == NO_HOST,
-        power=np.full(n_hosts, POWER_DECIDE),
-        free=np.arange(n_vms),
-        candidates=candidates or tuple(np.flatnonzero(allowed[v]) for v in range(n_vms)),
-        warm=instance.current_host.copy(),
-        warm_on=np.ones(n_hosts, dtype=np.bool_),
-        dpm_high=None,
-        resources=("cpu", "memory"),
-    )
+    return whole_problem(instance, dpm=True, candidates=candidates)
 
 
 def names(instance: Instance, classes: tuple[np.ndarray, ...]) -> list[list[str]]:
