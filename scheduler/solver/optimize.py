@@ -99,10 +99,18 @@ def _optimize(
 
     # A move that would not converge is never optional (CONTRACT: "non-converging moves forbidden").
     movable_optional = movable & costs.converges
-    if np.any(movable & ~costs.converges):
+    stuck = movable & ~costs.converges
+    placed_today = instance.current_host != NO_HOST
+    if np.any(stuck & placed_today):
         notes.append(
-            f"{int(np.sum(movable & ~costs.converges))} VM(s) kept in place unless they must move: "
+            f"{int(np.sum(stuck & placed_today))} VM(s) kept in place unless they must move: "
             "their live migration would not converge"
+        )
+    if np.any(stuck & ~placed_today):
+        # Placing a new VM is no migration, but moving it later would be: where it lands is final.
+        notes.append(
+            f"{int(np.sum(stuck & ~placed_today))} new VM(s) placed for good: once running, their "
+            "live migration would not converge"
         )
 
     resources = policy.drs.measure.resources

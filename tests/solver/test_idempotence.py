@@ -39,14 +39,15 @@ def fed_back(instance: Instance, plan: Plan) -> Instance:
 
 
 def holds_what_it_placed(instance: Instance, plan: Plan) -> bool:
-    """Whether the plan places or moves a VM that, once there, can no longer move: a new pinned
-    VM, or one evacuated although its migration never converges. The DRS level counts such a VM
-    as free in the first run and as held in the second, so the two runs measure balance against
-    different floors and peaks (docs/optimizer.md, Known limits), and the second may move."""
+    """Whether the plan places or moves a VM that, once there, can no longer move: a new VM that
+    is pinned or whose migration would never converge, or one evacuated although its migration
+    never converges. The DRS level counts such a VM as free in the first run and as held in the
+    second, so the two runs measure balance against different floors and peaks
+    (docs/optimizer.md, Known limits), and the second may move."""
     converges = move_costs(instance).converges
     for v, ok in zip(instance.vms, converges, strict=True):
         target = plan.placement.get(v.name)
-        if v.host is None and v.immobility_reasons():
+        if v.host is None and (v.immobility_reasons() or not ok):
             return True
         if v.host is not None and target != v.host and not ok:
             return True

@@ -408,6 +408,19 @@ def test_vm_whose_migration_would_not_converge_is_not_moved_for_balance(
     assert plan.placement == {"a": "h1", "b": "h1"}
 
 
+def test_notes_tell_vms_held_in_place_from_new_vms_placed_for_good(plan_of: Planner, stubborn_pair: Instance):
+    """a and b dirty 5,000 MiB/s (``stubborn_pair``); n does too but has no host yet. Placing n is
+    no migration, so n is placed; a and b stay where they run. Only a and b are "kept in place";
+    n's placement is final, since moving it later would never converge."""
+    n = replace(vm("n", None), dirty_rate_mibps=5_000.0)
+    outcome = plan_of(replace(stubborn_pair, vms=(*stubborn_pair.vms, n)))
+    assert outcome.plan.placement["n"] in {"h1", "h2"}
+    assert outcome.plan.migrations == ()
+    notes = outcome.result.notes
+    assert "2 VM(s) kept in place unless they must move: their live migration would not converge" in notes
+    assert "1 new VM(s) placed for good: once running, their live migration would not converge" in notes
+
+
 # -- move budget ----------------------------------------------------------------------------------
 
 
