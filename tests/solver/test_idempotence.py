@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from check.entries import host_entry, vm_entry
 from check.factories import affinity, host, make_instance, vm
 from hypothesis import HealthCheck, assume, given, settings
 
@@ -165,19 +166,18 @@ def test_an_incumbent_kept_at_the_drs_level_is_within_its_gap_of_the_optimum(pla
     at threshold 4 on three hosts of 16, 32 and 8 GiB; pinned VMs and rules fix most of it."""
 
     def machine(name: str, memory_mib: int) -> dict[str, Any]:
-        return {"name": name, "cpu_mhz": 8000, "memory_mib": memory_mib}
+        return host_entry(name, cpu_mhz=8000, memory_mib=memory_mib)
 
     def guest(name: str, on: str | None, memory_mib: int, demand_mib: int, pinned: bool) -> dict[str, Any]:
-        return {
-            "name": name,
-            "host": on,
-            "vcpus": 2,
-            "memory_mib": memory_mib,
-            "cpu_demand_mhz": 100,
-            "memory_demand_mib": demand_mib,
-            "dirty_rate_mibps": 0.0,
-            "pinned": pinned,
-        }
+        return vm_entry(
+            name,
+            on,
+            100,
+            memory_mib=memory_mib,
+            memory_demand_mib=demand_mib,
+            dirty_rate_mibps=0.0,
+            pinned=pinned,
+        )
 
     data = {
         "name": "gap",
