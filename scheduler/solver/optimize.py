@@ -287,7 +287,9 @@ def _optimize(
         wide_free = np.flatnonzero(movable_optional | mandatory)
         pairs = int((allowed[wide_free] & usable[None, :]).sum())
         k = instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
-        problem = _replace_scope(problem, wide_free, k, usable, coldness, rng, options.host_symmetry)
+        problem = _replace_scope(problem, wide_free, k, usable, coldness, rng)
+        if options.host_symmetry:
+            problem = _with_host_order(problem)
         complete = k == instance.num_hosts
         notes.append(f"scope widened to {len(wide_free)} VMs")
         outcome = solve_staged(problem, options, band, started, local_search=large)
@@ -707,13 +709,12 @@ def _replace_scope(
     usable: BoolArray,
     coldness: npt.NDArray[np.float64],
     rng: np.random.Generator,
-    host_symmetry: bool,
 ) -> Problem:
     inst = problem.instance
     warm = problem.warm.copy()
     candidates = choose_candidates(inst, free, problem.allowed, usable, warm, coldness, k, rng)
-    widened = replace(problem, free=free, candidates=candidates, interchangeable=())
-    return _with_host_order(widened) if host_symmetry else widened
+    # Which hosts are interchangeable depends on the candidates: the caller derives them anew.
+    return replace(problem, free=free, candidates=candidates, interchangeable=())
 
 
 def _with_host_order(problem: Problem) -> Problem:

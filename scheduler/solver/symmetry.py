@@ -77,15 +77,13 @@ def canonical(
     host the order lets go off next is the one with least to move. Every level's value is the
     same as before."""
     cpu = LoadState(instance, assignment).cpu
-    assignment, on_mask = assignment.copy(), on_mask.copy()
-    source = assignment.copy()
-    source_on = on_mask.copy()
+    arranged, arranged_on = assignment.copy(), on_mask.copy()
     for hosts in classes:
-        order = hosts[np.lexsort((-cpu[hosts], ~source_on[hosts]))]  # stable on ties
+        order = hosts[np.lexsort((-cpu[hosts], ~on_mask[hosts]))]  # stable on ties
         for target, origin in zip(hosts, order, strict=True):
-            assignment[source == origin] = target
-            on_mask[target] = source_on[origin]
-    return assignment, on_mask
+            arranged[assignment == origin] = target
+            arranged_on[target] = on_mask[origin]
+    return arranged, arranged_on
 
 
 def _priority3_hosts(instance: Instance) -> list[tuple[int, ...]]:
