@@ -18,14 +18,12 @@ seed, ordered against unordered.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from scheduler.check import verify_plan
-from scheduler.io.atomic import atomic_write_text
+from scheduler.io import atomic_write_csv
 from scheduler.model import VM, CpuModel, DpmPolicy, Host, HostState, Instance, Policy
 from scheduler.pipeline import make_plan
 from scheduler.solver.options import SolveOptions
@@ -146,11 +144,7 @@ def main() -> None:
             f"{case.name:<10} {_hosts(ordered):<18} {_hosts(unordered):<10} "
             f"{_seconds(ordered):<30} {_seconds(unordered)}"
         )
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(Run)])
-    writer.writeheader()
-    writer.writerows(asdict(r) for r in runs)
-    atomic_write_text(OUT, buffer.getvalue())
+    atomic_write_csv(OUT, [f.name for f in fields(Run)], (asdict(r) for r in runs))
     print(f"wrote {OUT}; * = the level's value not proven")
 
 

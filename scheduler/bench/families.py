@@ -9,8 +9,6 @@ from ``scheduler.synth``, which draws them from the Azure public data sets (see 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from scheduler.bench.contenders import Contender, contender
-from scheduler.io import atomic_write_text
+from scheduler.io import atomic_write_csv, atomic_write_text
 from scheduler.model import HostState, Instance
 from scheduler.synth import RuleDensity, Skew, SynthSpec, synthesize
 
@@ -307,10 +305,5 @@ def write_manifest(rows: Sequence[dict[str, Any]], out_dir: Path, suite_name: st
     json_path = out_dir / f"{suite_name}-manifest.json"
     csv_path = out_dir / f"{suite_name}-manifest.csv"
     atomic_write_text(json_path, json.dumps(list(rows), indent=1, default=str) + "\n")
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic_write_text(csv_path, buffer.getvalue())
+    atomic_write_csv(csv_path, list(rows[0]) if rows else [], rows)
     return json_path, csv_path

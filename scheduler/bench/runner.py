@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import io
 import json
 import multiprocessing
 import os
@@ -35,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scheduler.bench.contenders import Contender, run_contender
 from scheduler.bench.families import FamilyCase, Suite, build_instance, manifest_rows, write_manifest
 from scheduler.bench.metrics import COLUMNS, error_row, host_detail, run_row
-from scheduler.io import atomic_write_text
+from scheduler.io import atomic_write_csv, atomic_write_text
 
 Executor = Literal["serial", "dask"]
 Key = tuple[str, str, int]
@@ -142,12 +141,7 @@ class ResultStore:
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
         rank = {k: i for i, k in enumerate(order)}
         keys = sorted(self.rows, key=lambda k: (rank.get(k, len(rank)), k))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for k in keys:
-            writer.writerow(self.rows[k])
-        atomic_write_text(self.csv_path, buffer.getvalue())
+        atomic_write_csv(self.csv_path, COLUMNS, (self.rows[k] for k in keys), ignore_extra=True)
         atomic_write_text(self.hosts_path, json.dumps(self.hosts, separators=(",", ":")) + "\n")
 
 

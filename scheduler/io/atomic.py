@@ -8,11 +8,14 @@ it is complete and flushed to disk.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from scheduler.errors import InputError, Problem
 
@@ -41,6 +44,26 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def atomic_write_csv(
+    path: str | Path,
+    fieldnames: Sequence[str],
+    rows: Iterable[Mapping[str, object]],
+    *,
+    ignore_extra: bool = False,
+) -> None:
+    """Write ``rows`` as CSV to ``path`` atomically (``atomic_write_text``): a header of
+    ``fieldnames``, then one line per row, every line ended by ``\n``. A row key outside
+    ``fieldnames`` is an error unless ``ignore_extra``. No fieldnames give an empty file (a
+    header of no columns says nothing)."""
+    buffer = io.StringIO()
+    if fieldnames:
+        extras: Literal["raise", "ignore"] = "ignore" if ignore_extra else "raise"
+        writer = csv.DictWriter(buffer, fieldnames=list(fieldnames), extrasaction=extras, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.io import (
+    atomic_write_csv,
     atomic_write_text,
     inventory_to_dict,
     parse_inventory,
@@ -165,6 +166,19 @@ def test_atomic_write_replaces_and_keeps_default_permissions(tmp_path: Path) -> 
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_atomic_csv_has_a_header_and_unix_line_ends_and_refuses_unknown_columns(tmp_path: Path) -> None:
+    target = tmp_path / "rows.csv"
+    atomic_write_csv(target, ["a", "b"], [{"a": 1, "b": "x"}, {"a": 2}])
+    assert target.read_bytes() == b"a,b\n1,x\n2,\n"
+    with pytest.raises(ValueError, match="c"):
+        atomic_write_csv(target, ["a"], [{"a": 1, "c": 3}])
+    assert target.read_bytes() == b"a,b\n1,x\n2,\n"  # the failed write left the file alone
+    atomic_write_csv(target, ["a"], [{"a": 1, "c": 3}], ignore_extra=True)
+    assert target.read_bytes() == b"a\n1\n"
+    atomic_write_csv(target, [], [])
+    assert target.read_bytes() == b""
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
