@@ -44,6 +44,7 @@ import math
 import statistics
 from pathlib import Path
 
+from scheduler.io import atomic_write_csv
 from scheduler.migration.precopy import MigrationInput, WorkingSet, simulate
 from scheduler.migration.presets import preset_for
 
@@ -122,13 +123,8 @@ def _measurement_set(result: dict[str, object]) -> str:
 
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    tmp.replace(path)
+    formatted = ({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
+    atomic_write_csv(path, list(rows[0]), formatted)
 
 
 def main() -> None:
