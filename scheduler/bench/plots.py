@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from scheduler.io.atomic import atomic_write_figure
+
 OK_STATUSES = ("optimal", "feasible", "unchanged")
 _TEXT_COLUMNS = ("instance", "contender", "family", "status", "findings", "note", "gap_level")
 _MARKERS = {"greedy-drs": "s", "greedy-drs-costaware": "D", "ffd-dpm": "v", "proxlb": "^"}
@@ -169,8 +171,10 @@ def write_plots(
         figure = ax.get_figure(root=True)
         assert figure is not None
         figure.tight_layout()
-        figure.savefig(path, dpi=110)
-        plt.close(figure)
+        try:
+            atomic_write_figure(path, figure, dpi=110)
+        finally:
+            plt.close(figure)
         written.append(path)
 
     if df.empty:

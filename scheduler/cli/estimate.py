@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.errors import InputError, Problem
+from scheduler.io.atomic import atomic_write_figure
 from scheduler.migration.precopy import MigrationEstimate, MigrationInput, WorkingSet, estimate
 from scheduler.migration.presets import PRESETS, HypervisorPreset, preset_for
 
@@ -51,19 +50,6 @@ def _row(est: MigrationEstimate) -> dict[str, Any]:
         "converges": record.converges,
         **record.extra,
     }
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: never a half-written file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_sweep(
@@ -275,15 +261,13 @@ def command(
             )
         console.print(table)
     if plot_path is not None:
-        import io
-
         import matplotlib.pyplot as plt
 
         ax = plot_sweep(xs, estimates, sweep, f"Pre-copy estimate vs {SWEEP_UNITS[sweep]} ({preset.name})")
-        buffer = io.BytesIO()
         ax.figure.tight_layout()
-        ax.figure.savefig(buffer, format="png", dpi=120)
-        plt.close(ax.figure)
-        _write_atomically(plot_path, buffer.getvalue())
+        try:
+            atomic_write_figure(plot_path, ax.figure, dpi=120)
+        finally:
+            plt.close(ax.figure)
         console.print(f"plot written to {plot_path}")
     return 0

@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from scheduler.errors import InputError, Problem
 
@@ -25,8 +25,9 @@ def _temp_sibling(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:12]}")
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically: temp file in the same folder, then rename.
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, flushed to disk, then
+    renamed over ``path``. A failure leaves ``path`` as it was and no temporary file behind.
 
     The temporary file is created with mode 0o666 filtered by the umask, like a plain ``open``,
     so the result has the permissions users expect rather than a temp file's 0o600.
@@ -35,8 +36,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     tmp = _temp_sibling(target, "tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -44,6 +45,22 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8, line ends as given) to ``path`` atomically (``atomic_write_bytes``)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_figure(path: str | Path, figure: Any, **savefig: Any) -> None:
+    """Save a matplotlib ``figure`` to ``path`` atomically: rendered into memory in the format
+    ``path``'s suffix names (``savefig``'s keywords pass through), then ``atomic_write_bytes``.
+    Saved straight to ``path``, a figure is a half-written file while it renders, and a failed
+    render leaves a truncated one behind."""
+    target = Path(path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=target.suffix.lstrip(".") or "png", **savefig)
+    atomic_write_bytes(target, buffer.getvalue())
 
 
 def atomic_write_csv(

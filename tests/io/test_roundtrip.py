@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scheduler.io import (
     atomic_write_csv,
+    atomic_write_figure,
     atomic_write_text,
     inventory_to_dict,
     parse_inventory,
@@ -179,6 +180,26 @@ def test_atomic_csv_has_a_header_and_unix_line_ends_and_refuses_unknown_columns(
     assert target.read_bytes() == b"a\n1\n"
     atomic_write_csv(target, [], [])
     assert target.read_bytes() == b""
+
+
+def test_atomic_figure_is_a_whole_png_and_a_failed_render_keeps_the_old_file(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    target = tmp_path / "plot.png"
+    figure = Figure(figsize=(2, 2))
+    figure.add_subplot().plot([0, 1], [1, 0])
+    atomic_write_figure(target, figure, dpi=50)
+    first = target.read_bytes()
+    assert first.startswith(b"\x89PNG\r\n\x1a\n")
+
+    class Broken:
+        def savefig(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        atomic_write_figure(target, Broken())
+    assert target.read_bytes() == first
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
