@@ -15,12 +15,18 @@ from .factories import host, make_instance, vm
 
 
 def bound(
-    inst: Instance, cost: list[float], targets: list[tuple[str, float]], cpu_cap: float | None = None
+    inst: Instance,
+    cost: list[float],
+    targets: list[tuple[str, float]],
+    cpu_cap: float | None = None,
+    whole_vms_s: float | None = None,
 ) -> float:
     movable = np.ones(inst.num_vms, dtype=np.bool_)
     on = np.ones(inst.num_hosts, dtype=np.bool_)
     allowed = compatibility(inst).allowed
-    return least_migration_seconds(inst, np.array(cost), allowed, movable, on, targets, cpu_cap)
+    return least_migration_seconds(
+        inst, np.array(cost), allowed, movable, on, targets, cpu_cap, whole_vms_s=whole_vms_s
+    )
 
 
 def four_on_one() -> Instance:
@@ -46,6 +52,23 @@ def test_cpu_cap_can_cost_more_than_the_balance() -> None:
     assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.2)], cpu_cap=0.25) == pytest.approx(2.0, rel=1e-4)
 
 
+def test_whole_vms_pay_for_the_second_vm() -> None:
+    """h2 needs 1,500 MHz: the relaxation moves the 1 s VM and half the 2 s one (2 s); whole VMs
+    move both (3 s), and the half cannot land back on h1 to make up the difference."""
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.05)], whole_vms_s=10) == pytest.approx(3.0, rel=1e-4)
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.2)], cpu_cap=0.25, whole_vms_s=10) == pytest.approx(
+        3.0, rel=1e-4
+    )
+
+
+def test_no_whole_plan_splits_three_vms_evenly() -> None:
+    """Three alike VMs on two alike hosts: the relaxation moves one and a half (a perfect
+    balance for 1.5 s); no plan of whole VMs reaches it at all."""
+    three = make_instance([host("h1"), host("h2")], [vm(f"v{i}", "h1") for i in range(3)])
+    assert bound(three, [1, 1, 1], [("cpu", 0.0)]) == pytest.approx(1.5, rel=1e-4)
+    assert bound(three, [1, 1, 1], [("cpu", 0.0)], whole_vms_s=10) == float("inf")
+
+
 def test_what_lands_carries_its_memory_with_its_cpu() -> None:
     """Moving a quarter of a (CPU-heavy) to h2 brings 1 GiB with it; memory stays balanced only
     if about as much memory comes back from b (memory only). Without the coupling of what
@@ -63,8 +86,10 @@ def test_what_lands_carries_its_memory_with_its_cpu() -> None:
 
 def test_bound_never_exceeds_the_cheapest_plan() -> None:
     """Random clusters of three hosts (two CPU generations, no IMC) and five VMs: the bound is at
-    most the cheapest of all placements that reach the target, found by enumeration."""
+    most the cheapest of all placements that reach the target, found by enumeration, and so is
+    the bound with whole departures, which is never below the relaxation's."""
     rng = np.random.default_rng(7)
+    tighter = 0
     for _ in range(40):
         hosts = [
             host(f"h{i}", int(rng.integers(6, 12)) * 1_000, int(rng.integers(8, 17)) * 1_024, generation=g)
@@ -98,7 +123,12 @@ def test_bound_never_exceeds_the_cheapest_plan() -> None:
             for p in plans
             if all(std(inst, p, r) <= t for r, t in targets)
         )
-        assert bound(inst, list(cost), targets) <= best + 1e-6
+        relaxed = bound(inst, list(cost), targets)
+        whole = bound(inst, list(cost), targets, whole_vms_s=10)
+        assert relaxed <= whole + 1e-6
+        assert whole <= best + 1e-6
+        tighter += whole > relaxed + 1e-6
+    assert tighter >= 10  # whole departures do bite on such small clusters
 
 
 def std(inst: Instance, plan: np.ndarray, resource: str) -> float:
