@@ -32,7 +32,7 @@ import numpy as np
 from scheduler.bench.contenders import RunOutcome, contender, run_contender
 from scheduler.bench.families import build_instance, family_case
 from scheduler.check.bounds import fluid_max_utilization_bound
-from scheduler.check.metrics import cluster_metrics
+from scheduler.check.metrics import cluster_metrics, drs_tolerance
 from scheduler.check.migration_bound import least_migration_seconds
 from scheduler.compat import compatibility
 from scheduler.io import atomic_write_csv, atomic_write_figure
@@ -78,7 +78,7 @@ def measure(seed: int, whole_vms_s: float) -> Row:
     cost_s = move_costs(instance).seconds
     compat = compatibility(instance)
     on = np.array([h.state is HostState.UP for h in instance.hosts], dtype=np.bool_)
-    tolerance = cluster_metrics(instance, _placement_today(instance)).drs_tolerance
+    tolerance = drs_tolerance(instance.policy.drs.threshold, int(on.sum()))
     peak_limit = PEAK_SLACK * fluid_max_utilization_bound(instance, "cpu", compat)
 
     greedy = _verified(run_contender(contender("greedy-drs"), instance, seed=seed, time_limit_s=TIME_LIMIT_S))
@@ -121,14 +121,6 @@ def measure(seed: int, whole_vms_s: float) -> Row:
         ours_over_whole_vms_bound=round(ours_s / whole, 3) if whole > 0 else math.inf,
         target_out_of_reach=whole > target,
     )
-
-
-def _placement_today(instance: Instance) -> dict[str, str]:
-    return {
-        vm.name: instance.hosts[h].name
-        for vm, h in zip(instance.vms, instance.current_host.tolist(), strict=True)
-        if h >= 0
-    }
 
 
 def _verified(outcome: RunOutcome) -> RunOutcome:
