@@ -5,6 +5,7 @@ bound here is *valid*: no plan can beat it. Capacity dimensions, as CONTRACT §1
 ``cpu`` = Σ cpu_demand_mhz against cpu_mhz, ``memory`` = Σ configured memory_mib against
 memory_mib × memory_overcommit. Usable hosts are those up or standby (maintenance and down hosts
 end empty). Formulas from Martello & Toth (1990) as summarised in the performance research notes.
+The imbalance floor is over the hosts a plan's imbalance is measured on (``imbalance_hosts``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduler.compat import Compatibility, compatibility
-from scheduler.model import NO_HOST, Instance, RuleKind
+from scheduler.model import NO_HOST, HostState, Instance, RuleKind
 from scheduler.model.instance import FloatArray
 
 Resource = Literal["cpu", "memory"]
@@ -125,6 +126,22 @@ def least_peak_of(allowed: npt.NDArray[np.bool_], demand: npt.ArrayLike, capacit
     return max(single, float(result.fun) * (1 - 1e-9))
 
 
+def imbalance_hosts(instance: Instance) -> npt.NDArray[np.bool_]:
+    """The hosts ``imbalance_floor`` counts by default: those a plan's imbalance is measured on.
+
+    A plan's imbalance is the std-dev over the hosts up *after* it, and a floor bounds only plans
+    on its own host set (an empty host added to the set, or one taken away, moves the mean). With
+    DPM off no plan changes power (``solver.problem.host_power``), so the set is the hosts up now
+    and the floor binds every plan. With DPM on the set is the plan's choice; no single set bounds
+    every choice, so the floor is taken with every usable host on: it binds the plans that end
+    with all of them up, which a reader can tell from the host count alone (the hosts up after any
+    plan are a subset of the usable ones).
+    """
+    if instance.policy.dpm.enabled:
+        return np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
+    return np.array([h.state is HostState.UP for h in instance.hosts], dtype=np.bool_)
+
+
 def imbalance_floor(
     instance: Instance,
     resource: Resource,
@@ -141,13 +158,13 @@ def imbalance_floor(
         min (1/N) Σ_h (u_h − c)²  s.t.  u_h = Σ_k y[k,h] / C_h,  Σ_h y[k,h] = D_k,  y ≥ 0,
                                          y[k,h] = 0 where k may not use h,  c free,
 
-    over the N hosts of ``on_mask`` (default: the usable ones); c is the mean at the optimum.
+    over the N hosts of ``on_mask`` (default: ``imbalance_hosts``); c is the mean at the optimum.
     Squares are replaced by tangent lines (a cutting-plane loop adds the tangent at each host's
     deviation), so every LP optimum underestimates the variance and the square root of the best
     one is a valid bound on the standard deviation.
     """
     compat = compat if compat is not None else compatibility(instance)
-    on = on_mask if on_mask is not None else np.array([h.is_usable for h in instance.hosts], dtype=np.bool_)
+    on = on_mask if on_mask is not None else imbalance_hosts(instance)
     demand, capacity = instance.balance_columns(resource)
     hosts = np.flatnonzero(on)
     return imbalance_floor_of(compat.allowed[:, hosts], demand, capacity[hosts])
@@ -415,6 +432,8 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
     ``hosts.best`` is the max of the host-count bounds (``min_hosts_on`` counts only with DPM;
     ``compat`` is ``host_bound.least_hosts_on``, which respects compatibility);
     ``hosts_dpm_target`` repeats L1/L2/compat with demand packed to DPM's high target utilization.
+    ``imbalance`` is the floor over the ``imbalance_hosts`` hosts (their count: with DPM off the
+    hosts up now, with DPM on every usable host); it binds a plan that ends with that many up.
     """
     from scheduler.check.host_bound import least_hosts_on  # it builds on distinct_rows, below
 
@@ -436,11 +455,13 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
     }
     target["best"] = max(*target.values(), *(hosts[k] for k in ("anti_affinity", "immobile", "min_hosts_on")))
     num_new = int((instance.current_host == NO_HOST).sum())
+    measured = imbalance_hosts(instance)
     return {
         "imbalance": {
-            "cpu": imbalance_floor(instance, "cpu", compat),
-            "memory": imbalance_floor(instance, "memory", compat),
+            "cpu": imbalance_floor(instance, "cpu", compat, measured),
+            "memory": imbalance_floor(instance, "memory", compat, measured),
         },
+        "imbalance_hosts": int(measured.sum()),
         "max_utilization": {
             "cpu": fluid_max_utilization_bound(instance, "cpu", compat),
             "memory": fluid_max_utilization_bound(instance, "memory", compat),

@@ -8,10 +8,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scheduler.check.bounds import lower_bounds
-from scheduler.check.metrics import cluster_metrics
+from scheduler.check.metrics import cluster_metrics, drs_tolerance
 from scheduler.check.rules import rule_status
 from scheduler.compat import compatibility, unmovable
 from scheduler.io import read_inventory
@@ -29,6 +30,8 @@ def analysis(instance: Instance) -> dict[str, Any]:
         "hosts": instance.num_hosts,
         "vms": instance.num_vms,
         "rules": len(instance.rules),
+        "drs_threshold": instance.policy.drs.threshold,
+        "dpm": instance.policy.dpm.enabled,
         "metrics": metrics.to_dict(),
         "broken_rules": [
             {"rule": s.rule, "priority": s.priority, "vms": list(s.violating_vms), "detail": s.detail}
@@ -39,10 +42,16 @@ def analysis(instance: Instance) -> dict[str, Any]:
     }
 
 
+_VMS_PER_RULE = 6  # VM names shown per broken rule; the rest are counted (all are in --json)
+
+
 def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
+    # Names, states, rule details and reasons come from the inventory: rich would read a "[...]" in
+    # them as markup and drop it, so each is escaped before it reaches the console.
     m = report["metrics"]
     console.print(
-        f"[bold]{report['cluster']}[/]: {report['hosts']} hosts, {report['vms']} VMs, {report['rules']} rules"
+        f"[bold]{escape(report['cluster'])}[/]: "
+        f"{report['hosts']} hosts, {report['vms']} VMs, {report['rules']} rules"
     )
     table = Table(title="Hosts (utilization on demand; allocation = configured memory / admitted)")
     for column in ("host", "state", "vms", "cpu %", "memory %", "allocated %", "watts"):
@@ -50,8 +59,8 @@ def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
     hosts = m["hosts"]
     for h in hosts[:max_rows]:
         table.add_row(
-            h["name"],
-            h["state"],
+            escape(h["name"]),
+            escape(h["state"]),
             str(h["num_vms"]),
             f"{100 * h['cpu_utilization']:.1f}",
             f"{100 * h['memory_utilization']:.1f}",
@@ -69,33 +78,38 @@ def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
         + f" → {'balanced' if m['drs_balanced'] else 'imbalanced'}"
     )
     bounds = report["lower_bounds"]
-    floor = {r: v for r, v in bounds["imbalance"].items() if v > 0}
-    if floor:
-        reach = "out of reach" if tolerance is not None and max(floor.values()) > tolerance else "reachable"
-        console.print(
-            "Imbalance floor (compatibility islands; no placement does better): "
-            + ", ".join(f"{r} {v:.4f}" for r, v in floor.items())
-            + f" → the DRS tolerance is {reach}"
-        )
+    _print_floor(report, console)
     console.print(f"Hosts up {m['hosts_up']}, power drawn {m['total_watts']:.0f} W")
     console.print(
         f"Fewest hosts any placement keeps on (compatibility included): {bounds['hosts']['best']} at "
         f"full capacity, {bounds['hosts_dpm_target']['best']} within DPM's high target"
     )
+    peak = bounds["max_utilization_compat"]
     console.print(
-        "Lower bounds: "
-        + ", ".join(
-            f"{k} {v:.4f}" if isinstance(v, float) and not math.isinf(v) else f"{k} {v}"
+        f"Lower bounds: power ≥ {bounds['watts']:.0f} W (at least {bounds['hosts']['best']} hosts on); "
+        + "highest host utilization ≥ "
+        + ", ".join(f"{r} {100 * v:.1f} %" for r, v in peak.items())
+    )
+    console.print(
+        f"Usable hosts (up or standby): {bounds['usable_hosts']}; new VMs to place: {bounds['new_vms']}"
+        + "".join(
+            f"; {k.replace('_', ' ')}: {_scalar(v)}"
             for k, v in bounds.items()
-            if not isinstance(v, dict)
+            if k not in _SHOWN and not isinstance(v, dict)
         )
     )
-    if report["broken_rules"]:
+    broken = report["broken_rules"]
+    if broken:
         rules = Table(title="Rules broken now")
         for column in ("rule", "priority", "VMs", "detail"):
             rules.add_column(column)
-        for r in report["broken_rules"][:max_rows]:
-            rules.add_row(r["rule"], str(r["priority"]), ", ".join(r["vms"][:6]), r["detail"])
+        for r in broken[:max_rows]:
+            vms = ", ".join(escape(v) for v in r["vms"][:_VMS_PER_RULE])
+            if len(r["vms"]) > _VMS_PER_RULE:
+                vms += f" +{len(r['vms']) - _VMS_PER_RULE} more"
+            rules.add_row(escape(r["rule"]), str(r["priority"]), vms, escape(r["detail"]))
+        if len(broken) > max_rows:
+            rules.caption = f"{len(broken) - max_rows} more broken rules not shown (--max-rows, or --json)"
         console.print(rules)
     else:
         console.print("Rules broken now: none")
@@ -104,10 +118,48 @@ def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
         stuck.add_column("VM")
         stuck.add_column("why")
         for u in report["unmovable"][:max_rows]:
-            stuck.add_row(u["vm"], "; ".join(u["reasons"]))
+            stuck.add_row(escape(u["vm"]), escape("; ".join(u["reasons"])))
         if len(report["unmovable"]) > max_rows:
-            stuck.caption = f"{len(report['unmovable']) - max_rows} more"
+            stuck.caption = (
+                f"{len(report['unmovable']) - max_rows} more VMs not shown (--max-rows, or --json)"
+            )
         console.print(stuck)
+
+
+# Lower-bound entries printed with their own wording; any other number is printed by its key.
+_SHOWN = frozenset(
+    {"imbalance", "imbalance_hosts", "max_utilization_compat", "watts", "usable_hosts", "new_vms"}
+)
+
+
+def _scalar(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+def _print_floor(report: dict[str, Any], console: Console) -> None:
+    """The imbalance floor, over the hosts it is a floor for (``check.bounds.imbalance_hosts``).
+
+    Compared with the tolerance of that many hosts: the tolerance shrinks with √N, and with DPM
+    on the floor's hosts (every usable one) may be more than are up now.
+    """
+    m, bounds = report["metrics"], report["lower_bounds"]
+    floor = {r: v for r, v in bounds["imbalance"].items() if v > 0}
+    if not floor:
+        return
+    n = int(bounds["imbalance_hosts"])
+    tolerance = drs_tolerance(int(report["drs_threshold"]), max(1, n))
+    # The counts differ only with DPM on and a standby host: the floor is then over more hosts
+    # than the imbalance above, and so is the tolerance it is held against.
+    same_hosts = n == m["hosts_up"]
+    where = f"over the {n} hosts up" if same_hosts else f"with all {n} usable hosts on"
+    against = "" if same_hosts or math.isinf(tolerance) else f" ({tolerance:.4f} over {n} hosts)"
+    caveat = "; DPM may power hosts on or off, and other hosts have another floor" if report["dpm"] else ""
+    reach = "out of reach" if max(floor.values()) > tolerance else "reachable"
+    console.print(
+        f"Imbalance floor {where} (compatibility islands; no placement on these hosts does better{caveat}): "
+        + ", ".join(f"{r} {v:.4f}" for r, v in floor.items())
+        + f" → the DRS tolerance{against} is {reach}"
+    )
 
 
 @click.command("analyze")

@@ -21,9 +21,9 @@ from scheduler.check import (
     lower_bounds,
     watts_lower_bound,
 )
-from scheduler.check.bounds import dpm_hosts_bound, least_peak_of
+from scheduler.check.bounds import dpm_hosts_bound, imbalance_hosts, least_peak_of
 from scheduler.compat import compatibility
-from scheduler.model import CpuModel, DpmPolicy, Instance
+from scheduler.model import CpuModel, DpmPolicy, HostState, Instance
 
 from .factories import anti_affinity, host, make_instance, vm
 
@@ -270,3 +270,43 @@ def test_imbalance_floor_finds_a_floor_finer_than_the_first_tangents() -> None:
     floor = imbalance_floor(make_instance(hosts, vms), "cpu")
     assert floor == pytest.approx(0.005, abs=5e-4)  # the loop stops within 0.0005 of its split
     assert floor <= 0.005
+
+
+def _standby_island(dpm: bool) -> Instance:
+    """Older hosts o1 (up) and o2 (standby, empty), a newer host n1 with 8,000 MHz of VMs that may
+    not go back to the older generation, and 2,000 MHz of older VMs that may go anywhere."""
+    hosts = [host("o1", generation=1), host("o2", generation=1, state=HostState.STANDBY), host("n1")]
+    vms = [vm(f"old{i}", "o1", 1_000) for i in range(2)] + [vm(f"new{i}", "n1", 2_000) for i in range(4)]
+    return make_instance(hosts, vms, dpm=DpmPolicy(enabled=dpm, min_hosts_on=1))
+
+
+def test_imbalance_floor_without_dpm_is_over_the_hosts_up() -> None:
+    """Without DPM no plan powers o2 on, so the imbalance is measured over o1 and n1, where the best
+    placement (old VMs on o1) gives (0.2, 0.8), std-dev 0.3. Counting the empty standby host as
+    well, (0.1, 0.1, 0.8) has std-dev 0.33: above what every plan reaches, so not a floor."""
+    inst = _standby_island(dpm=False)
+    up = np.array([h.state is HostState.UP for h in inst.hosts])
+    bounds = lower_bounds(inst)
+    assert bounds["imbalance"]["cpu"] == pytest.approx(imbalance_floor(inst, "cpu", on_mask=up))
+    allowed = compatibility(inst).allowed[:, up]
+    cap = inst.host_cpu_mhz[up].astype(float)
+    best = min(
+        float((np.bincount(choice, inst.vm_cpu_demand_mhz, 2) / cap).std())
+        for choice in map(np.array, itertools.product(*(np.flatnonzero(row) for row in allowed)))
+    )
+    assert best == pytest.approx(0.3)
+    assert bounds["imbalance"]["cpu"] == pytest.approx(0.3, rel=0.01)
+    assert bounds["imbalance"]["cpu"] <= best
+    assert imbalance_floor(inst, "cpu", on_mask=np.array([h.is_usable for h in inst.hosts])) > best
+    assert bounds["imbalance_hosts"] == 2
+
+
+def test_imbalance_floor_with_dpm_is_with_every_usable_host_on() -> None:
+    """With DPM on, the hosts up after a plan are its choice; the floor is given with every usable
+    host on (o1, o2, n1: 0.33), the set the count 3 names unambiguously."""
+    inst = _standby_island(dpm=True)
+    assert imbalance_hosts(inst).tolist() == [True, True, True]
+    bounds = lower_bounds(inst)
+    assert bounds["imbalance_hosts"] == 3
+    assert bounds["imbalance"]["cpu"] == pytest.approx(0.33, abs=0.005)
+    assert bounds["imbalance"]["cpu"] == pytest.approx(imbalance_floor(inst, "cpu"))
