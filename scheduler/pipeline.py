@@ -19,12 +19,14 @@ from scheduler.compat import Compatibility, compatibility, unmovable
 from scheduler.errors import InconsistentSolutionError, InputError, Problem
 from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.model import (
+    BALANCER_WISH,
     Conflict,
     HostState,
     Instance,
     MoveReason,
     Plan,
     PlanStatus,
+    Rule,
     RuleKind,
     Unmovable,
     Violation,
@@ -118,6 +120,7 @@ def make_plan(
             compat=compat,
             schedule_progress=schedule_progress,
             extra_unmovable=lambda stuck: _balancer_wishes(instance, compat, stuck, result),
+            max_migrations=options.max_migrations,
         )
     except UnreachableTargetError as exc:
         # The placement is right but no safe order of live migrations reaches it (e.g. a VM that
@@ -147,12 +150,15 @@ def plan_from_target(
     compat: Compatibility | None = None,
     schedule_progress: Callable[[int, int], None] | None = None,
     extra_unmovable: Callable[[tuple[Unmovable, ...]], tuple[Unmovable, ...]] | None = None,
+    max_migrations: int | None = None,
 ) -> tuple[Plan, Schedule]:
     """The verified CONTRACT §2 plan reaching any feasible target (optimizer's or a baseline's).
 
     The target's final state is checked first (a failure is a bug of whoever made the target),
     then the planner orders and times the moves, and the whole plan is verified by replay.
     ``metrics`` gets ``before`` / ``after`` / ``lower_bounds`` / ``schedule`` where missing.
+    ``max_migrations``: the move budget the target was made under, if any, so that a soft rule
+    left broken can name it as what the rule yields to.
     """
     compat = compat or compatibility(instance)
     metrics = dict(metrics or {})
@@ -184,7 +190,7 @@ def plan_from_target(
         host_states=dict(host_states),
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
-        violations=_violations(instance, compat, placement, host_states),
+        violations=_violations(instance, compat, placement, host_states, max_migrations),
         unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
         metrics=metrics,
     )
@@ -246,15 +252,27 @@ def _violations(
     compat: Compatibility,
     placement: Mapping[str, str],
     host_states: Mapping[str, str],
+    max_migrations: int | None = None,
 ) -> tuple[Violation, ...]:
     """Soft rules left broken, each with what it yields to (CONTRACT §1).
 
-    Named, in this order: the higher-priority rules that share VMs with it, DPM when a host the
-    rule wants is powered off, compatibility when some VM has no allowed host that satisfies it,
-    and capacity when none of these applies.
+    Named, in this order: the higher-priority rules that share VMs with it; host power, when a
+    host that could keep the rule stays in standby (DPM's choice, or fixed with DPM off);
+    compatibility when some VM has no allowed host that satisfies it; the migration budget when
+    the plan spends all of it; and capacity when none of these applies.
     """
     out: list[Violation] = []
     dpm_on = instance.policy.dpm.enabled
+    up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
+    standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
+    # Evacuating a host going to maintenance is no optional move: the budget does not count it.
+    leaving = {h.name for h in instance.hosts if h.state in (HostState.MAINTENANCE, HostState.DOWN)}
+    optional = sum(
+        1
+        for vm in instance.vms
+        if vm.host is not None and vm.host not in leaving and placement.get(vm.name) != vm.host
+    )
+    budget_spent = max_migrations is not None and optional >= max_migrations
     for status in rule_status(instance, placement):
         if status.satisfied or status.priority == 1:
             continue
@@ -265,11 +283,13 @@ def _violations(
             for other in instance.rules
             if other.priority < rule.priority and members & set(other.vms)
         ]
-        if rule.kind is RuleKind.VM_HOST:
-            if dpm_on and rule.wants_hosts:
-                off = [h for h in rule.hosts if host_states.get(h) == HostState.STANDBY.value]
-                if off:
-                    winners.append(f"DPM (host {', '.join(off)} powered off)")
+        is_vm_host = rule.kind is RuleKind.VM_HOST
+        off = _standby_hosts_keeping(rule, status.violating_vms, compat, placement, up, standby)
+        if off:
+            names = ", ".join(off)
+            kept_off = f"DPM (host {names} powered off)"
+            winners.append(kept_off if dpm_on else f"host power (DPM off: {names} stays in standby)")
+        if is_vm_host:
             blocked = [
                 vm
                 for vm in status.violating_vms
@@ -277,6 +297,8 @@ def _violations(
             ]
             if blocked:
                 winners.append(f"compatibility (no allowed host satisfies it for {', '.join(blocked)})")
+        if budget_spent:
+            winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
         if not winners:
             winners.append("capacity (no placement within capacity keeps it)")
         out.append(
@@ -290,13 +312,45 @@ def _violations(
     return tuple(out)
 
 
+def _standby_hosts_keeping(
+    rule: Rule,
+    violating: tuple[str, ...],
+    compat: Compatibility,
+    placement: Mapping[str, str],
+    up: list[str],
+    standby: list[str],
+) -> list[str]:
+    """The standby hosts that would keep ``rule`` where no host that is up can: what the rule
+    yields to is then host power. Empty when some up host could keep it (then power is not why).
+
+    Affinity: a host every member may run on. Anti-affinity: for a member sharing a host, one
+    where no other member runs. VM-to-host: one the rule allows, for a VM breaking it."""
+
+    def keeping(vm: str, pool: list[str]) -> list[str]:
+        if rule.kind is RuleKind.VM_HOST:
+            return [h for h in pool if rule.allows_host(h) and compat.is_allowed(vm, h)]
+        taken = {placement.get(other) for other in rule.vms if other != vm}
+        return [h for h in pool if h not in taken and compat.is_allowed(vm, h)]
+
+    if rule.kind is RuleKind.AFFINITY:
+        every = [h for h in up + standby if all(compat.is_allowed(vm, h) for vm in rule.vms)]
+        return [] if any(h in up for h in every) else [h for h in every if h in standby]
+    found: list[str] = []
+    for vm in violating:
+        if not keeping(vm, up):
+            found += [h for h in keeping(vm, standby) if h not in found]
+    return found
+
+
 def _balancer_wishes(
     instance: Instance, compat: Compatibility, stuck: tuple[Unmovable, ...], result: OptimizeResult
 ) -> tuple[Unmovable, ...]:
-    """VMs the balancer would have liked to move, and why not: movable VMs left on hot hosts.
+    """VMs the balancer would have liked to move, and why not: movable VMs the plan leaves where
+    they are, on a host that ends hot.
 
     Listed only when the plan leaves the cluster outside the DRS tolerance; "hot" = above the
-    mean utilization plus the tolerance on a measured resource.
+    mean utilization plus the tolerance on a measured resource. A VM the plan moves, or places
+    for the first time, is not one the balancer failed to move, whatever host it ends on.
     """
     after = cluster_metrics(instance, result.placement, result.host_states)
     if after.drs_balanced:
@@ -316,7 +370,8 @@ def _balancer_wishes(
     listed = {u.vm for u in stuck}
     out: list[Unmovable] = []
     for vm in instance.vms:
-        if vm.name in listed or result.placement.get(vm.name) not in hot or vm.immobility_reasons():
+        host = result.placement.get(vm.name)
+        if vm.name in listed or host != vm.host or host not in hot or vm.immobility_reasons():
             continue
         if vm.name in affinity:
             why = f"kept with its affinity group ({affinity[vm.name]})"
@@ -324,5 +379,5 @@ def _balancer_wishes(
             why = "no compatible host with spare load (storage, network, CPU or priority-1 rules)"
         else:
             why = "no move of it lowers the imbalance within capacity, rules and the move budget"
-        out.append(Unmovable(vm.name, (f"balancer wanted to move it off hot host; {why}",)))
+        out.append(Unmovable(vm.name, (f"{BALANCER_WISH} {host}: {why}",)))
     return tuple(out)

@@ -7,6 +7,7 @@ reads them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from check.entries import host_entry, vm_entry
 from scheduler.check import check_rule, verify_plan
 from scheduler.errors import InputError
 from scheduler.io import parse_inventory, read_plan, write_plan
-from scheduler.model import HostState, Instance, Measure, Plan, PlanStatus
+from scheduler.model import BALANCER_WISH, HostState, Instance, Measure, Plan, PlanStatus
 from scheduler.pipeline import make_plan, with_what_if
 from scheduler.solver.options import SolveOptions
 from scheduler.synth import SynthSpec, synthesize
@@ -211,3 +212,59 @@ def test_moves_onto_a_host_dpm_powers_on_are_labelled_dpm():
     assert [(p.host, p.action.value) for p in plan.power_actions] == [("h2", "power_on")]
     assert plan.migrations
     assert {m.reason.value for m in plan.migrations} == {"dpm"}
+
+
+def test_vms_the_plan_moves_are_never_listed_as_left_on_a_hot_host():
+    """h1 and h2 carry pinned VMs at 70 %; m must leave h3 (maintenance) and only h1 or h2 see its
+    datastore, so it lands on a host that ends hot (90 % against a mean of 53 % over h1, h2, h4 and
+    a tolerance of 0.1155), and the cluster stays outside the tolerance. The balancer did move m:
+    it is not one it "wanted off a hot host", and every VM that is listed so stays where it was."""
+    on_ds1 = {"datastores": ["ds-1"]}
+    instance = inventory(
+        [
+            host_entry("h1", **on_ds1),
+            host_entry("h2", **on_ds1),
+            host_entry("h3", "maintenance", **on_ds1),
+            host_entry("h4", datastores=["ds-2"]),
+        ],
+        [
+            vm_entry("p", "h1", 7_000, pinned=True, **on_ds1),
+            vm_entry("q", "h2", 7_000, pinned=True, **on_ds1),
+            vm_entry("m", "h3", 2_000, **on_ds1),
+            vm_entry("r", "h1", 100, **on_ds1),
+        ],
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.metrics["after"]["drs_balanced"] is False
+    assert [m.vm for m in plan.migrations] == ["m"]
+    wished = {u.vm: u.reasons for u in plan.unmovable if any(r.startswith(BALANCER_WISH) for r in u.reasons)}
+    assert "m" not in wished
+    for name, reasons in wished.items():
+        assert f"{BALANCER_WISH} {plan.placement[name]}: " in reasons[0]
+        assert plan.placement[name] == instance.vms[instance.vm_index[name]].host
+
+
+@pytest.fixture
+def apart_on_one_host() -> Instance:
+    """a and b (1,000 MHz each) share h1 but must run apart; h2 is in standby, DPM off."""
+    return inventory(
+        [host_entry("h1"), host_entry("h2", "standby"), host_entry("h3")],
+        [vm_entry("a", "h1"), vm_entry("b", "h1")],
+        [{"name": "apart", "kind": "anti_affinity", "vms": ["a", "b"]}],
+    )
+
+
+def test_a_rule_left_broken_under_a_spent_move_budget_yields_to_the_budget(apart_on_one_host: Instance):
+    """h3 is up and could take a or b: only the budget of zero moves keeps the rule broken."""
+    plan = make_plan(apart_on_one_host, replace(OPTIONS, max_migrations=0)).plan
+    [violation] = plan.violations
+    assert "yields to the migration budget (--max-migrations 0, all used)" in violation.detail
+    assert "capacity" not in violation.detail
+    assert "power" not in violation.detail
+
+
+def test_a_rule_only_a_standby_host_could_keep_yields_to_host_power(apart_on_one_host: Instance):
+    """Without h3 the only other host is h2, in standby, and DPM off keeps it there."""
+    instance = with_what_if(apart_on_one_host, maintenance=("h3",))
+    [violation] = make_plan(instance, OPTIONS).plan.violations
+    assert violation.detail.endswith("yields to host power (DPM off: h2 stays in standby)")

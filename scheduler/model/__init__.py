@@ -3,6 +3,7 @@
 from scheduler.model.host import CpuModel, Host, HostState, PowerModel
 from scheduler.model.instance import NO_HOST, Instance
 from scheduler.model.plan import (
+    BALANCER_WISH,
     PLAN_FORMAT,
     Conflict,
     Migration,
@@ -20,6 +21,7 @@ from scheduler.model.rules import HostRuleMode, Rule, RuleKind
 from scheduler.model.vm import VM
 
 __all__ = [
+    "BALANCER_WISH",
     "NO_HOST",
     "PLAN_FORMAT",
     "VM",

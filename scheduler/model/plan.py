@@ -70,8 +70,16 @@ class Violation:
     detail: str
 
 
+# How a reason of ``Unmovable`` starts when the VM could move but the balancer left it on a host
+# that ends hot; the host's name follows, then why ("... off hot host cna-03: kept with ...").
+BALANCER_WISH = "balancer wanted it off hot host"
+
+
 @dataclass(frozen=True, slots=True)
 class Unmovable:
+    """A VM the plan does not move, with why: it cannot move at all, or (a reason starting with
+    ``BALANCER_WISH``) the balancer would have moved it and something stopped it."""
+
     vm: str
     reasons: tuple[str, ...]
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from scheduler.model import Instance, Plan, PlanStatus
+from scheduler.model import BALANCER_WISH, Instance, Plan, PlanStatus, Unmovable
 from scheduler.report.figures import FIGURES, RenderedFigure, render_figures
 from scheduler.report.frames import Frames, to_frames
 
-BALANCER_PREFIX = "balancer wanted"
+BALANCER_PREFIX = "balancer wanted"  # also in plans written before reasons named the hot host
 MAX_ROWS = 200  # per long table (moves, rules, VMs): a 10,000-VM plan stays a readable page
 
 
@@ -328,11 +328,8 @@ def _unmovable(plan: Plan) -> Section:
         tables.append(
             Table(
                 "VMs the balancer would have moved off a hot host, and why it did not",
-                ("VM", "why"),
-                tuple(
-                    (u.vm, "; ".join(u.reasons).removeprefix(BALANCER_PREFIX + " "))
-                    for u in wished[:MAX_ROWS]
-                ),
+                ("VM", "hot host", "why not"),
+                tuple((u.vm, *_hot_host_and_why(u)) for u in wished[:MAX_ROWS]),
             )
         )
     text = (
@@ -340,6 +337,16 @@ def _unmovable(plan: Plan) -> Section:
         + (f"; {len(wished)} more stay on hot hosts." if wished else "."),
     )
     return Section("unmovable", SECTION_HEADINGS["unmovable"], text, tables=tuple(tables))
+
+
+def _hot_host_and_why(entry: Unmovable) -> tuple[str, str]:
+    """(host, why) of a balancer's wish: "<BALANCER_WISH> HOST: WHY" ("" for the host in the
+    older form, which did not name it)."""
+    reason = next(r for r in entry.reasons if r.startswith(BALANCER_PREFIX))
+    if reason.startswith(BALANCER_WISH + " "):
+        host, _, why = reason.removeprefix(BALANCER_WISH + " ").partition(": ")
+        return host, why
+    return "", reason.removeprefix(BALANCER_PREFIX).split("; ", 1)[-1]
 
 
 def _conflicts(plan: Plan) -> Section:
