@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 import pytest
 
 from scheduler.bench.runner import read_rows
-from scheduler.cli.bench import command
+from scheduler.cli.bench import command, failed_runs
 
 
 def invoke(*args: str) -> int:
@@ -37,3 +38,23 @@ def test_smoke_suite_writes_csv_manifest_plots_and_summary(tmp_path: Path) -> No
 def test_only_a_family_the_suite_lacks_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(click.UsageError, match="no run in XL"):
         invoke("--suite", "smoke", "--out", str(tmp_path), "--only", "XL")
+
+
+def test_a_baseline_without_a_target_is_a_finding_but_an_invalid_plan_or_our_failure_fails_the_run() -> None:
+    rows = pd.DataFrame(
+        [
+            ("ffd-dpm", "failed"),  # no packing under the DPM target: a result
+            ("proxlb-t3", "skipped"),
+            ("greedy-drs", "feasible"),
+            ("greedy-drs", "invalid"),  # the checker rejected a plan: fails, whoever made it
+            ("greedy-drs-costaware", "error"),  # a crash
+            ("ours-t3", "failed"),
+            ("ours-t3-dpm", "optimal"),
+        ],
+        columns=["contender", "status"],
+    )
+    assert failed_runs(rows).values.tolist() == [
+        ["greedy-drs", "invalid"],
+        ["greedy-drs-costaware", "error"],
+        ["ours-t3", "failed"],
+    ]
