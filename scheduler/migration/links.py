@@ -2,7 +2,9 @@
 
 Why: a migration's rate is its share of the busiest link it crosses, and sharing raises
 ``λ = D/(s·R)``: starting one more move can turn a converging migration into a stalled one
-(research note §3.3). Treating concurrent migrations as free parallelism underestimates plans.
+(``docs/estimator.md`` §4). Treating concurrent migrations as free parallelism underestimates
+plans; managers cap them for the same reason (OpenStack Nova's ``max_concurrent_live_migrations``
+defaults to 1 per host, ``nova/conf/compute.py``).
 
 Link model: each host has one NIC capacity (MiB/s of payload) that applies to its egress and its
 ingress **separately**, as full-duplex Ethernet does (BtrPlace likewise keeps one cumulative

@@ -5,7 +5,9 @@ that are lifted at switchover, auto-converge throttling, SDPS, timeouts and link
 in the middle of a migration all break the geometric series. The closed form survives as the
 vectorised fast path :func:`estimate_fast`, which agrees with the simulation where both apply.
 
-The model (research note §3.2), per pass ``i`` with pre-copy rate ``R`` and guest progress ``f``:
+The model (``docs/estimator.md`` §1; iterative pre-copy as in Clark et al., NSDI 2005, costed round
+by round as in Akoush et al., MASCOTS 2010), per pass ``i`` with pre-copy rate ``R`` and guest
+progress ``f``:
 
 - pass 0 sends the non-zero memory plus a 9-byte header per zero page:
   ``W_0 = M_nz + (M − M_nz)·9/4096``;
@@ -44,21 +46,26 @@ MIBPS_PER_GBPS = 1e9 / 8.0 / 1048576.0
 LINK_EFFICIENCY = 0.94
 """Share of the nominal link a migration stream's payload gets (TCP/IP and framing overhead).
 
-Research note §3.1 suggests ≈ 0.94 for TCP over 10 GbE (BtrPlace uses 8/9 ≈ 0.89). A documented
-global constant; the validation benchmark does not tune it per row.
+TCP over Ethernet with a 1500-byte MTU carries 1448 bytes of payload (TCP timestamps on) per 1538
+bytes on the wire (headers, preamble and inter-frame gap): 0.941. BtrPlace's network view
+(``CNetwork.java``) uses 8/9 ≈ 0.89. A documented global constant; the validation benchmark does not
+tune it per row.
 """
 
 ZERO_PAGE_WIRE_FRACTION = 9.0 / 4096.0
 """A zero page is sent as a header of about 9 bytes instead of 4096 (QEMU ram.c 1104-1135)."""
 
 DEVICE_STATE_MIB = 1.0
-"""Device state sent during the stop-and-copy ("a few MiB" at most; research note §3.1)."""
+"""Device state sent during the stop-and-copy: an assumed size, small next to guest memory (no public
+source gives one); see ``docs/estimator.md`` §1."""
 
 STALL_RATIO = 0.95
-"""A pass that leaves at least 95 % of the previous pass's data makes no real progress (§3.2 step 6)."""
+"""A pass that leaves at least 95 % of the previous pass's data makes no real progress.
+
+The project's stall rule, not a hypervisor's (``docs/estimator.md`` §1, non-convergence)."""
 
 STALL_ROUNDS = 3
-"""Consecutive no-progress passes after which pre-copy is declared stalled (§3.2 step 6)."""
+"""Consecutive no-progress passes after which pre-copy is declared stalled (see ``STALL_RATIO``)."""
 
 MAX_SIMULATED_ROUNDS = 10_000
 """Safety stop for the simulation; a real pre-copy needing this many passes has stalled anyway."""
@@ -73,7 +80,9 @@ summed) would decide whether one more pass runs.
 """
 
 SENSITIVITY = 0.20
-"""Dirty-rate uncertainty for the risk check: the verdict is re-evaluated at ±20 % (§3.2 step 8)."""
+"""Dirty-rate uncertainty for the risk check: the verdict is re-evaluated at ±20 %.
+
+See the risk check in ``docs/estimator.md`` §1."""
 
 _EPS_MIB = 1e-9
 _EPS_S = 1e-12
@@ -257,7 +266,7 @@ class MigrationEstimate:
     nominal_total_s: float | None = None
 
     def to_record(self) -> MigrationEstimateRecord:
-        """The plan's estimate object (CONTRACT §2); everything beyond the five keys goes in ``extra``."""
+        """The plan's estimate object (``docs/plan.md``); every key beyond the five goes in ``extra``."""
         extra: dict[str, object] = {
             "outcome": self.outcome,
             "stop_reason": self.stop_reason,
@@ -498,7 +507,7 @@ class PrecopyRun:
             and peak * progress > self.preset.sdps_target_fraction * precopy_rate
             and peak > 0
         ):
-            # SDPS: stun the vCPUs until the guest dirties at most ρ·R (research note §2.3).
+            # SDPS: stun the vCPUs until the guest dirties at most ρ·R (VMWARE_SDPS_TARGET_FRACTION).
             progress = self.preset.sdps_target_fraction * precopy_rate / peak
             s.sdps_engaged = True
         return progress

@@ -75,7 +75,10 @@ VMWARE_MAX_SWITCHOVER_S = 100.0
 VMWARE_SDPS_TARGET_FRACTION = 0.8
 """SDPS slows the guest until it dirties below the transmit rate; the exact law is not public.
 
-Modelled as a cap ``D_eff ≤ 0.8 · R`` (research note §2.3); 0.8 is an assumption, not a measurement.
+SDPS (Stun During Page Send, vSphere 5.0) puts the source vCPUs to sleep for milliseconds at a time
+while pages are dirtied faster than vMotion transmits them (D. Epping, "vSphere 5.0 vMotion
+Enhancements", yellow-bricks.com, 2011-07-20). Modelled as a cap ``D_eff ≤ 0.8 · R``; 0.8 is an
+assumption, not a measurement.
 """
 
 FUSIONCOMPUTE_DOWNTIME_LIMIT_MS = 300.0
@@ -178,7 +181,10 @@ QEMU = HypervisorPreset(
     bandwidth_cap_mibps=QEMU_MAX_BANDWIDTH_MIBPS,
     lift_cap_at_switchover=True,
     threshold_rule=True,
-    on_stall="abort",  # QEMU loops forever; the manager has to cancel (research note §2.1)
+    # QEMU has no pass cap, data cap or timeout: it switches over only when the rest fits the
+    # downtime limit (QEMU 10.0 migration.c 3413-3446, migration_iteration_run), so a stalled
+    # migration runs until the management layer cancels it, and the source VM keeps running.
+    on_stall="abort",
 )
 
 XEN = HypervisorPreset(
@@ -214,8 +220,8 @@ FUSIONCOMPUTE = HypervisorPreset(
     name="fusioncompute",
     downtime_limit_ms=FUSIONCOMPUTE_DOWNTIME_LIMIT_MS,
     threshold_rule=True,
-    timeout_s=None,  # "A migration timeout can be configured; by default there is none."
-    on_stall="abort",  # "On failure the source VM keeps running" (fusioncompute research note)
+    timeout_s=None,  # none by default; policy.migration.timeout_s sets one
+    on_stall="abort",  # a failed migration leaves the source VM running (docs/estimator.md §2)
 )
 
 PRESETS: dict[str, HypervisorPreset] = {p.name: p for p in (QEMU, XEN, XEN_LEGACY, VMWARE, FUSIONCOMPUTE)}

@@ -1,12 +1,15 @@
 """Every default value of an optional inventory field, in one place.
 
-The inventory format (CONTRACT §1) lets most fields be omitted; the reader fills them from here,
-and ``docs/inventory.md`` lists the same table for users. Sources of the less obvious numbers:
+The inventory format lets most fields be omitted; the reader fills them from here, and
+``docs/inventory.md`` lists the same table for users. Sources of the less obvious numbers:
 
-- DRS threshold 3 and DPM target band 45 %..81 %: VMware defaults (DemandCapacityRatioTarget 63 %
-  with tolerance 18 %), see ``peers.md`` §(c).
+- DRS threshold 3: vSphere's default DRS migration threshold, the middle of 1..5 (vSphere
+  Resource Management guide, DRS migration threshold).
+- DPM target band 45 %..81 %: vSphere DPM's advanced options DemandCapacityRatioTarget 63 % and
+  DemandCapacityRatioToleranceHost 18 (Broadcom KB 310527, DPM advanced options): 63 % ± 18 points.
 - 2 concurrent migrations per host: oVirt "minimal downtime" policy, KubeVirt, Watcher, ProxLB.
-- 300 ms downtime limit: QEMU's default ``downtime-limit``.
+- 300 ms downtime limit: QEMU's default ``downtime-limit`` (``DEFAULT_MIGRATE_SET_DOWNTIME``,
+  ``migration/options.c``).
 - Power curve 150 W idle, 450 W max, 300 s boot: a typical two-socket server.
 """
 
