@@ -148,11 +148,11 @@ def _final_states(instance: Instance, host_states: Mapping[str, str], out: list[
             continue
         state = HostState(raw)
         if state not in ALLOWED_TRANSITIONS[h.state]:
-            out.append(
-                Finding(
-                    HOST_STATE, f"host {h.name}: cannot go from {h.state.value} to {state.value}", host=h.name
-                )
-            )
+            message = f"host {h.name}: cannot go from {h.state.value} to {state.value}"
+            if state is HostState.MAINTENANCE:
+                # The likely cause: a what-if plan checked against the inventory it started from.
+                message += " (a plan made with --maintenance is verified with the same flag)"
+            out.append(Finding(HOST_STATE, message, host=h.name))
         states.append(state)
     return states
 

@@ -14,15 +14,17 @@ from typing import Any
 
 import click
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.console import make_console
+from scheduler.cli.paths import check_output_file, naming_option
 from scheduler.errors import InputError, Problem
 from scheduler.io.atomic import atomic_write_figure
 from scheduler.migration.precopy import MigrationEstimate, MigrationInput, WorkingSet, estimate
 from scheduler.migration.presets import PRESETS, HypervisorPreset, preset_for
 
 SWEEP_UNITS = {"dirty-rate": "dirty rate (MiB/s)", "memory": "memory (MiB)", "bandwidth": "link (Gbit/s)"}
+MAX_SWEEP_STEPS = 1_000  # a point is one full estimate; more points only slow the table and plot
 
 
 def _problem(flag: str, message: str) -> Problem:
@@ -103,7 +105,7 @@ def plot_sweep(
 )
 @click.option("--nonzero-mib", type=float, default=None, help="Memory holding non-zero pages (MiB).")
 @click.option("--bandwidth-cap-mibps", type=float, default=None, help="Pre-copy rate cap (MiB/s).")
-@click.option("--downtime-limit-ms", type=float, default=None, help="Downtime budget (ms).")
+@click.option("--downtime-limit-ms", type=float, default=None, help="Downtime budget (ms), > 0.")
 @click.option("--max-rounds", type=int, default=None, help="Stop after this many pre-copy passes.")
 @click.option("--timeout-s", type=float, default=None, help="Abort after this many seconds.")
 @click.option("--auto-converge/--no-auto-converge", default=None, help="QEMU auto-converge throttling.")
@@ -120,7 +122,13 @@ def plot_sweep(
 @click.option("--sweep", type=click.Choice(sorted(SWEEP_UNITS)), default=None, help="Parameter to sweep.")
 @click.option("--sweep-from", type=float, default=None, help="First value of the sweep.")
 @click.option("--sweep-to", type=float, default=None, help="Last value of the sweep.")
-@click.option("--sweep-steps", type=int, default=11, show_default=True, help="Number of sweep points.")
+@click.option(
+    "--sweep-steps",
+    type=int,
+    default=11,
+    show_default=True,
+    help=f"Number of sweep points, 2 .. {MAX_SWEEP_STEPS:,}.",
+)
 @click.option(
     "--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="PNG plot."
 )
@@ -154,7 +162,8 @@ def command(
     _check(problems, "--network-gbps", network_gbps, positive=True)
     _check(problems, "--nonzero-mib", nonzero_mib)
     _check(problems, "--bandwidth-cap-mibps", bandwidth_cap_mibps, positive=True)
-    _check(problems, "--downtime-limit-ms", downtime_limit_ms)
+    # Positive, as an inventory's migration.downtime_limit_ms must be: no copy stops in 0 ms.
+    _check(problems, "--downtime-limit-ms", downtime_limit_ms, positive=True)
     _check(problems, "--timeout-s", timeout_s, positive=True)
     _check(problems, "--hot-set-mib", hot_set_mib)
     _check(problems, "--hot-period-s", hot_period_s, positive=True)
@@ -179,10 +188,15 @@ def command(
         else:
             _check(problems, "--sweep-from", sweep_from, positive=sweep != "dirty-rate")
             _check(problems, "--sweep-to", sweep_to, positive=sweep != "dirty-rate")
-        if sweep_steps < 2:
-            problems.append(_problem("--sweep-steps", f"must be >= 2, got {sweep_steps}"))
+        if not 2 <= sweep_steps <= MAX_SWEEP_STEPS:
+            problems.append(_problem("--sweep-steps", f"must be in 2..{MAX_SWEEP_STEPS}, got {sweep_steps}"))
     if plot_path is not None and sweep is None:
         problems.append(_problem("--plot", "needs --sweep"))
+    if plot_path is not None:
+        try:
+            check_output_file(plot_path, "--plot")
+        except InputError as exc:
+            problems += exc.problems
     if problems:
         raise InputError(problems)
 
@@ -206,7 +220,7 @@ def command(
         share=share,
         compression_ratio=compression_ratio,
     )
-    console = Console(highlight=False)
+    console = make_console()
 
     if sweep is None:
         result = estimate(base, preset)
@@ -266,7 +280,8 @@ def command(
         ax = plot_sweep(xs, estimates, sweep, f"Pre-copy estimate vs {SWEEP_UNITS[sweep]} ({preset.name})")
         ax.figure.tight_layout()
         try:
-            atomic_write_figure(plot_path, ax.figure, dpi=120)
+            with naming_option("--plot"):
+                atomic_write_figure(plot_path, ax.figure, dpi=120)
         finally:
             plt.close(ax.figure)
         console.print(f"plot written to {plot_path}")

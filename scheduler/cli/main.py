@@ -5,16 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from scheduler import __version__
+from scheduler.cli.console import make_console
 from scheduler.errors import InputError
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # plan invalid / inventory infeasible
 EXIT_BAD_INPUT = 2
-
-err_console = Console(stderr=True, highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -38,12 +36,13 @@ def main(argv: list[str] | None = None) -> None:
         # Subcommands return their exit status (0 ok, 1 invalid/infeasible, 2 bad input).
         status = cli.main(args=argv, standalone_mode=False)
     except InputError as exc:
+        err_console = make_console(stderr=True)
         err_console.print(f"[bold red]error:[/] {len(exc.problems)} input problem(s)")
         for problem in exc.problems:
             err_console.print(f"  {problem}", markup=False)
         sys.exit(EXIT_BAD_INPUT)
     except click.exceptions.Abort:
-        err_console.print("aborted")
+        make_console(stderr=True).print("aborted")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

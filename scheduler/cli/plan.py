@@ -2,46 +2,66 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+
 import click
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli.console import make_console
+from scheduler.cli.params import FiniteFloatRange, InputPath
+from scheduler.cli.paths import check_output_file, naming_option
 from scheduler.io import read_inventory, write_plan
 from scheduler.model import Plan, PlanStatus
 from scheduler.pipeline import make_plan, with_what_if
-from scheduler.solver.options import SolveOptions
+from scheduler.solver.options import ProgressCallback, SolveOptions
+from scheduler.solver.scaling import COST_SCALE
 from scheduler.solver.staged import NoSolutionError
 
 EXIT_NO_PLAN = 3  # the search found no placement in time: nothing written
+MAX_SEED = 2**31 - 1  # CP-SAT's random seed is a signed 32-bit integer, numpy's may not be negative
+MAX_WORKERS = 256
+MAX_MIGRATIONS = 10**9
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
+DPM_LEVEL = "dpm hosts on"  # the optimizer's name of the DPM level, a constant when DPM is off
+TENTHS_OF_SECONDS = "0.1 s"  # the optimizer counts migration cost in 1 / COST_SCALE seconds
 
 
 @click.command("plan")
-@click.argument("inventory", type=click.Path(exists=True, dir_okay=True))
+@click.argument("inventory", type=InputPath(dir_okay=True))
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     default="plan.json",
     show_default=True,
-    help="Where to write the plan (JSON, CONTRACT §2).",
+    help="Where to write the plan (JSON, CONTRACT §2); its folder must exist.",
 )
 @click.option(
     "--maintenance", multiple=True, metavar="HOST", help="What-if: put HOST in maintenance (repeat)."
 )
-@click.option("--threshold", type=int, help="What-if: DRS threshold 1 (conservative) .. 5 (aggressive).")
+@click.option(
+    "--threshold",
+    type=click.IntRange(1, 5),
+    help="What-if: DRS threshold 1 (conservative) .. 5 (aggressive).",
+)
 @click.option("--dpm/--no-dpm", default=None, help="What-if: turn DPM on or off.")
 @click.option("--measure", type=click.Choice(["cpu", "memory", "cpu_memory"]), help="What-if: DRS measure.")
-@click.option("--max-migrations", type=click.IntRange(min=0), help="Budget of optional moves.")
+@click.option("--max-migrations", type=click.IntRange(0, MAX_MIGRATIONS), help="Budget of optional moves.")
 @click.option(
     "--time-limit",
     "time_limit_s",
-    type=click.FloatRange(min=1.0),
+    type=FiniteFloatRange(1.0, MAX_TIME_LIMIT_S),
     default=30.0,
     show_default=True,
-    help="Solver wall-clock limit in seconds.",
+    help="Solver wall-clock limit in seconds (at most a week).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="CP-SAT workers (0 = auto).")
+@click.option(
+    "--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Solver random seed."
+)
+@click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, help="CP-SAT workers (0 = auto).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def command(
     inventory: str,
@@ -62,8 +82,9 @@ def command(
     infeasible (the plan with its conflicts is still written), 2 on bad input (nothing written),
     3 when the search found no placement at all within the time limit (nothing written; rare:
     the greedy warm start is usually one). Ctrl-C stops the search and keeps the best plan
-    found so far.
+    found so far. Progress goes to stderr: a spinner on a terminal, a line per step otherwise.
     """
+    check_output_file(output, "--output", {"inventory": inventory})
     instance = with_what_if(
         read_inventory(inventory),
         maintenance=maintenance,
@@ -71,12 +92,8 @@ def command(
         dpm=dpm,
         measure=measure,
     )
-    console = Console(stderr=True)
-    with console.status("optimizing…") as status:
-
-        def progress(level: str, message: str) -> None:
-            status.update(f"{level}: {message}")
-
+    err = make_console(stderr=True)
+    with _progress(err, quiet) as progress:
         options = SolveOptions(
             time_limit_s=time_limit_s,
             seed=seed,
@@ -87,14 +104,36 @@ def command(
         try:
             outcome = make_plan(instance, options)
         except NoSolutionError as exc:
-            console.print(f"[bold red]error:[/] {exc}; nothing written", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {exc}; nothing written")
             return EXIT_NO_PLAN
-    write_plan(outcome.plan, output)
-    _summary(outcome.plan, output, Console(), quiet)
+    with naming_option("--output"):
+        write_plan(outcome.plan, output)
+    _summary(outcome.plan, output, make_console(), quiet, dpm_enabled=instance.policy.dpm.enabled)
     return 1 if outcome.plan.status is PlanStatus.INFEASIBLE else 0
 
 
-def _summary(plan: Plan, output: str, console: Console, quiet: bool) -> None:
+@contextlib.contextmanager
+def _progress(err: Console, quiet: bool) -> Iterator[ProgressCallback]:
+    """The solver's progress callback: a spinner on a terminal; off one, where rich shows no
+    spinner, a plain timed line per event so that logs of batch runs show how the search went."""
+    if err.is_terminal:
+        with err.status("optimizing…") as status:
+
+            def update(level: str, message: str) -> None:
+                status.update(f"{level}: {message}")
+
+            yield update
+        return
+    started = time.monotonic()
+
+    def line(level: str, message: str) -> None:
+        if not quiet:
+            err.print(f"[{time.monotonic() - started:6.1f} s] {level}: {message}", markup=False)
+
+    yield line
+
+
+def _summary(plan: Plan, output: str, console: Console, quiet: bool, *, dpm_enabled: bool) -> None:
     if plan.status is PlanStatus.INFEASIBLE:
         console.print(f"[red]infeasible[/]: plan with {len(plan.conflicts)} conflict(s) written to {output}")
         for c in plan.conflicts:
@@ -134,9 +173,20 @@ def _summary(plan: Plan, output: str, console: Console, quiet: bool) -> None:
         f"solve {plan.metrics.get('solve_time_s', 0.0):.1f} s"
     )
     for level in plan.metrics.get("levels", []):
-        flag = "optimal" if level["optimal"] else f"bound {level['bound']:g}"
-        console.print(f"  level {level['level']}: {level['value']:g} {level['unit']} ({flag})")
+        if level["level"] == DPM_LEVEL and not dpm_enabled:
+            continue
+        unit = level["unit"]
+        bound = "optimal" if level["optimal"] else f"bound {_amount(level['bound'], unit)}"
+        console.print(f"  level {level['level']}: {_amount(level['value'], unit)} ({bound})")
     for v in plan.violations:
         console.print(f"  rule {v.rule} (priority {v.priority}) left broken: {v.detail}", markup=False)
     for note in plan.metrics.get("notes", []):
         console.print(f"  note: {note}", markup=False)
+
+
+def _amount(value: float, unit: str) -> str:
+    """A level's value with its unit: migration cost in seconds, counts with thousands separators."""
+    if unit == TENTHS_OF_SECONDS:
+        return f"{value / COST_SCALE:,.1f} s"
+    number = f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    return f"{number} {unit}"

@@ -8,37 +8,57 @@ from __future__ import annotations
 
 import click
 
+from scheduler.cli.params import InputPath
+from scheduler.cli.paths import check_output_folder, naming_option
 from scheduler.io import read_inventory, read_plan
 
 
 @click.command("report")
-@click.argument("inventory", type=click.Path(exists=True, dir_okay=True))
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.argument("inventory", type=InputPath(dir_okay=True))
+@click.argument("plan", type=InputPath())
 @click.option(
     "-o",
     "--output",
     type=click.Path(file_okay=False),
     default="report",
     show_default=True,
-    help="Folder to write report.html, report.md and the PNG figures into (replaced whole).",
+    help="Folder to write report.html, report.md and the PNG figures into (replaced whole; "
+    "its parent folder must exist).",
 )
 @click.option(
     "--dpi", type=click.IntRange(min=50, max=300), default=110, show_default=True, help="Figure DPI."
 )
-def command(inventory: str, plan: str, output: str, dpi: int) -> int:
+@click.option(
+    "--maintenance",
+    multiple=True,
+    metavar="HOST",
+    help="Put HOST in maintenance first, as the plan was made with (repeat).",
+)
+def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple[str, ...]) -> int:
     """Write a self-contained HTML report and a Markdown report of PLAN on INVENTORY.
 
     Exit 0 when the report is written, 2 on bad input (unreadable files, a plan naming hosts or
-    VMs the inventory lacks, an output folder holding other files); nothing is written then.
+    VMs the inventory lacks, an output folder holding other files or whose parent is missing);
+    nothing is written then.
     """
     import matplotlib
 
     matplotlib.use("Agg")  # batch rendering: never open a window, work without a display
 
-    from scheduler.report.writer import write_report
+    from scheduler.report.frames import check_plan_names
+    from scheduler.report.writer import OWNED_NAMES, write_report
 
+    check_output_folder(output, "--output", {"inventory": inventory, "plan": plan}, OWNED_NAMES)
     instance = read_inventory(inventory)
+    if maintenance:
+        # Imported only when asked for: the pipeline loads the solver, which this command never runs.
+        from scheduler.pipeline import with_what_if
+
+        instance = with_what_if(instance, maintenance=maintenance)
     document = read_plan(plan)
-    files = write_report(instance, document, output, dpi=dpi)
+    # Checked here as well as by the writer, so that the problems name the plan's path.
+    check_plan_names(instance, document, source=plan)
+    with naming_option("--output"):
+        files = write_report(instance, document, output, dpi=dpi)
     click.echo(f"report written to {output}: " + ", ".join(f.name for f in files))
     return 0

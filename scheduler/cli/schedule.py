@@ -18,6 +18,9 @@ from scheduler.check.feasibility import check_placement
 from scheduler.check.findings import CAPACITY_CPU, CAPACITY_MEMORY
 from scheduler.check.rules import check_rule
 from scheduler.check.verify import verify_plan
+from scheduler.cli.console import make_console
+from scheduler.cli.params import InputPath
+from scheduler.cli.paths import check_output_file, naming_option
 from scheduler.compat import compatibility, unmovable
 from scheduler.errors import InconsistentSolutionError, InputError, Problem
 from scheduler.io import read_inventory, read_target, write_plan
@@ -27,36 +30,49 @@ from scheduler.model import Instance, Plan, PlanStatus, Violation
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
 PROGRESS_MIN_MOVES = 200  # below this many moves planning is instant: no progress bar
+PROGRESS_LINES = 10  # off a terminal, one line per tenth of the moves
 
 _CAPACITY_CODES = frozenset({CAPACITY_CPU, CAPACITY_MEMORY})
 
 
 @click.command("schedule")
-@click.argument("inventory", type=click.Path(exists=True, dir_okay=True))
-@click.argument("target", type=click.Path(exists=True, dir_okay=False))
+@click.argument("inventory", type=InputPath(dir_okay=True))
+@click.argument("target", type=InputPath())
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     required=True,
-    help="Where to write the plan (JSON, CONTRACT §2).",
+    help="Where to write the plan (JSON, CONTRACT §2); its folder must exist.",
+)
+@click.option(
+    "--maintenance",
+    multiple=True,
+    metavar="HOST",
+    help="Put HOST in maintenance first, as the target was made with (repeat).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
-def command(inventory: str, target: str, output: str, quiet: bool) -> int:
+def command(inventory: str, target: str, output: str, maintenance: tuple[str, ...], quiet: bool) -> int:
     """Order and time the migrations taking INVENTORY to TARGET (a placement, or a plan file).
 
     Exit 0 when the plan is written, 1 when no safe order reaches the target (nothing written),
     2 on bad input (nothing written).
     """
+    check_output_file(output, "--output", {"inventory": inventory, "target": target})
     instance = read_inventory(inventory)
+    if maintenance:
+        # Imported only when asked for: the pipeline loads the solver, which this command never runs.
+        from scheduler.pipeline import with_what_if
+
+        instance = with_what_if(instance, maintenance=maintenance)
     placement, host_states = read_target(target)
     full = _complete_placement(instance, placement)
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    err = make_console(stderr=True)
+    out = make_console()
     try:
-        schedule = _plan_with_progress(instance, full, host_states, err, quiet)
+        schedule = _plan_with_progress(instance, full, host_states, target, err, quiet)
     except UnreachableTargetError as exc:
-        err.print(f"[bold red]unreachable:[/] {exc.message}", highlight=False)
+        err.print(f"[bold red]unreachable:[/] {exc.message}")
         err.print(f"  hosts: {', '.join(exc.hosts)}", markup=False)
         err.print(f"  VMs:   {', '.join(exc.vms)}", markup=False)
         return EXIT_UNREACHABLE
@@ -65,7 +81,8 @@ def command(inventory: str, target: str, output: str, quiet: bool) -> int:
     report = verify_plan(instance, plan)
     if not report.valid:
         raise InconsistentSolutionError(f"the schedule fails its own checker:\n{report}")
-    write_plan(plan, output)
+    with naming_option("--output"):
+        write_plan(plan, output)
     _summary(out, plan, schedule, Path(output), quiet)
     return EXIT_OK
 
@@ -81,14 +98,27 @@ def _plan_with_progress(
     instance: Instance,
     placement: Mapping[str, str],
     host_states: Mapping[str, str] | None,
+    source: str,
     err: Console,
     quiet: bool,
 ) -> Schedule:
-    """Run the planner, with a progress bar on stderr when the plan has many moves."""
+    """Run the planner, showing progress on stderr when the plan has many moves: a bar on a
+    terminal; off one, where rich shows no bar, a plain line per tenth of the moves for logs."""
     current = {v.name: v.host for v in instance.vms}
     expected = sum(1 for vm, h in placement.items() if current.get(vm) not in (None, h))
-    if quiet or expected < PROGRESS_MIN_MOVES or not err.is_terminal:
-        return plan_migrations(instance, placement, host_states)
+    if quiet or expected < PROGRESS_MIN_MOVES:
+        return plan_migrations(instance, placement, host_states, source=source)
+    if not err.is_terminal:
+        shown = 0
+
+        def line(done: int, total: int) -> None:
+            nonlocal shown
+            step = done * PROGRESS_LINES // max(total, 1)
+            if step > shown:
+                shown = step
+                err.print(f"scheduling moves: {done}/{total}", markup=False)
+
+        return plan_migrations(instance, placement, host_states, progress=line, source=source)
     columns = (TextColumn("scheduling moves"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("schedule", total=expected)
@@ -96,7 +126,7 @@ def _plan_with_progress(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return plan_migrations(instance, placement, host_states, progress=progress)
+        return plan_migrations(instance, placement, host_states, progress=progress, source=source)
 
 
 def _check_target(

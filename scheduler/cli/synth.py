@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
-from rich.console import Console
 
+from scheduler.cli.console import make_console
+from scheduler.cli.paths import check_output_file, check_output_folder, naming_option
 from scheduler.errors import InputError, Problem
 from scheduler.synth import RULE_DENSITIES, SKEWS, SpecError, SynthSpec, synthesize
 
@@ -17,6 +18,10 @@ FORMATS: dict[str, Format] = {"yaml": "yaml", "json": "json", "csv": "csv"}
 _FORMAT_OF_SUFFIX: dict[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _WHERE = "command line"
 _DEFAULT = SynthSpec()
+# Upper bounds only (the spec judges the rest, every problem at once): 10,000 hosts x 1,000,000
+# VMs generate in about 30 s within 1 GiB; far larger sizes ran out of memory with a traceback.
+MAX_HOSTS = 10_000
+MAX_VMS = 1_000_000
 
 # Spec field -> the flag that sets it, so that a problem names what the user typed.
 _FLAG_OF_FIELD = {
@@ -43,8 +48,6 @@ _FLAG_OF_FIELD = {
     "name": "--name",
 }
 
-_console = Console(stderr=True, highlight=False)
-
 
 def _output_format(path: Path, fmt: str | None) -> tuple[Format | None, list[Problem]]:
     """The format asked for with --format, else the one the output's suffix names."""
@@ -63,9 +66,36 @@ def _output_format(path: Path, fmt: str | None) -> tuple[Format | None, list[Pro
     return by_suffix, []
 
 
+def _output_problems(path: Path, fmt: Format | None) -> list[Problem]:
+    """Whether the inventory can be written at ``path`` (a folder for CSV), before generating it."""
+    # Imported here: the writer belongs to the I/O package, which only writing needs.
+    from scheduler.io.csv_folder import FILES
+
+    try:
+        if fmt == "csv":
+            check_output_folder(path, "--output", owned_names=FILES)
+        elif fmt is not None:
+            check_output_file(path, "--output")
+    except InputError as exc:
+        return exc.problems
+    return []
+
+
 @click.command("synth")
-@click.option("--hosts", type=int, default=_DEFAULT.hosts, show_default=True, help="Hosts, every state.")
-@click.option("--vms", type=int, default=_DEFAULT.vms, show_default=True, help="VMs, new ones included.")
+@click.option(
+    "--hosts",
+    type=click.IntRange(max=MAX_HOSTS),
+    default=_DEFAULT.hosts,
+    show_default=True,
+    help=f"Hosts, every state (at most {MAX_HOSTS:,}).",
+)
+@click.option(
+    "--vms",
+    type=click.IntRange(max=MAX_VMS),
+    default=_DEFAULT.vms,
+    show_default=True,
+    help=f"VMs, new ones included (at most {MAX_VMS:,}).",
+)
 @click.option("--seed", type=int, default=_DEFAULT.seed, show_default=True, help="Random seed.")
 @click.option(
     "--load",
@@ -146,6 +176,7 @@ def _output_format(path: Path, fmt: str | None) -> tuple[Format | None, list[Pro
 def command(output: Path, fmt: str | None, **fields: Any) -> int:
     """Write a seeded synthetic cluster: realistic sizes and load, every rule kind, skewed but solvable."""
     chosen, problems = _output_format(output, fmt)
+    problems += _output_problems(output, chosen)
     spec: SynthSpec | None = None
     try:
         spec = SynthSpec(**fields)
@@ -164,9 +195,10 @@ def command(output: Path, fmt: str | None, **fields: Any) -> int:
         raise InputError(
             [Problem(_WHERE, "", _FLAG_OF_FIELD.get(f, f), m) for f, m in exc.problems]
         ) from None
-    write_inventory(instance, output, chosen)
+    with naming_option("--output"):
+        write_inventory(instance, output, chosen)
     seconds = time.perf_counter() - start
-    _console.print(
+    make_console(stderr=True).print(
         f"synth: {instance.num_hosts} hosts, {instance.num_vms} VMs, {len(instance.rules)} rules "
         f"-> {output} ({chosen}) in {seconds:.2f} s",
         markup=False,

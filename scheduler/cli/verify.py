@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 
 from scheduler.check.verify import verify_plan
+from scheduler.cli.console import make_console
+from scheduler.cli.params import InputPath
 from scheduler.io import read_inventory, read_plan
 
 
 @click.command("verify")
-@click.argument("inventory", type=click.Path(exists=True, dir_okay=True))
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
-def command(inventory: str, plan: str) -> int:
-    """Check PLAN against INVENTORY; list every problem. Exit 0 valid, 1 invalid, 2 bad input."""
+@click.argument("inventory", type=InputPath(dir_okay=True))
+@click.argument("plan", type=InputPath())
+@click.option(
+    "--maintenance",
+    multiple=True,
+    metavar="HOST",
+    help="Put HOST in maintenance first, as the plan was made with (repeat).",
+)
+def command(inventory: str, plan: str, maintenance: tuple[str, ...]) -> int:
+    """Check PLAN against INVENTORY; list every problem. Exit 0 valid, 1 invalid, 2 bad input.
+
+    A plan made with ``plan --maintenance HOST`` is checked with the same ``--maintenance HOST``.
+    """
     instance = read_inventory(inventory)
+    if maintenance:
+        # Imported only when asked for: the pipeline loads the solver, which this command never runs.
+        from scheduler.pipeline import with_what_if
+
+        instance = with_what_if(instance, maintenance=maintenance)
     document = read_plan(plan)
     report = verify_plan(instance, document)
-    console = Console()
+    console = make_console()
     if report.valid:
         console.print(
             f"[green]valid[/]: {len(document.migrations)} migrations, "

@@ -3,6 +3,10 @@
 A plan or inventory is written to a temporary file in the destination folder (so that the final
 ``os.replace`` stays on one file system and is atomic) and renamed over the destination only once
 it is complete and flushed to disk.
+
+An ``OSError`` while writing (no such folder, no permission, disk full) becomes a ``WriteError``,
+an ``InputError`` naming the destination, so that a command reports it like any bad path it was
+given rather than with a traceback; the destination is left as it was and no temporary file stays.
 """
 
 from __future__ import annotations
@@ -20,6 +24,22 @@ from typing import Any, Literal
 from scheduler.errors import InputError, Problem
 
 
+class WriteError(InputError):
+    """An output could not be written; ``path`` is unchanged and no temporary file is left.
+
+    ``path`` and ``reason`` are kept apart so that a command can say which of its options named it.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__([Problem(self.path, "", "", f"cannot write: {reason}")])
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def _temp_sibling(path: Path, tag: str) -> Path:
     """A fresh hidden name next to ``path``: same folder, so the final rename is atomic."""
     return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:12]}")
@@ -27,23 +47,29 @@ def _temp_sibling(path: Path, tag: str) -> Path:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder, flushed to disk, then
-    renamed over ``path``. A failure leaves ``path`` as it was and no temporary file behind.
+    renamed over ``path``. A failure leaves ``path`` as it was and no temporary file behind; an
+    ``OSError`` is raised as ``WriteError``.
 
     The temporary file is created with mode 0o666 filtered by the umask, like a plain ``open``,
     so the result has the permissions users expect rather than a temp file's 0o600.
     """
     target = Path(path)
     tmp = _temp_sibling(target, "tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise WriteError(target, _reason(exc)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise WriteError(target, _reason(exc)) from exc
         raise
 
 
@@ -90,7 +116,8 @@ def atomic_folder(path: str | Path, owned_names: frozenset[str]) -> Iterator[Pat
     Only a folder holding nothing but ``owned_names`` (files this writer produces) is replaced:
     anything else in it belongs to the user, and silently deleting it would be worse than refusing.
     Between moving the old folder aside and renaming the new one in, ``path`` briefly does not
-    exist; it never holds a mix of old and new files.
+    exist; it never holds a mix of old and new files. An ``OSError`` while filling or renaming
+    the folder is raised as ``WriteError``.
     """
     target = Path(path)
     if target.exists():
@@ -109,7 +136,10 @@ def atomic_folder(path: str | Path, owned_names: frozenset[str]) -> Iterator[Pat
                 ]
             )
     tmp = _temp_sibling(target, "tmp")
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise WriteError(target, _reason(exc)) from exc
     try:
         yield tmp
         old: Path | None = None
@@ -124,6 +154,8 @@ def atomic_folder(path: str | Path, owned_names: frozenset[str]) -> Iterator[Pat
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise WriteError(target, _reason(exc)) from exc
         raise

@@ -50,7 +50,7 @@ from scheduler.model import (
     PowerActionKind,
 )
 
-TARGET_SOURCE = "target"  # the "file" named by problems in a target given as mappings
+TARGET_SOURCE = "target"  # the default "file" named by problems of the target (see ``source``)
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(moves_done, moves_expected)`` each time a move ends in the simulation."""
@@ -112,6 +112,7 @@ def plan_migrations(
     *,
     reasons: Mapping[str, MoveReason] | None = None,
     progress: ProgressCallback | None = None,
+    source: str = TARGET_SOURCE,
 ) -> Schedule:
     """Schedule the migrations and power actions taking ``instance`` to the target.
 
@@ -119,14 +120,15 @@ def plan_migrations(
     must be named). ``target_host_states`` gives final host states; omitted, hosts keep theirs
     except standby hosts the placement uses, which are powered on. ``reasons`` gives each VM's
     move reason; by default ``maintenance`` when its host is in maintenance, ``dpm`` when its host
-    is powered off at the end, else ``drs``.
+    is powered off at the end, else ``drs``. ``source`` is what problems of the target name as
+    their file (the target's path when it was read from one).
 
     Raises:
         InputError: the target names unknown VMs or hosts, asks a state change no power action
             makes, or sends a VM where it may not go.
         UnreachableTargetError: no capacity-safe order reaches the target.
     """
-    target = _resolve_target(instance, target_placement, target_host_states)
+    target = _resolve_target(instance, target_placement, target_host_states, source)
     planner = _Planner(instance, target, reasons or {}, progress)
     return planner.plan()
 
@@ -143,24 +145,22 @@ class _Target:
 
 
 def _resolve_target(
-    instance: Instance, placement: Mapping[str, str], host_states: Mapping[str, str] | None
+    instance: Instance, placement: Mapping[str, str], host_states: Mapping[str, str] | None, source: str
 ) -> _Target:
     """Check the target's names, state changes and host choices; InputError lists every problem."""
     problems: list[Problem] = []
     host_index = instance.host_index
     for vm in placement:
         if vm not in instance.vm_index:
-            problems.append(Problem(TARGET_SOURCE, f"placement: {vm}", "", "unknown VM"))
+            problems.append(Problem(source, f"placement: {vm}", "", "unknown VM"))
     host_of: list[int] = []
     for v in instance.vms:
         name = placement.get(v.name, v.host)
         if name is None:
-            problems.append(
-                Problem(TARGET_SOURCE, f"placement: {v.name}", "", "a new VM needs a target host")
-            )
+            problems.append(Problem(source, f"placement: {v.name}", "", "a new VM needs a target host"))
             host_of.append(-1)
         elif name not in host_index:
-            problems.append(Problem(TARGET_SOURCE, f"placement: {v.name}", "", f"unknown host {name}"))
+            problems.append(Problem(source, f"placement: {v.name}", "", f"unknown host {name}"))
             host_of.append(-1)
         else:
             host_of.append(host_index[name])
@@ -169,14 +169,14 @@ def _resolve_target(
     if host_states is not None:
         for name, value in host_states.items():
             if name not in host_index:
-                problems.append(Problem(TARGET_SOURCE, f"host_states: {name}", "", "unknown host"))
+                problems.append(Problem(source, f"host_states: {name}", "", "unknown host"))
                 continue
             try:
                 states[host_index[name]] = HostState(value)
             except ValueError:
                 allowed = ", ".join(s.value for s in HostState)
                 problems.append(
-                    Problem(TARGET_SOURCE, f"host_states: {name}", "", f"unknown state {value!r} ({allowed})")
+                    Problem(source, f"host_states: {name}", "", f"unknown state {value!r} ({allowed})")
                 )
     else:
         used = {h for h in host_of if h >= 0}
@@ -195,15 +195,13 @@ def _resolve_target(
         elif now is HostState.UP and final is HostState.STANDBY:
             power_off.append(h)
         else:
-            problems.append(
-                Problem(
-                    TARGET_SOURCE,
-                    f"host_states: {host.name}",
-                    "",
-                    f"{now.value} → {final.value} is no power action (a plan powers up hosts off "
-                    "and standby hosts on; other states change outside plans)",
-                )
+            message = (
+                f"{now.value} → {final.value} is no power action: a plan only powers off hosts that "
+                "are up and powers on hosts in standby; other state changes happen outside plans"
             )
+            if final is HostState.MAINTENANCE:
+                message += " (a target made with --maintenance is scheduled with the same flag)"
+            problems.append(Problem(source, f"host_states: {host.name}", "", message))
 
     compat = compatibility(instance)
     for k, (v, h) in enumerate(zip(instance.vms, host_of, strict=True)):
@@ -213,7 +211,7 @@ def _resolve_target(
         if states[h] is not HostState.UP:
             problems.append(
                 Problem(
-                    TARGET_SOURCE,
+                    source,
                     f"placement: {v.name}",
                     "",
                     f"host {host.name} is {states[h].value} at the end and cannot hold VMs",
@@ -221,9 +219,7 @@ def _resolve_target(
             )
         elif v.host != host.name and not compat.allowed[k, h]:
             why = "; ".join(compat.reasons(v.name, host.name)) or "not allowed"
-            problems.append(
-                Problem(TARGET_SOURCE, f"placement: {v.name}", "", f"cannot go to {host.name}: {why}")
-            )
+            problems.append(Problem(source, f"placement: {v.name}", "", f"cannot go to {host.name}: {why}"))
     if problems:
         raise InputError(problems)
     return _Target(host_of, states, power_on, power_off)

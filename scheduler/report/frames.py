@@ -87,7 +87,8 @@ class Frames:
 
 
 def check_plan_names(instance: Instance, plan: Plan, source: str = "plan") -> None:
-    """Raise ``InputError`` when the plan names a VM or host the inventory does not know.
+    """Raise ``InputError`` when the plan names a VM or host the inventory does not know; the
+    problems name ``source`` as their file (pass the plan's path when it was read from one).
 
     Why: a plan made for another inventory would give a report full of wrong numbers, not an error.
     """
@@ -130,9 +131,10 @@ def state_metrics(instance: Instance, plan: Plan, when: str) -> dict[str, Any] |
     return cluster_metrics(instance, plan.placement, plan.host_states).to_dict()
 
 
-def to_frames(instance: Instance, plan: Plan) -> Frames:
-    """Tidy DataFrames of ``plan`` applied to ``instance`` (names checked first, ``InputError`` if not)."""
-    check_plan_names(instance, plan)
+def to_frames(instance: Instance, plan: Plan, source: str = "plan") -> Frames:
+    """Tidy DataFrames of ``plan`` applied to ``instance`` (names checked first, ``InputError`` if not;
+    ``source``, the plan's path when it was read from a file, is the file its problems name)."""
+    check_plan_names(instance, plan, source)
     before = state_metrics(instance, plan, "before")
     after = state_metrics(instance, plan, "after")
     return Frames(

@@ -73,6 +73,19 @@ def test_state_transitions() -> None:
     assert codes(check_placement(inst, {"x": "u"}, {**ok, "u": "asleep"})) == ["host.state"]
 
 
+def test_a_host_put_in_maintenance_hints_at_the_what_if_flag() -> None:
+    """A plan made with ``--maintenance`` fails against the inventory it started from: say why."""
+    inst = make_instance([host("u"), host("v")], [vm("x", "u")])
+    found = check_placement(inst, {"x": "u"}, {"u": "up", "v": "maintenance"})
+    assert codes(found) == ["host.state"]
+    assert found[0].message == (
+        "host v: cannot go from up to maintenance "
+        "(a plan made with --maintenance is verified with the same flag)"
+    )
+    other = check_placement(inst, {"x": "u"}, {"u": "up", "v": "down"})
+    assert [f.message for f in other] == ["host v: cannot go from up to down"]
+
+
 def test_compat_is_checked_for_moved_vms_only() -> None:
     """x runs on h1, which lacks ds-2 that x uses: staying is fine, moving to h2 (also lacking it) is not."""
     hosts = [

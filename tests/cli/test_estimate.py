@@ -61,6 +61,9 @@ def test_working_set_flags() -> None:
     assert json.loads(result.output)["iterations"] >= 2
 
 
+SWEEP = ["--memory-mib", "1024", "--sweep", "memory", "--sweep-from", "1", "--sweep-to", "2"]
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [
@@ -69,6 +72,9 @@ def test_working_set_flags() -> None:
         (["--memory-mib", "1024", "--hypervisor", "hyperv"], "--hypervisor"),
         (["--memory-mib", "1024", "--share", "1.5"], "--share"),
         (["--memory-mib", "1024", "--sweep", "memory"], "--sweep"),
+        (["--memory-mib", "1024", "--downtime-limit-ms", "0"], "--downtime-limit-ms"),
+        ([*SWEEP, "--sweep-steps", "10000000"], "--sweep-steps"),
+        ([*SWEEP, "--plot", "missing/sweep.png"], "--plot"),
     ],
 )
 def test_bad_values_are_input_errors(args: list[str], field: str) -> None:

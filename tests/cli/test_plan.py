@@ -156,6 +156,13 @@ def test_infeasible_inventory_exits_1_and_still_writes_the_plan(
         pytest.param(["--measure", "disk"], id="unknown-measure"),
         pytest.param(["--max-migrations", "-1"], id="negative-budget"),
         pytest.param(["--time-limit", "0"], id="zero-time-limit"),
+        pytest.param(["--time-limit", "nan"], id="nan-time-limit"),
+        pytest.param(["--time-limit", "inf"], id="infinite-time-limit"),
+        pytest.param(["--seed", "-5"], id="negative-seed"),
+        pytest.param(["--seed", "3000000000"], id="seed-beyond-int32"),
+        pytest.param(["--seed", "99999999999999999999999"], id="huge-seed"),
+        pytest.param(["--workers", "1099511627776"], id="huge-workers"),
+        pytest.param(["--max-migrations", "99999999999999999999999"], id="huge-budget"),
     ],
 )
 def test_bad_flag_exits_2_and_writes_nothing(tmp_path: Path, flags: list[str]):
@@ -231,12 +238,15 @@ def test_plan_replaces_an_old_file_and_leaves_no_temporary_files(tmp_path: Path)
     assert sorted(p.name for p in out_dir.iterdir()) == ["plan.json"]
 
 
-def test_failed_write_keeps_the_old_plan_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """If the final rename fails, the previous plan is still there, complete, and no temp file is left."""
+def test_failed_write_keeps_the_old_plan_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """If the final rename fails, the previous plan is still there, complete, and no temp file is
+    left; the user reads why, under the option that named the file, with exit status 2."""
     import scheduler.io.atomic as atomic
 
     def refuse(src: object, dst: object) -> None:
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     inventory = write(tmp_path, hot_cluster())
     out_dir = tmp_path / "out"
@@ -244,8 +254,101 @@ def test_failed_write_keeps_the_old_plan_whole(tmp_path: Path, monkeypatch: pyte
     out = out_dir / "plan.json"
     out.write_text("previous plan\n")
     monkeypatch.setattr(atomic.os, "replace", refuse)
-    with pytest.raises((OSError, SystemExit)):
-        main(["plan", str(inventory), "-o", str(out), *QUICK])
+    assert run(str(inventory), "-o", str(out), *QUICK) == 2
     monkeypatch.undo()
     assert out.read_text() == "previous plan\n"
     assert sorted(p.name for p in out_dir.iterdir()) == ["plan.json"]
+    assert f"--output: cannot write {out}: No space left on device" in capsys.readouterr().err
+
+
+# -- output paths, checked before the solve ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        pytest.param(
+            "missing/p.json", "cannot write {tmp}/missing/p.json: no folder {tmp}/missing", id="no-folder"
+        ),
+        pytest.param("inventory.yaml/p.json", "{tmp}/inventory.yaml is not a folder", id="file-as-folder"),
+        pytest.param(".", "is a directory", id="folder"),
+        pytest.param(
+            "inventory.yaml", "is the inventory; writing there would replace it", id="the-inventory"
+        ),
+    ],
+)
+def test_bad_output_path_exits_2_before_the_solve(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output: str,
+    message: str,
+):
+    def no_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the output path is checked before solving")
+
+    monkeypatch.setattr(plan_command, "make_plan", no_solve)
+    inventory = write(tmp_path, hot_cluster())
+    before = inventory.read_text()
+    assert run(str(inventory), "-o", str(tmp_path / output), *QUICK) == 2
+    err = capsys.readouterr().err
+    assert "--output" in err
+    assert message.format(tmp=tmp_path) in err
+    assert inventory.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.yaml"]
+
+
+# -- what is printed --------------------------------------------------------------------------------
+
+
+def test_levels_print_seconds_and_readable_counts():
+    assert plan_command._amount(1902, "0.1 s") == "190.2 s"
+    assert plan_command._amount(1152560.0, "variance units beyond tolerance") == (
+        "1,152,560 variance units beyond tolerance"
+    )
+    assert plan_command._amount(2.5, "hosts") == "2.50 hosts"
+
+
+def test_dpm_level_is_shown_only_with_dpm_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """With DPM off the optimizer still reports its (fixed) hosts-on level: not worth a line."""
+    inventory = write(tmp_path, hot_cluster())
+    status, plan = plan_at(inventory, tmp_path / "off.json", "--no-dpm")
+    assert status == 0
+    assert plan_command.DPM_LEVEL in [level["level"] for level in plan.metrics["levels"]]
+    capsys.readouterr()
+    run(str(inventory), "-o", str(tmp_path / "off.json"), "--time-limit", "2", "--workers", "2", "--no-dpm")
+    assert "level dpm hosts on" not in capsys.readouterr().out
+    run(str(inventory), "-o", str(tmp_path / "on.json"), "--time-limit", "2", "--workers", "2", "--dpm")
+    assert "level dpm hosts on: 1 hosts" in capsys.readouterr().out
+
+
+def test_progress_is_a_line_per_event_off_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """rich hides its spinner when stderr is no terminal; batch logs still show the search."""
+    real = plan_command.make_plan
+
+    def with_events(instance: Any, options: Any) -> Any:
+        options.progress("drs imbalance", "solving from 12 (1.0 s budget)")
+        options.progress("drs imbalance", "3 units (bound 3)")
+        return real(instance, options)
+
+    monkeypatch.setattr(plan_command, "make_plan", with_events)
+    inventory = write(tmp_path, hot_cluster())
+    args = [str(inventory), "-o", str(tmp_path / "plan.json"), "--time-limit", "2", "--workers", "2"]
+    assert run(*args) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith(" s] drs imbalance: solving from 12 (1.0 s budget)")
+    assert lines[1].endswith(" s] drs imbalance: 3 units (bound 3)")
+    assert all(line.startswith("[") for line in lines)
+    assert run(*args, "-q") == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_quiet_summary_is_one_line_off_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    inventory = write(tmp_path, hot_cluster())
+    out = tmp_path / ("a-rather-long-folder-name-" * 4) / "plan.json"
+    out.parent.mkdir()
+    assert run(str(inventory), "-o", str(out), *QUICK) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith(f"written to {out}")

@@ -74,14 +74,20 @@ def test_malformed_plan_exits_2_and_writes_nothing(tmp_path: Path):
     assert not out.exists()
 
 
-def test_plan_for_another_inventory_exits_2_and_writes_nothing(plan_file: Path, tmp_path: Path):
+def test_plan_for_another_inventory_exits_2_and_writes_nothing(
+    plan_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     data = json.loads(plan_file.read_text())
     data["placement"]["ghost-01"] = "cna-99"
+    data["migrations"][0]["vm"] = "ghost-02"
     plan_file.write_text(json.dumps(data))
     out = tmp_path / "report"
     assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 2
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+    err = capsys.readouterr().err
+    assert f"{plan_file}: placement.ghost-01: vm: unknown VM 'ghost-01'" in err
+    assert f"{plan_file}: migrations[0]: vm: unknown VM 'ghost-02'" in err
 
 
 def test_missing_inventory_exits_2(plan_file: Path, tmp_path: Path):
@@ -112,3 +118,48 @@ def test_folder_with_foreign_files_exits_2(plan_file: Path, tmp_path: Path):
     (out / "keep.me").write_text("x")
     assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 2
     assert [p.name for p in out.iterdir()] == ["keep.me"]
+
+
+def test_missing_parent_folder_exits_2_and_creates_nothing(
+    plan_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """Missing parents are not created: a mistyped path is reported, not turned into folders."""
+    out = tmp_path / "missing" / "deeper" / "report"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 2
+    assert f"--output: cannot write {out}: no folder {out.parent}" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_output_that_is_a_file_exits_2(plan_file: Path, tmp_path: Path):
+    assert run("report", str(DEMO), str(plan_file), "-o", str(plan_file)) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_folder_with_foreign_files_is_refused_before_rendering(
+    plan_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    def no_render(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the output folder is checked before the report is built")
+
+    monkeypatch.setattr("scheduler.report.writer.build_report", no_render)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "keep.me").write_text("x")
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 2
+
+
+def test_failed_write_exits_2_and_keeps_the_previous_report(
+    plan_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out), "--dpi", "50") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def disk_full(*_args: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("scheduler.report.writer.render_markdown", disk_full)
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out), "--dpi", "50") == 2
+    assert f"--output: cannot write {out}: No space left on device" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "report"]

@@ -114,7 +114,8 @@ def test_bad_target_is_an_input_error_and_writes_nothing(inventory: Path, tmp_pa
     out = tmp_path / "plan.json"
     with pytest.raises(InputError) as info:
         invoke(str(inventory), str(target), "-o", str(out))
-    assert "unknown VM" in str(info.value)
+    assert f"{target}: placement: ghost: unknown VM" in str(info.value)
+    assert {p.file for p in info.value.problems} == {str(target)}
     assert not out.exists()
 
 
@@ -123,3 +124,73 @@ def test_target_without_placement_is_an_input_error(inventory: Path, tmp_path: P
     target.write_text(yaml.safe_dump({"host_states": {"a": "up"}}))
     with pytest.raises(InputError):
         invoke(str(inventory), str(target), "-o", str(tmp_path / "plan.json"))
+
+
+# -- output paths, progress ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        pytest.param("missing/plan.json", "no folder", id="no-folder"),
+        pytest.param(
+            "inventory.yaml", "is the inventory; writing there would replace it", id="the-inventory"
+        ),
+        pytest.param("target.yaml", "is the target; writing there would replace it", id="the-target"),
+    ],
+)
+def test_bad_output_path_is_refused_before_scheduling(
+    inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, message: str
+):
+    import scheduler.cli.schedule as schedule_command
+
+    def no_schedule(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the output path is checked before scheduling")
+
+    monkeypatch.setattr(schedule_command, "plan_migrations", no_schedule)
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump({"placement": {"x": "b", "y": "a"}}))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(InputError) as info:
+        invoke(str(inventory), str(target), "-o", str(tmp_path / output))
+    (problem,) = info.value.problems
+    assert problem.field == "--output"
+    assert message in problem.message
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_failed_write_is_an_input_error_naming_the_option(
+    inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import scheduler.io.atomic as atomic
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump({"placement": {"x": "b", "y": "a"}}))
+    out = tmp_path / "plan.json"
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(InputError) as info:
+        invoke(str(inventory), str(target), "-o", str(out))
+    assert str(info.value) == f"command line: --output: cannot write {out}: No space left on device"
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.yaml", "target.yaml"]
+
+
+def test_progress_off_a_terminal_is_plain_lines(
+    inventory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """rich hides its progress bar when stderr is no terminal; batch logs get lines instead."""
+    import scheduler.cli.schedule as schedule_command
+
+    monkeypatch.setattr(schedule_command, "PROGRESS_MIN_MOVES", 1)
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump({"placement": {"x": "b", "y": "a"}}))
+    assert invoke(str(inventory), str(target), "-o", str(tmp_path / "plan.json")) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines
+    assert all(line.startswith("scheduling moves: ") for line in lines)
+    assert lines[-1] == "scheduling moves: 3/3"
+    assert invoke(str(inventory), str(target), "-o", str(tmp_path / "plan.json"), "-q") == 0
+    assert capsys.readouterr().err == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from scheduler.io import (
     read_inventory,
     write_inventory,
 )
+from scheduler.io.atomic import WriteError, atomic_folder
 from scheduler.io.writer import InventoryFormat
 from scheduler.model import (
     VM,
@@ -153,10 +155,60 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match="disk full") as info:
         atomic_write_text(target, "new")
+    assert info.value.path == str(target)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(lambda root: root / "missing" / "plan.json", id="missing-folder"),
+        pytest.param(lambda root: root / "file.txt" / "plan.json", id="file-as-folder"),
+        pytest.param(lambda root: root / "folder", id="folder-as-file"),
+    ],
+)
+def test_atomic_write_to_an_impossible_path_is_a_write_error_naming_it(
+    tmp_path: Path, where: Callable[[Path], Path]
+) -> None:
+    """Not a traceback: an InputError (exit 2 in the CLI) naming the path, nothing left behind."""
+    (tmp_path / "file.txt").write_text("mine")
+    (tmp_path / "folder").mkdir()
+    target = where(tmp_path)
+    with pytest.raises(WriteError) as info:
+        atomic_write_text(target, "new")
+    assert [p.file for p in info.value.problems] == [str(target)]
+    assert "cannot write" in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "folder"]
+    assert list((tmp_path / "folder").iterdir()) == []
+    assert (tmp_path / "file.txt").read_text() == "mine"
+
+
+def test_atomic_folder_turns_a_failed_write_into_a_write_error_and_keeps_the_old_folder(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "a.txt").write_text("old")
+
+    def fill_then_fail() -> None:
+        with atomic_folder(target, frozenset({"a.txt"})) as tmp:
+            (tmp / "a.txt").write_text("new")
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(WriteError, match="No space left") as info:
+        fill_then_fail()
+    assert info.value.path == str(target)
+    assert (target / "a.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+    with (
+        pytest.raises(WriteError, match="No such file"),
+        atomic_folder(tmp_path / "missing" / "r", frozenset()),
+    ):
+        pass
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
 
 
 def test_atomic_write_replaces_and_keeps_default_permissions(tmp_path: Path) -> None:
@@ -210,7 +262,7 @@ def test_failed_inventory_write_leaves_nothing_half_written(
     write_inventory(demo, target, fmt)
     before = target.read_bytes()
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("interrupted")))
-    with pytest.raises(OSError, match="interrupted"):
+    with pytest.raises(WriteError, match="interrupted"):
         write_inventory(_odd_instance(), target, fmt)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -258,6 +258,23 @@ def test_unknown_names_and_impossible_transitions_are_input_errors():
     assert "maintenance → up" in text
 
 
+def test_target_problems_name_the_given_source_and_say_which_power_actions_exist():
+    inst = cluster([host("a"), host("b")], [vm("x", "a")])
+    with pytest.raises(InputError) as info:
+        plan_migrations(inst, {"ghost": "a"}, {"b": "maintenance"}, source="t.yaml")
+    assert {p.file for p in info.value.problems} == {"t.yaml"}
+    text = str(info.value)
+    assert "t.yaml: placement: ghost: unknown VM" in text
+    assert (
+        "up → maintenance is no power action: a plan only powers off hosts that are up and powers on "
+        "hosts in standby; other state changes happen outside plans (a target made with --maintenance "
+        "is scheduled with the same flag)"
+    ) in text
+    with pytest.raises(InputError) as default:
+        plan_migrations(inst, {"ghost": "a"})
+    assert [p.file for p in default.value.problems] == ["target"]
+
+
 def test_host_over_capacity_takes_nothing_until_back_within_capacity():
     """``hot`` starts over capacity; it gets ``in`` only after ``out`` has left it."""
     hosts = [host("hot", memory_mib=8 * GIB), host("a", memory_mib=16 * GIB), host("b", memory_mib=16 * GIB)]
