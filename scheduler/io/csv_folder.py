@@ -18,7 +18,7 @@ from typing import Any
 
 from scheduler.io.atomic import atomic_folder
 from scheduler.io.validate import Problems
-from scheduler.io.yaml_json import dump_yaml, load_yaml
+from scheduler.io.yaml_json import decode_utf8, dump_yaml, load_yaml
 
 LIST_SEPARATOR = ";"
 
@@ -113,70 +113,105 @@ _SECTIONS = (
 )
 
 
-def _read_rows(
-    path: Path, file_name: str, columns: Mapping[str, _Convert], p: Problems
-) -> tuple[list[dict[str, Any]], list[int]]:
-    """The rows of one CSV file as nested mappings, with the line number each row starts on."""
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
+def _read_text(path: Path, file_name: str, p: Problems) -> str | None:
+    """The text of a CSV file, or ``None`` with the problem recorded (unreadable, not UTF-8)."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except OSError as exc:
         p.add(file_name, "", f"cannot read: {exc}")
-        return rows, lines
-    with handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = next(reader, None)
-            if header is None:
-                p.add(file_name, "", "empty file: expected a header line")
-                return rows, lines
-            header = [h.strip() for h in header]
-            plan: list[tuple[int, str, str | None, _Convert]] = []  # (cell index, key, subkey, convert)
-            for i, column in enumerate(header):
-                convert = columns.get(column)
-                if convert is None:
-                    p.add(f"{file_name} line 1", column, "unknown column; expected: " + ", ".join(columns))
-                    continue
-                top, _, nested = column.partition(".")
-                plan.append((i, top, nested or None, convert))
-            if "name" not in header:
-                p.add(f"{file_name} line 1", "name", "missing column (required)")
-            width = len(header)
+        return None
+    text = decode_utf8(data)
+    if isinstance(text, tuple):
+        line, column, byte = text
+        p.add(
+            f"{file_name} line {line}",
+            "",
+            f"not UTF-8: byte 0x{byte:02x} at column {column} (save the file as UTF-8)",
+        )
+        return None
+    return text
+
+
+def _read_rows(
+    path: Path, file_name: str, columns: Mapping[str, _Convert], p: Problems
+) -> tuple[list[dict[str, Any]], list[int], bool]:
+    """The rows of one CSV file as nested mappings, with the line number each row starts on, and
+    whether the rows mean anything (``False`` after a problem that would make every row wrong)."""
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    text = _read_text(path, file_name, p)
+    if text is None:
+        return rows, lines, False  # every name defined in the file would be reported as unknown
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            p.add(file_name, "", "empty file: expected a header line")
+            return rows, lines, True
+        header = [h.strip() for h in header]
+        plan: list[tuple[int, str, str | None, _Convert]] = []  # (cell index, key, subkey, convert)
+        first_at: dict[str, int] = {}
+        repeated = False
+        for i, column in enumerate(header):
+            convert = columns.get(column)
+            if convert is None:
+                p.add(f"{file_name} line 1", column, "unknown column; expected: " + ", ".join(columns))
+                continue
+            if column in first_at:
+                # Which of the two cells holds the value is anyone's guess; reading on would bury
+                # this under a message per row about whichever cell lost.
+                p.add(
+                    f"{file_name} line 1",
+                    column,
+                    f"duplicate column (columns {first_at[column] + 1} and {i + 1})",
+                )
+                repeated = True
+                continue
+            first_at[column] = i
+            top, _, nested = column.partition(".")
+            plan.append((i, top, nested or None, convert))
+        if repeated:
+            return rows, lines, False
+        if "name" not in header:
+            p.add(f"{file_name} line 1", "name", "missing column (required)")
+        width = len(header)
+        start = reader.line_num + 1
+        for cells in reader:
+            line = start
             start = reader.line_num + 1
-            for cells in reader:
-                line = start
-                start = reader.line_num + 1
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue  # a blank line
-                if len(cells) != width:
-                    p.add(f"{file_name} line {line}", "", f"{len(cells)} cells, the header has {width}")
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue  # a blank line
+            if len(cells) != width:
+                p.add(f"{file_name} line {line}", "", f"{len(cells)} cells, the header has {width}")
+                continue
+            row: dict[str, Any] = {}
+            for i, key, sub, convert in plan:
+                cell = cells[i]
+                if not cell or cell.isspace():
                     continue
-                row: dict[str, Any] = {}
-                for i, key, sub, convert in plan:
-                    cell = cells[i]
-                    if not cell or cell.isspace():
-                        continue
-                    value = convert(cell)
-                    if sub is None:
-                        row[key] = value
-                    else:
-                        row.setdefault(key, {})[sub] = value
-                rows.append(row)
-                lines.append(line)
-        except csv.Error as exc:
-            p.add(f"{file_name} line {reader.line_num}", "", f"malformed CSV: {exc}")
-    return rows, lines
+                value = convert(cell)
+                if sub is None:
+                    row[key] = value
+                else:
+                    row.setdefault(key, {})[sub] = value
+            rows.append(row)
+            lines.append(line)
+    except csv.Error as exc:
+        p.add(f"{file_name} line {reader.line_num}", "", f"malformed CSV: {exc}")
+    return rows, lines, True
 
 
 def read_csv_folder(folder: Path, p: Problems) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """The inventory mapping of a CSV folder, and per section the line number of each row.
 
     Structural problems (missing files, unknown columns, ragged rows) go to ``p``; the caller
-    validates the mapping with the same ``p`` so that all problems are reported together.
+    validates the mapping with the same ``p`` so that all problems are reported together. A file
+    that cannot be read, or a header naming a column twice, raises here instead: every row of the
+    file would be missing or suspect, and the validator would bury the cause under those rows.
     """
     data: dict[str, Any] = {}
     lines: dict[str, list[int]] = {}
+    unusable = False
     policy_path = folder / POLICY_YAML
     if policy_path.exists():
         policy = load_yaml(policy_path, str(folder / POLICY_YAML))
@@ -196,7 +231,11 @@ def read_csv_folder(folder: Path, p: Problems) -> tuple[dict[str, Any], dict[str
             data[section] = []
             lines[section] = []
             continue
-        data[section], lines[section] = _read_rows(path, file_name, columns, p)
+        data[section], lines[section], usable = _read_rows(path, file_name, columns, p)
+        unusable = unusable or not usable
+    if unusable:
+        # Validating the other files against a missing or suspect one would only add noise.
+        p.raise_if_any()
     return data, lines
 
 

@@ -68,6 +68,26 @@ MIGRATION_KEYS = frozenset(
 INVENTORY_SUFFIXES = (".yaml", ".yml", ".json")
 THRESHOLD_MIN, THRESHOLD_MAX = 1, 5
 
+# Bounds of the numeric fields (docs/inventory.md, "Bounds"). Each lies far beyond any real
+# machine, so it never rejects a real inventory; together they keep every sum the solver forms
+# over a 100,000-VM cluster far inside int64 and CP-SAT's integer range (Σ memory_mib over
+# 100,000 VMs is about 1.1e14; a host's admitted memory is at most 1.1e11 MiB), which a single
+# unbounded value (a demand of 2**62 MHz, an overcommit of 1e15) overflows.
+MAX_CPU_MHZ = 10_000_000  # 10 THz: over twice an 8-socket server of 128 cores at 4 GHz
+MAX_MEMORY_MIB = 2**30  # 1 PiB: over 20 times the largest single-system memory (48 TiB)
+MAX_VCPUS = 16_384  # four times the most vCPUs any hypervisor gives one VM (KVM: 4,096)
+MAX_GENERATION = 1_000_000  # an ordinal: room for years or model numbers used as generations
+MAX_DIRTY_RATE_MIBPS = 10_000_000  # about 10 TiB/s, above any server's memory bandwidth
+MAX_POWER_W = 100_000  # 100 kW: ten times the most power-hungry server, a whole rack's feed
+MAX_BOOT_S = 86_400  # a day: the slowest large servers boot in well under an hour
+MAX_MEMORY_OVERCOMMIT = 100.0  # page sharing, ballooning and compression reach 2 to 10 times
+MAX_MIN_HOSTS_ON = 100_000  # more hosts than any cluster holds
+MIN_NETWORK_GBPS = 0.01  # 10 Mbit/s: a 64 GiB VM takes 16 hours; keeps move times finite
+MAX_NETWORK_GBPS = 10_000.0  # 10 Tbit/s: a dozen bonded 800 Gbit/s links
+MAX_CONCURRENT_PER_HOST = 1_000  # hypervisors allow 4 to 16; a thousand would starve every move
+MAX_DOWNTIME_LIMIT_MS = 2_000_000.0  # QEMU's own maximum downtime-limit (2,000 s)
+MAX_MIGRATION_TIMEOUT_S = 604_800.0  # a week: no live migration runs that long
+
 _HOST_STATES = tuple(s.value for s in HostState)
 _RULE_KINDS = tuple(k.value for k in RuleKind)
 _RULE_MODES = tuple(m.value for m in HostRuleMode)
@@ -147,6 +167,7 @@ def _parse(data: Any, p: Problems, loc: _Locator) -> Instance:
     vms = _vms(p, loc, data)
     host_index = {h.name: h for h in hosts}
     vm_names = {v.name for v, _ in vms}
+    _check_imc_vendor(p, loc.part("policy"), policy, hosts)
     _check_placements(p, vms, host_index)
     vm_groups = _groups(p, loc.part("vm_groups"), data, "vm_groups", vm_names, "VM")
     host_groups = _groups(p, loc.part("host_groups"), data, "host_groups", host_index.keys(), "host")
@@ -234,12 +255,27 @@ def _policy(p: Problems, entry: str, data: Mapping[str, Any]) -> Policy:
         threshold=_threshold(p, entry, dpm_m, d.DEFAULT_DPM_THRESHOLD, "dpm.threshold"),
         target_utilization=_target_band(p, entry, dpm_m),
         min_hosts_on=get_int(
-            p, entry, dpm_m, "min_hosts_on", d.DEFAULT_DPM_MIN_HOSTS_ON, minimum=0, field="dpm.min_hosts_on"
+            p,
+            entry,
+            dpm_m,
+            "min_hosts_on",
+            d.DEFAULT_DPM_MIN_HOSTS_ON,
+            minimum=0,
+            maximum=MAX_MIN_HOSTS_ON,
+            field="dpm.min_hosts_on",
         ),
     )
 
     # Below 1.0 would reserve host memory that no VM may use: not what the setting is for.
-    overcommit = get_number(p, entry, m, "memory_overcommit", d.DEFAULT_MEMORY_OVERCOMMIT, minimum=1.0)
+    overcommit = get_number(
+        p,
+        entry,
+        m,
+        "memory_overcommit",
+        d.DEFAULT_MEMORY_OVERCOMMIT,
+        minimum=1.0,
+        maximum=MAX_MEMORY_OVERCOMMIT,
+    )
 
     imc: CpuModel | None = None
     imc_m = get_mapping(p, entry, m, "imc", "imc")
@@ -247,14 +283,24 @@ def _policy(p: Problems, entry: str, data: Mapping[str, Any]) -> Policy:
         check_keys(p, entry, imc_m, CPU_KEYS, "imc.")
         imc = CpuModel(
             vendor=get_str(p, entry, imc_m, "vendor", field="imc.vendor"),
-            generation=get_int(p, entry, imc_m, "generation", minimum=0, field="imc.generation"),
+            generation=get_int(
+                p, entry, imc_m, "generation", minimum=0, maximum=MAX_GENERATION, field="imc.generation"
+            ),
         )
 
     mig_m = get_mapping(p, entry, m, "migration", "migration") or {}
     check_keys(p, entry, mig_m, MIGRATION_KEYS, "migration.")
     timeout_s: float | None = None
     if mig_m.get("timeout_s") is not None:
-        timeout_s = get_number(p, entry, mig_m, "timeout_s", positive=True, field="migration.timeout_s")
+        timeout_s = get_number(
+            p,
+            entry,
+            mig_m,
+            "timeout_s",
+            positive=True,
+            maximum=MAX_MIGRATION_TIMEOUT_S,
+            field="migration.timeout_s",
+        )
     migration = MigrationPolicy(
         network_gbps=get_number(
             p,
@@ -263,6 +309,8 @@ def _policy(p: Problems, entry: str, data: Mapping[str, Any]) -> Policy:
             "network_gbps",
             d.DEFAULT_NETWORK_GBPS,
             positive=True,
+            minimum=MIN_NETWORK_GBPS,
+            maximum=MAX_NETWORK_GBPS,
             field="migration.network_gbps",
         ),
         max_concurrent_per_host=get_int(
@@ -272,6 +320,7 @@ def _policy(p: Problems, entry: str, data: Mapping[str, Any]) -> Policy:
             "max_concurrent_per_host",
             d.DEFAULT_MAX_CONCURRENT_PER_HOST,
             minimum=1,
+            maximum=MAX_CONCURRENT_PER_HOST,
             field="migration.max_concurrent_per_host",
         ),
         downtime_limit_ms=get_number(
@@ -281,6 +330,7 @@ def _policy(p: Problems, entry: str, data: Mapping[str, Any]) -> Policy:
             "downtime_limit_ms",
             d.DEFAULT_DOWNTIME_LIMIT_MS,
             positive=True,
+            maximum=MAX_DOWNTIME_LIMIT_MS,
             field="migration.downtime_limit_ms",
         ),
         hypervisor=get_str(
@@ -346,7 +396,14 @@ def _hosts(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[Host]:
             cpu = CpuModel(
                 vendor=get_str(p, entry, cpu_m, "vendor", d.DEFAULT_CPU_VENDOR, field="cpu.vendor"),
                 generation=get_int(
-                    p, entry, cpu_m, "generation", d.DEFAULT_CPU_GENERATION, minimum=0, field="cpu.generation"
+                    p,
+                    entry,
+                    cpu_m,
+                    "generation",
+                    d.DEFAULT_CPU_GENERATION,
+                    minimum=0,
+                    maximum=MAX_GENERATION,
+                    field="cpu.generation",
                 ),
             )
         power = default_power
@@ -355,11 +412,34 @@ def _hosts(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[Host]:
             check_keys(p, entry, power_m, POWER_KEYS, "power.")
             power = PowerModel(
                 idle_w=get_number(
-                    p, entry, power_m, "idle_w", d.DEFAULT_IDLE_W, minimum=0, field="power.idle_w"
+                    p,
+                    entry,
+                    power_m,
+                    "idle_w",
+                    d.DEFAULT_IDLE_W,
+                    minimum=0,
+                    maximum=MAX_POWER_W,
+                    field="power.idle_w",
                 ),
-                max_w=get_number(p, entry, power_m, "max_w", d.DEFAULT_MAX_W, minimum=0, field="power.max_w"),
+                max_w=get_number(
+                    p,
+                    entry,
+                    power_m,
+                    "max_w",
+                    d.DEFAULT_MAX_W,
+                    minimum=0,
+                    maximum=MAX_POWER_W,
+                    field="power.max_w",
+                ),
                 boot_s=get_number(
-                    p, entry, power_m, "boot_s", d.DEFAULT_BOOT_S, minimum=0, field="power.boot_s"
+                    p,
+                    entry,
+                    power_m,
+                    "boot_s",
+                    d.DEFAULT_BOOT_S,
+                    minimum=0,
+                    maximum=MAX_BOOT_S,
+                    field="power.boot_s",
                 ),
             )
             if power.max_w < power.idle_w:
@@ -367,8 +447,8 @@ def _hosts(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[Host]:
         state = get_str(p, entry, m, "state", HostState.UP.value, choices=_HOST_STATES, what="host state")
         host = Host(
             name=name or "",
-            cpu_mhz=get_int(p, entry, m, "cpu_mhz", minimum=1),
-            memory_mib=get_int(p, entry, m, "memory_mib", minimum=1),
+            cpu_mhz=get_int(p, entry, m, "cpu_mhz", minimum=1, maximum=MAX_CPU_MHZ),
+            memory_mib=get_int(p, entry, m, "memory_mib", minimum=1, maximum=MAX_MEMORY_MIB),
             cpu=cpu,
             datastores=frozenset(get_names(p, entry, m, "datastores")),
             networks=frozenset(get_names(p, entry, m, "networks")),
@@ -394,11 +474,11 @@ def _vms(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[tuple[VM, 
         host = m.get("host")
         if host is not None:
             host = check_name(p, entry, "host", host)
-        memory_mib = get_int(p, entry, m, "memory_mib", minimum=1)
-        memory_demand_mib = get_int(p, entry, m, "memory_demand_mib", minimum=0)
+        memory_mib = get_int(p, entry, m, "memory_mib", minimum=1, maximum=MAX_MEMORY_MIB)
+        memory_demand_mib = get_int(p, entry, m, "memory_demand_mib", minimum=0, maximum=MAX_MEMORY_MIB)
         nonzero_mib: int | None = None
         if m.get("nonzero_mib") is not None:
-            nonzero_mib = get_int(p, entry, m, "nonzero_mib", minimum=0)
+            nonzero_mib = get_int(p, entry, m, "nonzero_mib", minimum=0, maximum=MAX_MEMORY_MIB)
         if memory_mib > 0:
             if memory_demand_mib > memory_mib:
                 p.add(entry, "memory_demand_mib", f"{memory_demand_mib} exceeds memory_mib {memory_mib}")
@@ -407,11 +487,13 @@ def _vms(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[tuple[VM, 
         vm = VM(
             name=name or "",
             host=host,
-            vcpus=get_int(p, entry, m, "vcpus", minimum=1),
+            vcpus=get_int(p, entry, m, "vcpus", minimum=1, maximum=MAX_VCPUS),
             memory_mib=memory_mib,
-            cpu_demand_mhz=get_int(p, entry, m, "cpu_demand_mhz", minimum=0),
+            cpu_demand_mhz=get_int(p, entry, m, "cpu_demand_mhz", minimum=0, maximum=MAX_CPU_MHZ),
             memory_demand_mib=memory_demand_mib,
-            dirty_rate_mibps=get_number(p, entry, m, "dirty_rate_mibps", dirty_default, minimum=0),
+            dirty_rate_mibps=get_number(
+                p, entry, m, "dirty_rate_mibps", dirty_default, minimum=0, maximum=MAX_DIRTY_RATE_MIBPS
+            ),
             datastores=frozenset(get_names(p, entry, m, "datastores")),
             networks=frozenset(get_names(p, entry, m, "networks")),
             drs_enabled=get_bool(p, entry, m, "drs_enabled", drs_default),
@@ -423,6 +505,22 @@ def _vms(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[tuple[VM, 
         if name is not None and _check_unique(p, seen, name, entry, loc.position("vms", i), "VM"):
             vms.append((vm, entry))
     return vms
+
+
+def _check_imc_vendor(p: Problems, entry: str, policy: Policy, hosts: Sequence[Host]) -> None:
+    """An IMC baseline names the CPU vendor of the cluster's hosts. One that no host has is a
+    mistake (a typo, a case slip), not a setting: it would leave no host for any new VM."""
+    imc = policy.imc
+    if imc is None or not imc.vendor or not hosts:
+        return
+    vendors = sorted({h.cpu.vendor for h in hosts})
+    if imc.vendor not in vendors:
+        p.add(
+            entry,
+            "imc.vendor",
+            f"no host has CPU vendor {imc.vendor!r}{suggest(imc.vendor, vendors)}; "
+            f"the hosts have: {', '.join(vendors)}",
+        )
 
 
 def _check_placements(p: Problems, vms: list[tuple[VM, str]], hosts: Mapping[str, Host]) -> None:

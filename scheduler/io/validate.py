@@ -19,6 +19,11 @@ from scheduler.errors import InputError, Problem
 
 REQUIRED: Final = object()  # default meaning "the key must be present"
 
+# Integers from this size on are shown by their number of digits in messages.
+_LONG_INT: Final = 10**24
+# A range at most this wide (a threshold 1..5) is reported as a range, a wider one by its limit.
+_SHORT_SCALE: Final = 10
+
 # Names are CSV list items (";"-separated) and are compared verbatim, so a ";", a control
 # character (a line break inside a CSV cell) or stray surrounding whitespace would not survive
 # a round trip through the CSV form, and would be invisible in messages anyway.
@@ -53,6 +58,24 @@ def describe(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     return repr(value)
+
+
+def show_number(value: float) -> str:
+    """A number for a message; a huge integer by its length, which says more than its digits."""
+    if type(value) is int and abs(value) >= _LONG_INT:
+        # Counted without str(): Python refuses to print integers of more than 4,300 digits.
+        digits = max(1, int((abs(value).bit_length() - 1) * math.log10(2)))
+        while 10**digits <= abs(value):
+            digits += 1
+        return f"a {digits:,}-digit integer"
+    return repr(value)
+
+
+def show_bound(bound: float) -> str:
+    """A documented bound as the docs write it: ``10,000,000``, ``0.01``."""
+    if float(bound).is_integer():
+        return f"{int(bound):,}"
+    return repr(bound)
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
@@ -109,22 +132,28 @@ def get_int(
         p.add(entry, name, "missing (required)")
         return fallback
     if isinstance(v, float) and math.isfinite(v) and v.is_integer():
-        v = int(v)
+        n = int(v)
     elif not isinstance(v, int) or isinstance(v, bool):
         p.add(entry, name, f"expected an integer, got {describe(v)}")
         return fallback
-    if minimum is not None and maximum is not None and not minimum <= v <= maximum:
-        p.add(entry, name, f"{v} is outside {minimum}..{maximum}")
+    else:
+        n = v
+    if (
+        minimum is not None
+        and maximum is not None
+        and maximum - minimum <= _SHORT_SCALE
+        and not minimum <= n <= maximum
+    ):
+        # A short scale (a threshold 1..5, a priority 1..3) reads best as the whole range.
+        p.add(entry, name, f"{show_number(v)} is outside {minimum}..{maximum}")
         return fallback
-    if minimum is not None and v < minimum:
-        if minimum == 1:
-            p.add(entry, name, f"must be positive, got {v}")
-        elif minimum == 0:
-            p.add(entry, name, f"must not be negative, got {v}")
-        else:
-            p.add(entry, name, f"must be at least {minimum}, got {v}")
+    if minimum is not None and n < minimum:
+        p.add(entry, name, _below(minimum, v))
         return fallback
-    return int(v)
+    if maximum is not None and n > maximum:
+        p.add(entry, name, f"must be at most {show_bound(maximum)}, got {show_number(v)}")
+        return fallback
+    return n
 
 
 def get_number(
@@ -135,6 +164,7 @@ def get_number(
     default: Any = REQUIRED,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     positive: bool = False,
     field: str | None = None,
 ) -> float:
@@ -151,23 +181,33 @@ def get_number(
     if not isinstance(v, int | float) or isinstance(v, bool):
         p.add(entry, name, f"expected a number, got {describe(v)}")
         return fallback
-    f = float(v)
-    if not math.isfinite(f):
+    if isinstance(v, float) and not math.isfinite(v):
         p.add(entry, name, f"expected a finite number, got {v!r}")
         return fallback
-    if positive and f <= 0:
-        p.add(entry, name, f"must be positive, got {v!r}")
+    # The bounds are compared before converting: Python compares an int with a float exactly,
+    # while float() of a 400-digit integer raises OverflowError.
+    if positive and v <= 0:
+        p.add(entry, name, f"must be positive, got {show_number(v)}")
         return fallback
-    if minimum is not None and f < minimum:
-        p.add(
-            entry,
-            name,
-            f"must not be negative, got {v!r}"
-            if minimum == 0
-            else f"must be at least {minimum!r}, got {v!r}",
-        )
+    if minimum is not None and v < minimum:
+        p.add(entry, name, _below(minimum, v))
         return fallback
-    return f
+    if maximum is not None and v > maximum:
+        p.add(entry, name, f"must be at most {show_bound(maximum)}, got {show_number(v)}")
+        return fallback
+    try:
+        return float(v)
+    except OverflowError:  # only reachable without a maximum
+        p.add(entry, name, f"too large, got {show_number(v)}")
+        return fallback
+
+
+def _below(minimum: float, v: float) -> str:
+    if minimum == 1 and type(minimum) is int:
+        return f"must be positive, got {show_number(v)}"
+    if minimum == 0:
+        return f"must not be negative, got {show_number(v)}"
+    return f"must be at least {minimum!r}, got {show_number(v)}"
 
 
 def get_bool(

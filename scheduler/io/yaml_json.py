@@ -9,9 +9,11 @@ diffable and fast to write; the output is valid YAML 1.1 and, for JSON, strict J
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,13 +52,57 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
                 seen.add(key)
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as exc:  # a date like 2024-13-45: located, as in the fast builder
+            raise yaml.constructor.ConstructorError(
+                None, None, _unreadable(str(node.value), exc), node.start_mark
+            ) from None
+
+
+def _unreadable(text: str, exc: ValueError) -> str:
+    """Why a scalar that looks like a number or a date has no value: ``2024-13-45``, or an
+    integer longer than Python converts (4,300 digits unless configured otherwise)."""
+    digits = text.lstrip("+-").replace("_", "")
+    limit = sys.get_int_max_str_digits()
+    if digits.isdigit() and 0 < limit < len(digits):
+        return f"an integer of {len(digits):,} digits is too long to read"
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    return f"cannot read {shown!r}: {exc}"
+
+
+def decode_utf8(data: bytes) -> str | tuple[int, int, int]:
+    """The text of a file's bytes (a byte-order mark dropped), or, when they are not UTF-8, the
+    line and column of the first bad byte and its value: decoding the whole file at once gives
+    that offset exactly, where a stream decoder fails a whole buffer ahead."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        # Everything before the first bad byte decodes, so the column counts characters.
+        column = len(data[line_start : exc.start].decode("utf-8")) + 1
+        return data.count(b"\n", 0, exc.start) + 1, column, data[exc.start]
+
 
 def _read_text(path: Path, shown: str) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError([Problem(shown, "", "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        # The stream decoder's offset is into its buffer, not the file: locate the byte again.
+        place = decode_utf8(path.read_bytes())
+        if isinstance(place, str):  # the file changed under us
+            raise InputError([Problem(shown, "", "", "cannot read: not UTF-8")]) from None
+        line, column, byte = place
+        where = f"line {line}, column {column}"
+        raise InputError(
+            [Problem(shown, where, "", f"not UTF-8: byte 0x{byte:02x} (save the file as UTF-8)")]
+        ) from None
+    except OSError as exc:
         raise InputError([Problem(shown, "", "", f"cannot read: {exc}")]) from None
 
 
@@ -113,7 +159,12 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
                     if value in _LITERALS:
                         value = _LITERALS[value]
                     elif _INT.match(value):
-                        value = int(value)
+                        try:
+                            value = int(value)
+                        except ValueError as exc:  # longer than Python converts
+                            raise yaml.MarkedYAMLError(
+                                None, None, _unreadable(value, exc), event.start_mark
+                            ) from None
                     elif _FLOAT.match(value):
                         value = float(value)
                     elif value in resolved:
@@ -124,14 +175,24 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
                         if tag == _MERGE_TAG:
                             raise _NeedFullLoaderError
                         if tag != _STR_TAG:
-                            value = loader.construct_object(
-                                yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
-                            )
+                            try:
+                                value = loader.construct_object(
+                                    yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
+                                )
+                            except ValueError as exc:  # a date like 2024-13-45
+                                raise yaml.MarkedYAMLError(
+                                    None, None, _unreadable(text, exc), event.start_mark
+                                ) from None
                         resolved[text] = value
             elif event.tag not in (None, "!"):
-                value = loader.construct_object(
-                    yaml.ScalarNode(event.tag, value, event.start_mark, event.end_mark, event.style)
-                )
+                try:
+                    value = loader.construct_object(
+                        yaml.ScalarNode(event.tag, value, event.start_mark, event.end_mark, event.style)
+                    )
+                except ValueError as exc:  # "!!int 12x"
+                    raise yaml.MarkedYAMLError(
+                        None, None, _unreadable(value, exc), event.start_mark
+                    ) from None
             if event.anchor is not None:
                 anchors[event.anchor] = value
         elif kind is map_start or kind is seq_start:
@@ -236,11 +297,61 @@ def load_json(path: Path, shown: str) -> Any:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise InputError([Problem(shown, where, "", f"malformed JSON: {exc.msg}")]) from None
+    except ValueError as exc:  # the decoder's one other failure: an integer too long to convert
+        raise InputError([_long_integer(text, shown, exc)]) from None
+    except RecursionError:
+        # The decoder recurses once per level; YAML stops at its own depth limit with a message.
+        depth, index = _deepest(text)
+        raise InputError(
+            [
+                Problem(
+                    shown,
+                    _line_column(text, index),
+                    "",
+                    f"malformed JSON: nested {depth:,} levels deep, too deep to read",
+                )
+            ]
+        ) from None
     if duplicates:
         raise InputError(
             [Problem(shown, "", key, "duplicate key (the earlier value would be lost)") for key in duplicates]
         )
     return data
+
+
+def _line_column(text: str, index: int) -> str:
+    """``line L, column C`` (from 1) of a character offset, as the JSON decoder reports places."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return f"line {text.count(chr(10), 0, index) + 1}, column {index - line_start + 1}"
+
+
+def _long_integer(text: str, shown: str, exc: ValueError) -> Problem:
+    limit = sys.get_int_max_str_digits()
+    found = re.search(rf"\d{{{limit + 1},}}", text) if limit > 0 else None
+    if found is None:
+        return Problem(shown, "", "", f"malformed JSON: {exc}")
+    where = _line_column(text, found.start())
+    return Problem(
+        shown, where, "", f"malformed JSON: an integer of {len(found.group()):,} digits is too long to read"
+    )
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _deepest(text: str) -> tuple[int, int]:
+    """The deepest nesting of a JSON text and where it is first reached (brackets in strings
+    skipped); only asked after the decoder gave up, so its speed does not matter."""
+    depth = deepest = where = 0
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()[0]
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, token.start()
+        elif char in "]}":
+            depth -= 1
+    return deepest, where
 
 
 def load_document(path: Path, shown: str) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from scheduler.errors import InputError, Problem
+from scheduler.io import inventory as b
 from scheduler.io import parse_inventory, read_inventory, write_inventory
 
 SOURCE = "inv.yaml"
@@ -297,6 +298,130 @@ def test_memory_overcommit_below_one() -> None:
     assert_problem(data, "policy", "memory_overcommit", "must be at least 1.0, got 0.8")
 
 
+# -- bounds ---------------------------------------------------------------------------------
+
+HUGE = 10**40  # more than 64 bits
+LONG = int("9" * 400)  # an integer no float holds
+
+
+BEYOND = [
+    ("host", "cpu_mhz", HUGE, "must be at most 10,000,000, got a 41-digit integer"),
+    ("host", "memory_mib", 2**30 + 1, "must be at most 1,073,741,824, got 1073741825"),
+    ("host", "cpu.generation", 10**20, "must be at most 1,000,000, got 100000000000000000000"),
+    ("host", "power.idle_w", 1e6, "must be at most 100,000, got 1000000.0"),
+    ("host", "power.max_w", LONG, "must be at most 100,000, got a 400-digit integer"),
+    ("host", "power.boot_s", 86_401, "must be at most 86,400, got 86401"),
+    ("vm", "vcpus", 16_385, "must be at most 16,384, got 16385"),
+    ("vm", "memory_mib", 10**30, "must be at most 1,073,741,824, got a 31-digit integer"),
+    ("vm", "cpu_demand_mhz", 2**62, "must be at most 10,000,000, got 4611686018427387904"),
+    ("vm", "memory_demand_mib", HUGE, "must be at most 1,073,741,824, got a 41-digit integer"),
+    ("vm", "nonzero_mib", 2**63, "must be at most 1,073,741,824, got 9223372036854775808"),
+    ("vm", "dirty_rate_mibps", LONG, "must be at most 10,000,000, got a 400-digit integer"),
+    ("vm", "dirty_rate_mibps", 1e308, "must be at most 10,000,000, got 1e+308"),
+    ("policy", "memory_overcommit", 1e15, "must be at most 100, got 1000000000000000.0"),
+    ("policy", "memory_overcommit", 1e308, "must be at most 100, got 1e+308"),
+    ("policy", "memory_overcommit", LONG, "must be at most 100, got a 400-digit integer"),
+    ("policy", "imc.generation", HUGE, "must be at most 1,000,000, got a 41-digit integer"),
+    ("policy", "dpm.min_hosts_on", 100_001, "must be at most 100,000, got 100001"),
+    ("policy", "migration.network_gbps", 10_001, "must be at most 10,000, got 10001"),
+    ("policy", "migration.network_gbps", 0.001, "must be at least 0.01, got 0.001"),
+    ("policy", "migration.max_concurrent_per_host", HUGE, "must be at most 1,000, got a 41-digit"),
+    ("policy", "migration.downtime_limit_ms", LONG, "must be at most 2,000,000, got a 400-digit"),
+    ("policy", "migration.timeout_s", 604_801, "must be at most 604,800, got 604801"),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "value", "text"), BEYOND, ids=[f"{c[1]}-{i}" for i, c in enumerate(BEYOND)]
+)
+def test_numbers_beyond_their_bounds(where: str, field: str, value: float, text: str) -> None:
+    """Every number is bounded: unbounded, 64-bit arrays and CP-SAT overflowed on them later."""
+    data = base()
+    top, _, sub = field.partition(".")
+    if where == "host":
+        target, entry = data["hosts"][1], "host h2"
+    elif where == "vm":
+        target, entry = data["vms"][2], "vm c"
+    else:
+        target, entry = data.setdefault("policy", {}), "policy"
+        if top == "imc":
+            target["imc"] = {"vendor": "intel", "generation": 1}
+    if sub:
+        target = target.setdefault(top, {})
+    target[sub or top] = value
+    assert_problem(data, entry, field, text)
+
+
+def test_numbers_at_their_bounds_are_accepted() -> None:
+    """The bounds are limits, not exclusions: the largest allowed value of each field reads."""
+    data = base()
+    data["hosts"][0].update(
+        cpu_mhz=10_000_000,
+        memory_mib=2**30,
+        cpu={"vendor": "intel", "generation": 1_000_000},
+        power={"idle_w": 100_000, "max_w": 100_000, "boot_s": 86_400},
+    )
+    data["vms"][0].update(
+        vcpus=16_384,
+        memory_mib=2**30,
+        cpu_demand_mhz=10_000_000,
+        memory_demand_mib=2**30,
+        nonzero_mib=2**30,
+        dirty_rate_mibps=10_000_000,
+    )
+    data["policy"] = {
+        "memory_overcommit": 100,
+        "imc": {"vendor": "intel", "generation": 1_000_000},
+        "dpm": {"min_hosts_on": 100_000},
+        "migration": {
+            "network_gbps": 0.01,
+            "max_concurrent_per_host": 1_000,
+            "downtime_limit_ms": 2_000_000,
+            "timeout_s": 604_800,
+        },
+    }
+    inst = parse_inventory(data, SOURCE)
+    assert inst.host("h1").cpu_mhz == 10_000_000
+    assert inst.vm("a").memory_mib == 2**30
+    assert inst.policy.memory_overcommit == 100.0
+    assert inst.policy.migration.network_gbps == 0.01
+
+
+def test_bounded_sums_fit_the_solver() -> None:
+    """The bounds keep the solver's sums over a 100,000-VM cluster far inside int64 (docs)."""
+    int64_max = 2**63 - 1
+    margin = 10_000  # "tens of thousands of times inside", as docs/inventory.md says
+    assert 100_000 * b.MAX_MEMORY_MIB * margin < int64_max
+    assert 100_000 * b.MAX_CPU_MHZ * margin < int64_max
+    # A host's admitted memory, summed over as many hosts as min_hosts_on allows.
+    admitted = b.MAX_MEMORY_MIB * b.MAX_MEMORY_OVERCOMMIT
+    assert admitted * b.MAX_MIN_HOSTS_ON * 100 < int64_max
+
+
+def test_imc_vendor_that_no_host_has() -> None:
+    """The IMC baseline names the hosts' CPU vendor; one no host has left new VMs nowhere to go."""
+    data = base()
+    data["policy"] = {"imc": {"vendor": "Intel", "generation": 1}}
+    p = assert_problem(data, "policy", "imc.vendor", "no host has CPU vendor 'Intel'")
+    assert p.message.endswith("(did you mean 'intel'?); the hosts have: intel")
+
+
+def test_imc_vendor_of_some_host_is_accepted() -> None:
+    data = base()
+    data["hosts"][1]["cpu"] = {"vendor": "amd", "generation": 2}
+    data["policy"] = {"imc": {"vendor": "amd", "generation": 2}}
+    imc = parse_inventory(data, SOURCE).policy.imc
+    assert imc is not None
+    assert imc.vendor == "amd"
+
+
+def test_min_hosts_on_above_the_host_count_is_accepted() -> None:
+    """More than the cluster has keeps every host on (the solver caps it), as documented."""
+    data = base()
+    data["policy"] = {"dpm": {"enabled": True, "min_hosts_on": 50}}
+    assert parse_inventory(data, SOURCE).policy.dpm.min_hosts_on == 50
+
+
 # -- enumerations ---------------------------------------------------------------------------
 
 
@@ -433,6 +558,99 @@ def test_csv_unknown_column_and_ragged_row(tmp_path: Path) -> None:
     shown = [str(p) for p in info.value.problems]
     assert any(s.startswith(f"{folder}: hosts.csv line 1: cpu_ghz: unknown column") for s in shown)
     assert f"{folder}: hosts.csv line 3: 12 cells, the header has 11" in shown
+
+
+def test_csv_byte_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    folder = _csv_folder(tmp_path)
+    with (folder / "vms.csv").open("ab") as f:
+        f.write("é".encode() + b"x\xff,h1,2,4096,1000,2048,0.0,,,true,false,,false,\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    assert [str(p) for p in info.value.problems] == [
+        f"{folder}: vms.csv line 5: not UTF-8: byte 0xff at column 3 (save the file as UTF-8)"
+    ]
+
+
+def test_csv_byte_that_is_not_utf8_after_a_bom_and_a_long_file(tmp_path: Path) -> None:
+    """The line is exact even far into a file (a stream decoder fails a whole buffer early)."""
+    folder = _csv_folder(tmp_path)
+    header, *rows = (folder / "vms.csv").read_text().splitlines()
+    filler = [f"f{i},h2,1,8,1,1,0.0,,,true,false,,false," for i in range(2000)]
+    text = "\n".join([header, *rows, *filler, "bad\udcff,h1,1,8,1,1,,,,,,,,"]) + "\n"
+    (folder / "vms.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    (p,) = info.value.problems
+    assert (p.entry, p.message) == (
+        "vms.csv line 2005",
+        "not UTF-8: byte 0xff at column 4 (save the file as UTF-8)",
+    )
+
+
+@pytest.mark.parametrize("suffix", ["json", "yaml"])
+def test_document_byte_that_is_not_utf8_names_line_and_column(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"inv.{suffix}"
+    filler = "".join(f'  "k{i}": "{"v" * 60}",\n' for i in range(500))  # past the decoder's buffer
+    path.write_bytes(("{\n" + filler + '  "name": "caf').encode() + b'\xe9"\n}\n')
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert (p.entry, p.message) == ("line 502, column 15", "not UTF-8: byte 0xe9 (save the file as UTF-8)")
+
+
+def test_csv_repeated_column_is_reported_alone(tmp_path: Path) -> None:
+    """With a column twice, which cell holds the value is a guess: one message, no row noise."""
+    folder = _csv_folder(tmp_path)
+    lines = (folder / "hosts.csv").read_text().splitlines()
+    lines[0] += ",name"
+    lines[1:] = [line + ",zz" for line in lines[1:]]
+    (folder / "hosts.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    assert [str(p) for p in info.value.problems] == [
+        f"{folder}: hosts.csv line 1: name: duplicate column (columns 1 and 12)"
+    ]
+
+
+def test_deeply_nested_json(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"hosts": ' + "[" * 100_000 + "]" * 100_000 + ', "vms": []}')
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert (p.file, p.entry) == (str(path), "line 1, column 100010")
+    assert p.message == "malformed JSON: nested 100,001 levels deep, too deep to read"
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"name": "[[[\\"[[", "hosts": [' + "[" * 5_000 + "]" * 5_000 + "]}")
+    with pytest.raises(InputError, match="nested 5,002 levels deep"):
+        read_inventory(path)
+
+
+@pytest.mark.parametrize("suffix", ["json", "yaml"])
+def test_integer_too_long_to_convert(tmp_path: Path, suffix: str) -> None:
+    """Python refuses to convert integers of over 4,300 digits: a located message, not a crash."""
+    path = tmp_path / f"long.{suffix}"
+    path.write_text('{"hosts": [{"name": "h", "cpu_mhz": ' + "9" * 5_000 + ', "memory_mib": 1}], "vms": []}')
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert p.entry == "line 1, column 37"
+    assert p.message.endswith("an integer of 5,000 digits is too long to read")
+
+
+@pytest.mark.parametrize("merge", ["", "<<: {q: 1}, "])
+def test_impossible_yaml_date(tmp_path: Path, merge: str) -> None:
+    """YAML reads 2024-13-45 as a date that does not exist; both loaders locate it."""
+    path = tmp_path / "date.yaml"
+    path.write_text(f"hosts:\n  - {{{merge}name: 2024-13-45, cpu_mhz: 1, memory_mib: 1}}\nvms: []\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    (p,) = info.value.problems
+    assert p.entry == f"line 2, column {12 + len(merge)}"
+    assert p.message == "malformed YAML: cannot read '2024-13-45': month must be in 1..12"
 
 
 # -- all at once ----------------------------------------------------------------------------
