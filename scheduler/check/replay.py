@@ -39,6 +39,7 @@ from scheduler.check.findings import (
     HOST_DOWN,
     IMMOBILE,
     MAINTENANCE,
+    MIGRATION_ABORTED,
     MIGRATION_DURATION,
     MIGRATION_NEW_VM,
     MIGRATION_OVERLAP,
@@ -207,6 +208,13 @@ class _Replayer:
         if not (math.isfinite(m.start_s) and math.isfinite(m.end_s)) or m.start_s < 0 or m.end_s < m.start_s:
             msg = f"migration of {m.vm} has start_s={m.start_s} and end_s={m.end_s}"
             self._add(MIGRATION_TIME, msg, m.start_s, vm=m.vm)
+            return False
+        if m.estimate.extra.get("outcome") == "aborted":
+            # An aborted pre-copy leaves the VM running on its source: a plan that counts the move
+            # as done claims a final state no hypervisor reaches.
+            why = m.estimate.extra.get("stop_reason") or "aborted"
+            msg = f"migration of {m.vm} aborts ({why}) by its own estimate: {m.vm} would stay on {m.source}"
+            self._add(MIGRATION_ABORTED, msg, m.start_s, vm=m.vm)
             return False
         duration_s = m.end_s - m.start_s
         total_s = m.estimate.total_s

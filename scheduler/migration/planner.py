@@ -312,19 +312,23 @@ class _Planner:
         return cached
 
     def _check_movable_alone(self, moves: Sequence[Move]) -> None:
-        """Every move must at least complete alone; a migration that never ends reaches nothing."""
-        bad = [m for m in moves if math.isinf(self.cost_s(m.vm))]
-        if bad:
-            vms = [self.facts.vm_names[m.vm] for m in bad]
-            hosts = sorted({self.host_names[h] for m in bad for h in (m.source, m.target)})
-            raise UnreachableTargetError(
-                hosts,
-                vms,
-                f"{len(bad)} migration(s) never complete even alone on an idle link "
-                f"(the guest dirties memory faster than {self.preset.name} can send it): "
-                + ", ".join(vms[:10])
-                + (" ..." if len(vms) > 10 else ""),
-            )
+        """Every move must at least land alone: a migration that never ends, or one the hypervisor
+        gives up on (its timeout), leaves the VM where it was and reaches nothing."""
+        never = [m for m in moves if math.isinf(self.cost_s(m.vm))]
+        aborted = [m for m in moves if m not in never and not self.make_run(m.vm).lands(self.link_mibps)]
+        for bad, why in (
+            (never, f"the guest dirties memory faster than {self.preset.name} can send it"),
+            (aborted, f"{self.preset.name} gives up on them at the migration timeout"),
+        ):
+            if bad:
+                raise self._not_landing(bad, f"never complete even alone on an idle link ({why})")
+
+    def _not_landing(self, bad: Sequence[Move], what: str) -> UnreachableTargetError:
+        """The error for moves that leave their VM where it was: ``what`` says how they fail."""
+        vms = [self.facts.vm_names[m.vm] for m in bad]
+        hosts = sorted({self.host_names[h] for m in bad for h in (m.source, m.target)})
+        listed = ", ".join(vms[:10]) + (" ..." if len(vms) > 10 else "")
+        return UnreachableTargetError(hosts, vms, f"{len(bad)} migration(s) {what}: {listed}")
 
     def keys_of(self, moves: Sequence[Move], usage: Usage) -> list[PriorityKey]:
         durations = [self.cost_s(m.vm) for m in moves]
@@ -365,6 +369,11 @@ class _Planner:
                 [facts.vm_names[m.vm]],
                 f"the migration of {facts.vm_names[m.vm]} never completes at the bandwidth it gets",
             ) from exc
+        # The simulation keeps every running move converging at its share of the links; should a
+        # move still end aborted, no plan may count it as done (the checker would reject it).
+        gave_up = [tm.move for tm in timeline.moves if tm.estimate.extra.get("outcome") == "aborted"]
+        if gave_up:
+            raise self._not_landing(gave_up, "abort at the share of the links they get alongside others")
         return self._schedule(timeline, moves)
 
     def _fair_rates(

@@ -398,6 +398,14 @@ class PrecopyRun:
             return math.inf
         return probe._s.elapsed_s - self._s.elapsed_s
 
+    def lands(self, rate_mibps: float) -> bool:
+        """Whether the migration, continued at this constant rate, ends with the VM on its target:
+        converged or forced to a stop, but not aborted (a timeout or a stall the hypervisor gives
+        up on leaves the VM running on its source)."""
+        probe = self.copy()
+        probe._run_to_end(rate_mibps)
+        return probe.finished and not probe._s.aborted
+
     def would_converge(self, rate_mibps: float) -> bool:
         """Whether the migration, continued at this constant rate, ends within its downtime budget."""
         probe = self.copy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -162,6 +163,22 @@ def test_duration_must_match_the_estimate(trio: Instance) -> None:
     m = move("a", "h1", "h3", 0.0, 10.0)
     bad = type(m)(m.vm, m.source, m.target, 0.0, 10.0, m.reason, type(m.estimate)(12.0, 1.0, 1.0, 1, True))
     assert codes(replay_plan(trio, make_plan(trio, [bad]))) == ["migration.duration"]
+
+
+def test_a_move_whose_own_estimate_aborts_never_lands(trio: Instance) -> None:
+    """The estimate says pre-copy gave up at its timeout: the VM keeps running on h1, so a plan
+    that puts it on h3 claims a state the move never reaches."""
+    m = move("a", "h1", "h3", 0.0, 60.0)
+    aborted = replace(
+        m,
+        estimate=replace(m.estimate, converges=False, extra={"outcome": "aborted", "stop_reason": "timeout"}),
+    )
+    found = replay_plan(trio, make_plan(trio, [aborted]))
+    assert codes(found)[0] == "migration.aborted"
+    assert "a would stay on h1" in found[0].message
+    assert "replay.mismatch" in codes(found)
+    forced = replace(aborted, estimate=replace(aborted.estimate, extra={"outcome": "forced_stop"}))
+    assert codes(replay_plan(trio, make_plan(trio, [forced]))) == []  # it lands, with a long downtime
 
 
 def test_source_must_be_where_the_vm_is(trio: Instance) -> None:

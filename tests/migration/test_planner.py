@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -83,6 +84,24 @@ def test_swap_without_any_room_is_reported_and_not_emitted():
     assert set(info.value.hosts) == {"a", "b"}
     assert set(info.value.vms) == {"x", "y"}
     assert "no order" in info.value.message
+
+
+def test_a_move_the_hypervisor_gives_up_on_is_reported_and_not_emitted():
+    """FusionCompute with a 60 s timeout: x dirties 1,000 MiB/s against about 1,120 MiB/s of link,
+    so pre-copy never gets its remainder within the downtime limit and the move is aborted at 60 s,
+    leaving x on a. A plan counting it as done would claim a state no hypervisor reaches."""
+    inst = cluster(
+        [host("a", memory_mib=16 * GIB), host("b", memory_mib=16 * GIB)],
+        [vm("x", "a", memory_mib=8 * GIB, dirty_mibps=1_000.0)],
+        hypervisor="fusioncompute",
+    )
+    timed_out = replace(
+        inst, policy=replace(inst.policy, migration=replace(inst.policy.migration, timeout_s=60.0))
+    )
+    with pytest.raises(UnreachableTargetError) as info:
+        plan_migrations(timed_out, {"x": "b"})
+    assert info.value.vms == ("x",)
+    assert "gives up on them at the migration timeout" in info.value.message
 
 
 def test_target_over_capacity_is_unreachable():
