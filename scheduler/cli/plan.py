@@ -17,7 +17,7 @@ from scheduler.io import read_inventory, write_plan
 from scheduler.model import Plan, PlanStatus
 from scheduler.pipeline import make_plan, with_what_if
 from scheduler.solver.options import ProgressCallback, SolveOptions
-from scheduler.solver.scaling import COST_SCALE
+from scheduler.solver.result import level_amount
 from scheduler.solver.staged import NoSolutionError
 
 EXIT_NO_PLAN = 3  # the search found no placement in time: nothing written
@@ -26,7 +26,6 @@ MAX_WORKERS = 256
 MAX_MIGRATIONS = 10**9
 MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 DPM_LEVEL = "dpm hosts on"  # the optimizer's name of the DPM level, a constant when DPM is off
-TENTHS_OF_SECONDS = "0.1 s"  # the optimizer counts migration cost in 1 / COST_SCALE seconds
 
 
 @click.command("plan")
@@ -176,17 +175,9 @@ def _summary(plan: Plan, output: str, console: Console, quiet: bool, *, dpm_enab
         if level["level"] == DPM_LEVEL and not dpm_enabled:
             continue
         unit = level["unit"]
-        bound = "optimal" if level["optimal"] else f"bound {_amount(level['bound'], unit)}"
-        console.print(f"  level {level['level']}: {_amount(level['value'], unit)} ({bound})")
+        bound = "optimal" if level["optimal"] else f"bound {level_amount(level['bound'], unit, named=False)}"
+        console.print(f"  level {level['level']}: {level_amount(level['value'], unit)} ({bound})")
     for v in plan.violations:
         console.print(f"  rule {v.rule} (priority {v.priority}) left broken: {v.detail}", markup=False)
     for note in plan.metrics.get("notes", []):
         console.print(f"  note: {note}", markup=False)
-
-
-def _amount(value: float, unit: str) -> str:
-    """A level's value with its unit: migration cost in seconds, counts with thousands separators."""
-    if unit == TENTHS_OF_SECONDS:
-        return f"{value / COST_SCALE:,.1f} s"
-    number = f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
-    return f"{number} {unit}"

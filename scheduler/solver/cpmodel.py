@@ -31,6 +31,7 @@ from ortools.sat.python import cp_model
 from scheduler.model import NO_HOST, Rule, RuleKind
 from scheduler.solver.balance import BalancePenalty, DrsBand, PenaltyVars
 from scheduler.solver.problem import POWER_DECIDE, POWER_OFF, POWER_ON, Problem
+from scheduler.solver.result import COST_UNIT
 from scheduler.solver.scaling import cost_units
 
 LinearExpr = cp_model.LinearExprT
@@ -345,7 +346,7 @@ class PlacementModel:
             moved = placed & (assignment != inst.current_host)
             return int(units[moved].sum())
 
-        return LevelExpr("migration cost", sum(terms), "0.1 s", not terms, evaluate)
+        return LevelExpr("migration cost", sum(terms), COST_UNIT, not terms, evaluate)
 
     # -- hints and extraction -----------------------------------------------------------------
 

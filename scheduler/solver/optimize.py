@@ -37,7 +37,7 @@ from scheduler.solver.problem import (
     settled_for_balance,
     soft_rule_members,
 )
-from scheduler.solver.result import LevelOutcome, OptimizeResult, SolveStatus
+from scheduler.solver.result import COST_UNIT, LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
 from scheduler.solver.staged import NoSolutionError, solve_staged
 from scheduler.solver.symmetry import canonical, interchangeable_hosts
@@ -345,7 +345,7 @@ def _optimize(
                     0.0,
                     False,
                     0.0,
-                    "0.1 s",
+                    COST_UNIT,
                 ),
             )
     if band is not None and "cpu" in band.resources:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from scheduler.model import Conflict
+from scheduler.solver.scaling import COST_SCALE
+
+COST_UNIT = "0.1 s"  # the unit the migration-cost level counts in: 1 / COST_SCALE seconds
 
 
 class SolveStatus(StrEnum):
@@ -35,6 +38,16 @@ class LevelOutcome:
             "wall_s": round(self.wall_s, 3),
             "unit": self.unit,
         }
+
+
+def level_amount(value: float, unit: str, *, named: bool = True) -> str:
+    """A level's value for people: migration cost in seconds, counts with thousands separators
+    (the plan keeps the raw value and its unit). ``named=False`` leaves a count's unit out, for a
+    bound printed next to its value."""
+    if unit == COST_UNIT:
+        return f"{value / COST_SCALE:,.1f} s"
+    number = f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    return f"{number} {unit}" if named else number
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from scheduler.solver.cpmodel import LevelExpr, PlacementModel
 from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
-from scheduler.solver.result import LevelOutcome
+from scheduler.solver.result import COST_UNIT, LevelOutcome, level_amount
 from scheduler.solver.sat import new_solver, solve_stoppable
 
 # Relative share of the time budget per level; time a level leaves unused flows to the later ones.
@@ -150,7 +150,8 @@ def solve_staged(
         gap = RELATIVE_GAP.get(key, 0.0)
         solver.parameters.relative_gap_limit = gap
         if options.progress:
-            options.progress(level.name, f"solving from {incumbent_value:g} ({budget:.1f} s budget)")
+            start = level_amount(incumbent_value, level.unit)
+            options.progress(level.name, f"solving from {start} ({budget:.1f} s budget)")
         status = solve_stoppable(solver, pm.model)
         wall = solver.wall_time
         if status == cp_model.INFEASIBLE:
@@ -193,7 +194,10 @@ def solve_staged(
         all_optimal = all_optimal and optimal
         outcomes.append(LevelOutcome(level.name, value, bound, optimal, wall, level.unit))
         if options.progress:
-            options.progress(level.name, f"{value:g} {level.unit} (bound {bound:g})")
+            options.progress(
+                level.name,
+                f"{level_amount(value, level.unit)} (bound {level_amount(bound, level.unit, named=False)})",
+            )
         pm.model.add(level.expr <= value)
         fixed.append((level, value))
         if stop_requested():
@@ -221,7 +225,8 @@ def _finish_with_local_search(
     started = time.monotonic()
     balance_before, cost_before = search.balance_value(assignment), search.cost_value(assignment)
     if options.progress:
-        options.progress("local search", f"balance {balance_before}, cost {cost_before / 10:.0f} s")
+        balance = level_amount(balance_before, "variance units beyond tolerance")
+        options.progress("local search", f"from {balance}, {level_amount(cost_before, COST_UNIT)}")
     assignment = search.run(assignment, deadline)
     wall = time.monotonic() - started
     if band is not None:
@@ -235,7 +240,8 @@ def _finish_with_local_search(
                 "variance units beyond tolerance",
             )
         )
-    outcomes.append(LevelOutcome("migration cost", search.cost_value(assignment), 0.0, False, wall, "0.1 s"))
+    cost = search.cost_value(assignment)
+    outcomes.append(LevelOutcome("migration cost", cost, 0.0, False, wall, COST_UNIT))
     if options.progress:
         options.progress(
             "local search",

@@ -301,14 +301,6 @@ def test_bad_output_path_exits_2_before_the_solve(
 # -- what is printed --------------------------------------------------------------------------------
 
 
-def test_levels_print_seconds_and_readable_counts():
-    assert plan_command._amount(1902, "0.1 s") == "190.2 s"
-    assert plan_command._amount(1152560.0, "variance units beyond tolerance") == (
-        "1,152,560 variance units beyond tolerance"
-    )
-    assert plan_command._amount(2.5, "hosts") == "2.50 hosts"
-
-
 def test_dpm_level_is_shown_only_with_dpm_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """With DPM off the optimizer still reports its (fixed) hosts-on level: not worth a line."""
     inventory = write(tmp_path, hot_cluster())
