@@ -14,6 +14,8 @@ from rich.table import Table
 from scheduler.check.bounds import lower_bounds
 from scheduler.check.metrics import cluster_metrics, drs_tolerance
 from scheduler.check.rules import rule_status
+from scheduler.cli.console import make_console
+from scheduler.cli.params import InputPath
 from scheduler.compat import compatibility, unmovable
 from scheduler.io import read_inventory
 from scheduler.model import Instance
@@ -163,7 +165,7 @@ def _print_floor(report: dict[str, Any], console: Console) -> None:
 
 
 @click.command("analyze")
-@click.argument("inventory", type=click.Path(exists=True, dir_okay=True))
+@click.argument("inventory", type=InputPath(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
 @click.option("--max-rows", default=40, show_default=True, help="Rows per table.")
 def command(inventory: str, as_json: bool, max_rows: int) -> int:
@@ -173,7 +175,7 @@ def command(inventory: str, as_json: bool, max_rows: int) -> int:
     if as_json:
         click.echo(json.dumps(report, indent=2, default=_json_default))
     else:
-        _print(report, Console(), max_rows)
+        _print(report, make_console(), max_rows)
     return 0
 
 

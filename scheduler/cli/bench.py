@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from rich.console import Console
 
 from scheduler.bench.contenders import ERROR, INVALID, contender
 from scheduler.bench.families import SUITES, suite
 from scheduler.bench.plots import frame, write_plots
 from scheduler.bench.runner import run_suite
 from scheduler.bench.summary import summary_markdown
+from scheduler.cli.console import make_console
 from scheduler.io import atomic_write_text
 
 FAMILIES = ("S", "M", "L", "XL", "DC", "tiny")
@@ -109,7 +109,7 @@ def command(
         if not chosen.runs:
             raise click.UsageError(f"suite {suite_name} has no run in {', '.join(only)}")
     out = Path(out_dir)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     result = run_suite(
         chosen,
         out,
@@ -141,7 +141,7 @@ def command(
     atomic_write_text(summary_path, summary)
     no_plan = df[~df["status"].isin(PLAN_WRITTEN)]
     bad = failed_runs(df)
-    Console().print(
+    make_console().print(
         f"{len(df)} runs ({result.computed} computed, {result.reused} reused) in {result.wall_s:.0f} s; "
         f"{len(no_plan)} without a valid plan ({len(bad)} of them an invalid plan, a crash or ours); "
         f"results in {result.csv_path}, summary in {summary_path}"

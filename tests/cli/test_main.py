@@ -53,6 +53,7 @@ def test_error_messages_stay_on_one_line(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     "args",
     [
+        pytest.param(["analyze", "{fifo}"], id="analyze"),
         pytest.param(["plan", "{fifo}", "-o", "{tmp}/p.json"], id="plan"),
         pytest.param(["verify", "{fifo}", "{plan}"], id="verify-inventory"),
         pytest.param(["verify", str(DEMO), "{fifo}"], id="verify-plan"),
