@@ -2,7 +2,7 @@
 
 The optimizer takes ``Compatibility.allowed`` as each VM's candidate host set, the migration
 planner and the checker test every move target against it, and ``unmovable`` feeds the plan's
-``unmovable`` list. The rules come from CONTRACT §1 and the FusionCompute facts (IMC, DVS, shared
+``unmovable`` list. The rules come from docs/inventory.md and the FusionCompute facts (IMC, DVS, shared
 storage, linked clones, devices).
 
 Semantics of ``allowed[v, h]`` (True = VM ``v`` may be on host ``h`` when the plan ends, and a

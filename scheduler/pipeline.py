@@ -82,7 +82,7 @@ def make_plan(
     *,
     schedule_progress: Callable[[int, int], None] | None = None,
 ) -> PlanOutcome:
-    """Optimize, schedule the moves and assemble the CONTRACT §2 plan; verified before returning."""
+    """Optimize, schedule the moves and assemble the plan (docs/plan.md); verified before returning."""
     options = options or SolveOptions()
     compat = compatibility(instance)
     result = optimize(instance, options)
@@ -152,7 +152,7 @@ def plan_from_target(
     extra_unmovable: Callable[[tuple[Unmovable, ...]], tuple[Unmovable, ...]] | None = None,
     max_migrations: int | None = None,
 ) -> tuple[Plan, Schedule]:
-    """The verified CONTRACT §2 plan reaching any feasible target (optimizer's or a baseline's).
+    """The verified plan (docs/plan.md) reaching any feasible target (optimizer's or a baseline's).
 
     The target's final state is checked first (a failure is a bug of whoever made the target),
     then the planner orders and times the moves, and the whole plan is verified by replay.
@@ -254,7 +254,7 @@ def _violations(
     host_states: Mapping[str, str],
     max_migrations: int | None = None,
 ) -> tuple[Violation, ...]:
-    """Soft rules left broken, each with what it yields to (CONTRACT §1).
+    """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
     Named, in this order: the higher-priority rules that share VMs with it; host power, when a
     host that could keep the rule stays in standby (DPM's choice, or fixed with DPM off);

@@ -1,7 +1,7 @@
 """The contenders of the benchmark: our optimizer, two DRS-style greedy baselines, FFD for DPM, a peer.
 
 Every contender proposes a *target* (final placement and host states); the same planner
-(``pipeline.plan_from_target``) turns it into a timed CONTRACT plan, and the plan is then checked
+(``pipeline.plan_from_target``) turns it into a timed plan (docs/plan.md), and the plan is then checked
 as ``scheduler verify`` checks a file (serialised, parsed back, verified). A target the checker
 rejects is recorded as ``invalid`` with the checker's findings, never dropped or repaired.
 

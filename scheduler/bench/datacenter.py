@@ -1,7 +1,7 @@
 """Plan every cluster of a data centre, one independent DRS domain each, serially or on dask.
 
 Clusters share nothing (no VM moves between them), so a data centre is planned as one task per
-cluster. On dask the task carries the inventory mapping (CONTRACT §1 shape) rather than the
+cluster. On dask the task carries the inventory mapping (docs/inventory.md shape) rather than the
 instance, and returns the plan document: both are plain data, cheap to ship and independent of
 the worker's code layout.
 """

@@ -1,4 +1,4 @@
-"""The solver-free checker: the executable specification of CONTRACT §1 and §2.
+"""The solver-free checker: the executable specification of docs/inventory.md and docs/plan.md.
 
 Rule checkers, capacity, final-state feasibility, plan replay, metrics and lower bounds. Nothing
 here imports a solver: the optimizer's output is verified by code that does not share its model.

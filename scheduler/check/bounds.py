@@ -1,10 +1,10 @@
 """Lower bounds that say how good a plan could possibly be (plan.metrics.lower_bounds).
 
 Reported next to the achieved values, they turn "imbalance 0.04, 12 hosts on" into a gap. Every
-bound here is *valid*: no plan can beat it. Capacity dimensions, as CONTRACT §1 admits load:
+bound here is *valid*: no plan can beat it. Capacity dimensions, as docs/inventory.md admits load:
 ``cpu`` = Σ cpu_demand_mhz against cpu_mhz, ``memory`` = Σ configured memory_mib against
 memory_mib × memory_overcommit. Usable hosts are those up or standby (maintenance and down hosts
-end empty). Formulas from Martello & Toth (1990) as summarised in the performance research notes.
+end empty). Formulas from Martello & Toth, "Knapsack Problems" (1990), ch. 8 (bin packing).
 The imbalance floor is over the hosts a plan's imbalance is measured on (``imbalance_hosts``).
 """
 
@@ -377,7 +377,7 @@ def anti_affinity_hosts_bound(instance: Instance) -> int:
     """The largest anti-affinity rule: its VMs need that many distinct hosts.
 
     Valid whenever the anti-affinity rules hold, which the objective keeps unless they contradict
-    priority 1 or capacity (CONTRACT §1 level (a) comes before DPM).
+    priority 1 or capacity (the priority-2 level comes before DPM).
     """
     return max((len(r.vms) for r in instance.rules if r.kind is RuleKind.ANTI_AFFINITY), default=0)
 

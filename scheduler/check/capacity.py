@@ -1,4 +1,4 @@
-"""Per-host loads of a placement and the capacity rule of CONTRACT §1.
+"""Per-host loads of a placement and the capacity rule of docs/inventory.md.
 
 Capacity, per host h over the VMs v placed on it:
     Σ cpu_demand_mhz(v) ≤ cpu_mhz(h)

@@ -1,6 +1,6 @@
 """The final-state check: is a placement with host power states a valid end of a plan?
 
-Hard requirements only (CONTRACT §1 "never broken"): every VM on a known host that is up,
+Hard requirements only (docs/optimizer.md, "never broken"): every VM on a known host that is up,
 capacity, compatibility of every VM that moved, priority-1 rules, immobile VMs unmoved,
 maintenance hosts emptied, valid host-state transitions, and ``min_hosts_on`` when DPM is enabled.
 Priority-2/3 rules and balance are objectives, not requirements: see ``rules`` and ``metrics``.

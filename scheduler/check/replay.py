@@ -1,4 +1,4 @@
-"""Replay a plan's migrations and power actions in time order and check every moment (CONTRACT §2).
+"""Replay a plan's migrations and power actions in time order and check every moment (docs/plan.md).
 
 Model of time:
 

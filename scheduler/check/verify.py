@@ -2,7 +2,7 @@
 
 A feasible plan (optimal / feasible / unchanged) is replayed event by event and its final state
 checked (``replay_plan``); besides, ``violations`` must list exactly the priority-2/3 rules the
-final placement breaks (CONTRACT §1: each one left is reported), and an ``unchanged`` plan has no
+final placement breaks (docs/optimizer.md: each one left is reported), and an ``unchanged`` plan has no
 actions. An infeasible plan has no placement to check: it must carry a non-empty ``conflicts``
 list whose rules, hosts and VMs all exist.
 """

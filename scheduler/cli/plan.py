@@ -36,7 +36,7 @@ DPM_LEVEL = "dpm hosts on"  # the optimizer's name of the DPM level, a constant 
     type=click.Path(dir_okay=False),
     default="plan.json",
     show_default=True,
-    help="Where to write the plan (JSON, CONTRACT §2); its folder must exist.",
+    help="Where to write the plan (JSON, docs/plan.md); its folder must exist.",
 )
 @click.option(
     "--maintenance", multiple=True, metavar="HOST", help="What-if: put HOST in maintenance (repeat)."

@@ -43,7 +43,7 @@ _CAPACITY_CODES = frozenset({CAPACITY_CPU, CAPACITY_MEMORY})
     "--output",
     type=click.Path(dir_okay=False),
     required=True,
-    help="Where to write the plan (JSON, CONTRACT §2); its folder must exist.",
+    help="Where to write the plan (JSON, docs/plan.md); its folder must exist.",
 )
 @click.option(
     "--maintenance",
@@ -144,7 +144,7 @@ def _check_target(
 
 
 def _to_plan(instance: Instance, placement: dict[str, str], schedule: Schedule) -> Plan:
-    """The CONTRACT §2 document: final state, timed actions, soft rules left broken, figures."""
+    """The plan document (docs/plan.md): final state, timed actions, soft rules left broken, figures."""
     violations = []
     for rule in instance.rules:
         if rule.is_hard:

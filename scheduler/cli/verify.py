@@ -1,4 +1,4 @@
-"""``scheduler verify``: check a plan against an inventory (CONTRACT §2), solver-free."""
+"""``scheduler verify``: check a plan against an inventory (docs/plan.md), solver-free."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ BoolArray = npt.NDArray[np.bool_]
 class LoadState:
     """Host loads of one assignment (VM index → host index), updated in O(1) per move.
 
-    Capacity admission counts CPU demand and *configured* memory (CONTRACT §1); balance is measured
+    Capacity admission counts CPU demand and *configured* memory (docs/inventory.md); balance is measured
     on CPU demand and memory demand. All three loads are kept.
     """
 
@@ -96,12 +96,12 @@ class LoadState:
         )
 
     def load(self, resource: str) -> IntArray:
-        """Demand per host for ``cpu`` or ``memory`` (CONTRACT §1 balance measure), in the units
+        """Demand per host for ``cpu`` or ``memory`` (docs/inventory.md, balance), in the units
         of ``Instance.balance_columns``."""
         return self.cpu if resource == "cpu" else self.mem_demand
 
     def utilization(self, resource: str) -> FloatArray:
-        """Demand utilization per host for ``cpu`` or ``memory`` (CONTRACT §1 balance measure)."""
+        """Demand utilization per host for ``cpu`` or ``memory`` (docs/inventory.md, balance)."""
         return self.load(resource) / self.instance.balance_columns(resource)[1].astype(np.float64)
 
 

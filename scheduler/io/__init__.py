@@ -1,4 +1,4 @@
-"""Inventory and plan I/O: read, validate and write the CONTRACT formats.
+"""Inventory and plan I/O: read, validate and write the formats of docs/inventory.md and docs/plan.md.
 
 Every input problem becomes an ``InputError`` whose problems name the file, the entry and the
 field; all problems of an input are reported together.

@@ -1,4 +1,4 @@
-"""Reading and validating a cluster inventory (CONTRACT §1) into an ``Instance``.
+"""Reading and validating a cluster inventory (docs/inventory.md) into an ``Instance``.
 
 Validation happens here, once, at the boundary: every problem names the file, the entry (host,
 VM, rule or group; for CSV the file and line) and the field, and all problems of an input are
@@ -580,7 +580,7 @@ def _rules(
 ) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
-    # A VM may be in at most one affinity and one anti-affinity rule (CONTRACT §1).
+    # A VM may be in at most one affinity and one anti-affinity rule (docs/inventory.md).
     member_of: dict[RuleKind, dict[str, str]] = {RuleKind.AFFINITY: {}, RuleKind.ANTI_AFFINITY: {}}
     for i, m in enumerate(_entries(p, data, "rules", required=False)):
         entry, name = _entry_name(p, loc, "rules", i, m)

@@ -1,4 +1,4 @@
-"""Plan documents (CONTRACT §2): writing them atomically, reading them back, reading targets.
+"""Plan documents (docs/plan.md): writing them atomically, reading them back, reading targets.
 
 A plan is read as strictly as an inventory (unknown keys are reported), except inside a
 migration's ``estimate``, where keys beyond the contract's five are kept in
@@ -88,7 +88,7 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The JSON mapping of a plan, keys in CONTRACT §2 order; ``conflicts`` only when infeasible."""
+    """The JSON mapping of a plan, keys in docs/plan.md order; ``conflicts`` only when infeasible."""
     out: dict[str, Any] = {
         "format": plan.format,
         "cluster": plan.cluster,
@@ -305,7 +305,7 @@ def parse_plan(data: Any, source: str) -> Plan:
 
 
 def read_plan(path: str | Path) -> Plan:
-    """Read and validate a plan JSON file (CONTRACT §2)."""
+    """Read and validate a plan JSON file (docs/plan.md)."""
     return parse_plan(load_document(Path(path), str(path)), str(path))
 
 

@@ -106,7 +106,7 @@ def _rule_to_dict(r: Rule) -> dict[str, Any]:
 
 
 def inventory_to_dict(instance: Instance) -> dict[str, Any]:
-    """The inventory mapping of an instance (CONTRACT §1 shape); ``parse_inventory`` inverts it."""
+    """The inventory mapping of an instance (docs/inventory.md shape); ``parse_inventory`` inverts it."""
     return {
         "name": instance.name,
         "policy": _policy_to_dict(instance.policy),

@@ -1,8 +1,8 @@
 """The migration planner: from the current placement to a target one, a timed plan safe at every moment.
 
 Why a separate stage: the placement solver decides *where* VMs go and which hosts are on; this
-module decides *when* each move runs (ARCHITECTURE.md, staged solving). Its output is the
-``migrations`` and ``power_actions`` of a CONTRACT §2 plan:
+module decides *when* each move runs (staged solving: placement first, then timing). Its output is the
+``migrations`` and ``power_actions`` of a plan (docs/plan.md):
 
 1. Moves: every placed VM whose target differs from its host; new VMs are placed, not moved.
 2. Parking (``parking.py``): when full hosts wait on each other (swaps, rings), one VM of the cycle

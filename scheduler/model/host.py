@@ -9,7 +9,7 @@ from scheduler.model.defaults import DEFAULT_BOOT_S, DEFAULT_IDLE_W, DEFAULT_MAX
 
 
 class HostState(StrEnum):
-    """Power and administrative state of a host (CONTRACT §1)."""
+    """Power and administrative state of a host (docs/inventory.md)."""
 
     UP = "up"
     MAINTENANCE = "maintenance"  # must be emptied, receives nothing

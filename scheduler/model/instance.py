@@ -116,7 +116,7 @@ class Instance:
 
     def balance_columns(self, resource: str) -> tuple[IntArray, IntArray]:
         """(VM demand, host capacity) of a measured resource: ``cpu`` is CPU demand against
-        ``cpu_mhz``, ``memory`` memory demand against ``memory_mib`` (CONTRACT §1 balance measure)."""
+        ``cpu_mhz``, ``memory`` memory demand against ``memory_mib`` (docs/inventory.md, balance)."""
         if resource == "cpu":
             return self.vm_cpu_demand_mhz, self.host_cpu_mhz
         return self.vm_memory_demand_mib, self.host_memory_mib

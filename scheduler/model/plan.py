@@ -1,4 +1,4 @@
-"""The plan (CONTRACT §2): a target placement, the timed migrations and power actions reaching it."""
+"""The plan (docs/plan.md): a target placement, the timed migrations and power actions reaching it."""
 
 from __future__ import annotations
 

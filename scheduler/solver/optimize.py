@@ -97,7 +97,7 @@ def _optimize(
     if conflicts:
         return _infeasible(instance, conflicts, started)
 
-    # A move that would not converge is never optional (CONTRACT: "non-converging moves forbidden").
+    # A move that would not converge is never optional: non-converging moves are forbidden.
     movable_optional = movable & costs.converges
     stuck = movable & ~costs.converges
     placed_today = instance.current_host != NO_HOST

@@ -1,6 +1,6 @@
 """Lexicographic solving: each level minimized, then fixed, before the next (DPM > rules > DRS).
 
-Levels, in order (CONTRACT §1, "Objective order"):
+Levels, in order (docs/optimizer.md, the objective order):
     (a) priority-2 rules broken, (b) hosts powered on (DPM), (c) priority-3 rules broken,
     (d) DRS imbalance outside the tolerance band, (e) estimated migration seconds.
 Each level's optimum (or, when time runs out, the best value found) becomes a constraint

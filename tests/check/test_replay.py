@@ -1,4 +1,4 @@
-"""Replaying a plan event by event (CONTRACT §2), including the tie-breaking at equal times."""
+"""Replaying a plan event by event (docs/plan.md), including the tie-breaking at equal times."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The whole-plan verdict: the acceptance list of the checker (CONTRACT §1 and §2)."""
+"""The whole-plan verdict: the acceptance list of the checker (docs/inventory.md and docs/plan.md)."""
 
 from __future__ import annotations
 

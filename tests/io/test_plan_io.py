@@ -1,4 +1,4 @@
-"""Plan documents (CONTRACT §2) and targets: write, read back, and located input errors."""
+"""Plan documents (docs/plan.md) and targets: write, read back, and located input errors."""
 
 from __future__ import annotations
 

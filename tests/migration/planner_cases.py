@@ -72,7 +72,7 @@ def as_plan(
     placement: Mapping[str, str],
     host_states: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The CONTRACT §2 plan of a schedule (rules-free instances: no violations to list)."""
+    """The plan (docs/plan.md) of a schedule (rules-free instances: no violations to list)."""
     states = dict(schedule.host_states)
     if host_states is not None:
         states.update(host_states)

@@ -1,6 +1,6 @@
 """Infeasible instances give ``status: infeasible`` and the right, minimal conflict set.
 
-CONTRACT §2: an infeasible inventory gives a ``conflicts`` list naming the smallest set of rules
+docs/plan.md: an infeasible inventory gives a ``conflicts`` list naming the smallest set of rules
 and hosts that cannot hold together, instead of a placement. Each instance below is infeasible
 for one reason, which the conflicts must name (and nothing unrelated).
 """

@@ -1,7 +1,7 @@
 """Any valid small inventory gives either an infeasible plan with conflicts or a plan the checker
 accepts and in which every hard constraint holds.
 
-Inventories are random CONTRACT §1 documents read through ``parse_inventory`` (so an invalid
+Inventories are random inventory documents read through ``parse_inventory`` (so an invalid
 draw fails loudly instead of testing nonsense): 3–6 hosts, sometimes one in maintenance and one in
 standby; 5–25 VMs, a few new or pinned; rules of every kind (each VM in at most one affinity and at
 most one anti-affinity rule, affinity rules of two or more VMs); random DRS threshold and measure,

@@ -1,6 +1,6 @@
 """Each rule kind changes the optimum of a tiny instance, and a lower priority yields to a higher one.
 
-CONTRACT §1: priority 1 = ``vm_host`` must / must_not (hard), 2 = affinity / anti-affinity,
+docs/inventory.md: priority 1 = ``vm_host`` must / must_not (hard), 2 = affinity / anti-affinity,
 3 = ``vm_host`` should / should_not; objective order P2 > DPM > P3 > DRS > migration cost. Each
 test runs the same instance with the rule off and on and checks that the answer changes; the
 priority tests check that the broken lower-priority rule is listed in ``plan.violations`` with a
