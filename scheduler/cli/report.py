@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from scheduler.check.verify import verify_plan
+from scheduler.cli.console import make_console
 from scheduler.cli.params import InputPath
 from scheduler.cli.paths import check_output_folder, naming_option
 from scheduler.io import read_inventory, read_plan
@@ -37,9 +39,11 @@ from scheduler.io import read_inventory, read_plan
 def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple[str, ...]) -> int:
     """Write a self-contained HTML report and a Markdown report of PLAN on INVENTORY.
 
-    Exit 0 when the report is written, 2 on bad input (unreadable files, a plan naming hosts or
-    VMs the inventory lacks, an output folder holding other files or whose parent is missing);
-    nothing is written then.
+    The plan is verified first, as `scheduler verify` does: a report shows a change window to
+    the people who approve it, so one of a plan the checker rejects is not written. Exit 0 when
+    the report is written, 1 when the plan is invalid (its problems are listed), 2 on bad input
+    (unreadable files, a plan naming hosts or VMs the inventory lacks, an output folder holding
+    other files or whose parent is missing); nothing is written unless the exit status is 0.
     """
     import matplotlib
 
@@ -58,6 +62,13 @@ def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple
     document = read_plan(plan)
     # Checked here as well as by the writer, so that the problems name the plan's path.
     check_plan_names(instance, document, source=plan)
+    verdict = verify_plan(instance, document)
+    if not verdict.valid:
+        err = make_console(stderr=True)
+        err.print(f"[red]invalid plan[/]: {len(verdict.findings)} problem(s); no report written")
+        for finding in verdict.findings:
+            err.print(f"  {finding}", markup=False)
+        return 1
     with naming_option("--output"):
         files = write_report(instance, document, output, dpi=dpi)
     click.echo(f"report written to {output}: " + ", ".join(f.name for f in files))

@@ -10,30 +10,21 @@ import pytest
 from scheduler.cli import main as cli_main
 from scheduler.cli.report import command
 from scheduler.io import write_plan
-from scheduler.model import Migration, MigrationEstimateRecord, MoveReason, Plan, PlanStatus
+from scheduler.model import Plan
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "demo.yaml"
 
 
 def small_plan() -> Plan:
-    """A one-move plan for the demo (a report does not re-verify the plan, so no solve is needed)."""
+    """The demo's maintenance host cna-07 drained onto cna-06: a valid plan, scheduled and verified
+    without a solve."""
     from scheduler.io import read_inventory
+    from scheduler.pipeline import plan_from_target
 
     demo = read_inventory(DEMO)
-    placement = {v.name: v.host or "" for v in demo.vms}
-    placement["svc-01"] = "cna-06"
-    move = Migration(
-        "svc-01",
-        "cna-07",
-        "cna-06",
-        0.0,
-        4.0,
-        MoveReason.MAINTENANCE,
-        MigrationEstimateRecord(4.0, 35, 2048, 2, True),
-    )
-    return Plan(
-        demo.name, PlanStatus.FEASIBLE, placement, {h.name: h.state.value for h in demo.hosts}, (move,)
-    )
+    placement = {v.name: ("cna-06" if v.host == "cna-07" else v.host or "") for v in demo.vms}
+    plan, _ = plan_from_target(demo, placement, {h.name: h.state.value for h in demo.hosts})
+    return plan
 
 
 @pytest.fixture
@@ -88,6 +79,22 @@ def test_plan_for_another_inventory_exits_2_and_writes_nothing(
     err = capsys.readouterr().err
     assert f"{plan_file}: placement.ghost-01: vm: unknown VM 'ghost-01'" in err
     assert f"{plan_file}: migrations[0]: vm: unknown VM 'ghost-02'" in err
+
+
+def test_a_plan_the_checker_rejects_gets_no_report(
+    plan_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """The first move starts on cna-05 although its VM is on cna-07: exit 1, the checker's
+    findings, nothing written."""
+    data = json.loads(plan_file.read_text())
+    data["migrations"][0]["source"] = "cna-05"
+    plan_file.write_text(json.dumps(data))
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(out)) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert "invalid plan" in err
+    assert "[migration.source]" in err
 
 
 def test_missing_inventory_exits_2(plan_file: Path, tmp_path: Path):
