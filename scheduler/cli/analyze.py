@@ -34,6 +34,7 @@ def analysis(instance: Instance) -> dict[str, Any]:
         "rules": len(instance.rules),
         "drs_threshold": instance.policy.drs.threshold,
         "dpm": instance.policy.dpm.enabled,
+        "drs_measure": list(instance.policy.drs.measure.resources),
         "metrics": metrics.to_dict(),
         "broken_rules": [
             {"rule": s.rule, "priority": s.priority, "vms": list(s.violating_vms), "detail": s.detail}
@@ -156,7 +157,9 @@ def _print_floor(report: dict[str, Any], console: Console) -> None:
     where = f"over the {n} hosts up" if same_hosts else f"with all {n} usable hosts on"
     against = "" if same_hosts or math.isinf(tolerance) else f" ({tolerance:.4f} over {n} hosts)"
     caveat = "; DPM may power hosts on or off, and other hosts have another floor" if report["dpm"] else ""
-    reach = "out of reach" if max(floor.values()) > tolerance else "reachable"
+    # Only the resources DRS balances decide whether its tolerance is reachable.
+    measured = [v for r, v in floor.items() if r in report["drs_measure"]]
+    reach = "out of reach" if measured and max(measured) > tolerance else "reachable"
     console.print(
         f"Imbalance floor {where} (compatibility islands; no placement on these hosts does better{caveat}): "
         + ", ".join(f"{r} {v:.4f}" for r, v in floor.items())

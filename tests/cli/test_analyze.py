@@ -74,6 +74,21 @@ def test_analyze_reports_an_unreachable_tolerance(tmp_path: Path, capsys: pytest
     assert (bounds["hosts"]["best"], bounds["hosts_dpm_target"]["best"]) == (2, 3)
 
 
+def test_only_the_measured_resource_decides_whether_the_tolerance_is_reachable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The islands keep CPU at 0.35 at best, but a DRS that balances memory alone is not held to
+    CPU's floor: its tolerance is reachable."""
+    cluster = island_cluster()
+    cluster["policy"] = {"drs": {"measure": "memory"}}
+    path = tmp_path / "memory-only.yaml"
+    path.write_text(yaml.safe_dump(cluster))
+    assert run(["analyze", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cpu 0.35" in out
+    assert "the DRS tolerance is reachable" in out
+
+
 def standby_island(dpm: bool) -> dict[str, Any]:
     """An older host o1 up and an older one o2 in standby, empty; a newer host n1 at 80 % with VMs
     that may not go back to the older generation; 2,000 MHz of older VMs that may go anywhere.
