@@ -508,8 +508,9 @@ def _vms(p: Problems, loc: _Locator, data: Mapping[str, Any]) -> list[tuple[VM, 
 
 
 def _check_imc_vendor(p: Problems, entry: str, policy: Policy, hosts: Sequence[Host]) -> None:
-    """An IMC baseline names the CPU vendor of the cluster's hosts. One that no host has is a
-    mistake (a typo, a case slip), not a setting: it would leave no host for any new VM."""
+    """An IMC baseline names the CPU vendor and generation of the cluster's hosts. A vendor no host
+    has is a mistake (a typo, a case slip), not a setting: it would leave no host for any new VM;
+    so is a generation above every host's."""
     imc = policy.imc
     if imc is None or not imc.vendor or not hosts:
         return
@@ -520,6 +521,17 @@ def _check_imc_vendor(p: Problems, entry: str, policy: Policy, hosts: Sequence[H
             "imc.vendor",
             f"no host has CPU vendor {imc.vendor!r}{suggest(imc.vendor, vendors)}; "
             f"the hosts have: {', '.join(vendors)}",
+        )
+        return
+    # VMs run at the baseline's features, so only hosts at or above it may run them; a baseline
+    # above every host would leave no host for any VM.
+    newest = max(h.cpu.generation for h in hosts if h.cpu.vendor == imc.vendor)
+    if imc.generation > newest:
+        p.add(
+            entry,
+            "imc.generation",
+            f"{imc.generation} is above every {imc.vendor} host's CPU generation (newest {newest}): "
+            "no host could run the cluster's baseline",
         )
 
 

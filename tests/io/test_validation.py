@@ -415,6 +415,14 @@ def test_imc_vendor_of_some_host_is_accepted() -> None:
     assert imc.vendor == "amd"
 
 
+def test_imc_generation_above_every_host_is_refused() -> None:
+    """VMs run at the baseline's features: a baseline newer than every host leaves none to run them."""
+    data = base()
+    data["hosts"][1]["cpu"] = {"vendor": "amd", "generation": 2}
+    data["policy"] = {"imc": {"vendor": "amd", "generation": 3}}
+    assert_problem(data, "policy", "imc.generation", "3 is above every amd host's CPU generation (newest 2)")
+
+
 def test_min_hosts_on_above_the_host_count_is_accepted() -> None:
     """More than the cluster has keeps every host on (the solver caps it), as documented."""
     data = base()
