@@ -217,7 +217,7 @@ def run_suite(
         TimeElapsedColumn(),
         TextColumn("{task.fields[current]}"),
         console=console,
-        disable=not progress,
+        disable=not progress or not todo,  # nothing to run: no empty bar, the summary line says it
         transient=False,
     ) as bar:
         task = bar.add_task(f"{suite.name} ({reused} reused)", total=len(todo), current="")
