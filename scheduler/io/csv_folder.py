@@ -143,6 +143,8 @@ def _read_rows(
     if text is None:
         return rows, lines, False  # every name defined in the file would be reported as unknown
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1  # the line the row being read starts on
+    ragged = False
     try:
         header = next(reader, None)
         if header is None:
@@ -183,6 +185,7 @@ def _read_rows(
                 continue  # a blank line
             if len(cells) != width:
                 p.add(f"{file_name} line {line}", "", f"{len(cells)} cells, the header has {width}")
+                ragged = True
                 continue
             row: dict[str, Any] = {}
             for i, key, sub, convert in plan:
@@ -197,8 +200,13 @@ def _read_rows(
             rows.append(row)
             lines.append(line)
     except csv.Error as exc:
-        p.add(f"{file_name} line {reader.line_num}", "", f"malformed CSV: {exc}")
-    return rows, lines, True
+        # An unclosed quote reads on to the end of the file: name the line the row started on.
+        read_to = f" (read on to line {reader.line_num})" if reader.line_num > start else ""
+        p.add(f"{file_name} line {start}", "", f"malformed CSV: {exc}{read_to}")
+        return rows, lines, False  # the rows after it are lost, so their names would be "unknown"
+    # A row dropped for its cell count takes its name with it: every reference to it elsewhere
+    # would be reported as unknown, burying the one real problem.
+    return rows, lines, not ragged
 
 
 def read_csv_folder(folder: Path, p: Problems) -> tuple[dict[str, Any], dict[str, list[int]]]:
@@ -206,8 +214,9 @@ def read_csv_folder(folder: Path, p: Problems) -> tuple[dict[str, Any], dict[str
 
     Structural problems (missing files, unknown columns, ragged rows) go to ``p``; the caller
     validates the mapping with the same ``p`` so that all problems are reported together. A file
-    that cannot be read, or a header naming a column twice, raises here instead: every row of the
-    file would be missing or suspect, and the validator would bury the cause under those rows.
+    that cannot be read, a header naming a column twice, a malformed row or one with the wrong number
+    of cells raises here instead: rows of the file would be missing or suspect, and the validator
+    would bury the cause under references to them.
     """
     data: dict[str, Any] = {}
     lines: dict[str, list[int]] = {}

@@ -620,6 +620,30 @@ def test_csv_repeated_column_is_reported_alone(tmp_path: Path) -> None:
     ]
 
 
+def test_csv_unclosed_quote_names_the_row_it_opens_and_stops_there(tmp_path: Path) -> None:
+    """The quote swallows every later row: one message at the row it opens, none about the VMs
+    lost with it (the rules naming them would otherwise report each as unknown)."""
+    folder = _csv_folder(tmp_path)
+    lines = (folder / "vms.csv").read_text().splitlines()
+    lines[1] += ',"unclosed'
+    (folder / "vms.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    (p,) = info.value.problems
+    assert p.entry == "vms.csv line 2"
+    assert p.message.startswith("malformed CSV: unexpected end of data (read on to line ")
+
+
+def test_csv_ragged_row_is_reported_without_follow_on_errors(tmp_path: Path) -> None:
+    folder = _csv_folder(tmp_path)
+    lines = (folder / "vms.csv").read_text().splitlines()
+    lines[1] += ",extra"
+    (folder / "vms.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    assert [p.entry for p in info.value.problems] == ["vms.csv line 2"]
+
+
 def test_deeply_nested_json(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text('{"hosts": ' + "[" * 100_000 + "]" * 100_000 + ', "vms": []}')
