@@ -1,10 +1,19 @@
 """Time compatibility(), cluster_metrics(), lower_bounds() and the migration lower bound on a
 10,000-VM × 128-host cluster.
 
-The instance is built from the model directly with a seeded generator (no reader, no solver):
-mixed CPU generations in two vendors, eight storage pools plus a shared one, four DVS, 1 % of
-VMs pinned, a few priority-1 and anti-affinity rules. Prints one line per function with the
-best of a few runs, in seconds.
+Measures: the best of a few runs of each function, in seconds, on a cluster built from the model
+directly with a seeded generator (no reader, no solver): mixed CPU generations in two vendors,
+eight storage pools plus a shared one, four DVS, 1 % of VMs pinned, a few priority-1 and
+anti-affinity rules. lower_bounds() is timed given the compatibility matrix and computing it; the
+migration lower bound is asked for the seconds that halve today's imbalance (a balance that takes
+real moves).
+Writes: nothing; prints one line per function. Asserts nothing: it is a timing.
+Takes: about 2 minutes on 2 cores at the default size, nearly all of it the migration lower bound
+(about 30 s a call, three calls).
+Reading it: compare the seconds with the figures in the top-level README (0.01 / 0.003 / about
+0.5 / about 31 s); the first three run on every plan and every analyze.
+
+    python -m benchmarks.compat_speed [--hosts 128] [--vms 10000] [--seed 2024] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.common import make_parser, positive_int
 from scheduler.check import cluster_metrics, lower_bounds
 from scheduler.check.migration_bound import least_migration_seconds
 from scheduler.compat import compatibility
@@ -86,10 +96,26 @@ def best_time_s(fn: Callable[[], object], repeats: int = REPEATS) -> float:
     return min(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Build the instance, then time each function and print the results."""
+    parser = make_parser(__doc__)
+    parser.add_argument(
+        "--hosts", type=positive_int, default=NUM_HOSTS, help=f"hosts of the cluster (default {NUM_HOSTS})"
+    )
+    parser.add_argument(
+        "--vms", type=positive_int, default=NUM_VMS, help=f"VMs of the cluster (default {NUM_VMS})"
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help=f"generator seed (default {SEED})")
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=REPEATS,
+        help=f"runs per function, the best one printed (default {REPEATS}; 2 for the migration bound)",
+    )
+    args = parser.parse_args(argv)
+    repeats = args.repeats
     start = time.perf_counter()
-    inst = build_instance()
+    inst = build_instance(args.hosts, args.vms, args.seed)
     placement = inst.current_placement()
     states = {h.name: h.state.value for h in inst.hosts}
     inst.current_host  # noqa: B018 (warm the cached index columns, as a reader-built instance has them)
@@ -98,10 +124,14 @@ def main() -> None:
     )
     compat = compatibility(inst)
     pairs = int(compat.allowed.sum())
-    print(f"compatibility():  {best_time_s(lambda: compatibility(inst)):.4f} s  ({pairs} allowed pairs)")
-    print(f"cluster_metrics(): {best_time_s(lambda: cluster_metrics(inst, placement, states)):.4f} s")
-    print(f"lower_bounds():   {best_time_s(lambda: lower_bounds(inst, compat)):.4f} s  (given the matrix)")
-    print(f"lower_bounds():   {best_time_s(lambda: lower_bounds(inst)):.4f} s  (computing the matrix)")
+    timings = (
+        ("compatibility():  ", lambda: compatibility(inst), f"  ({pairs} allowed pairs)"),
+        ("cluster_metrics(): ", lambda: cluster_metrics(inst, placement, states), ""),
+        ("lower_bounds():   ", lambda: lower_bounds(inst, compat), "  (given the matrix)"),
+        ("lower_bounds():   ", lambda: lower_bounds(inst), "  (computing the matrix)"),
+    )
+    for label, fn, note in timings:
+        print(f"{label}{best_time_s(fn, repeats):.4f} s{note}")
     cost_s = move_costs(inst).seconds
     movable = np.array([not v.immobility_reasons() for v in inst.vms], dtype=np.bool_)
     on = np.ones(inst.num_hosts, dtype=np.bool_)
@@ -109,7 +139,8 @@ def main() -> None:
     halve = [(r, now[r] / 2) for r in ("cpu", "memory")]  # a balance that takes real moves
     seconds = least_migration_seconds(inst, cost_s, compat.allowed, movable, on, halve)
     elapsed = best_time_s(
-        lambda: least_migration_seconds(inst, cost_s, compat.allowed, movable, on, halve), repeats=2
+        lambda: least_migration_seconds(inst, cost_s, compat.allowed, movable, on, halve),
+        repeats=min(repeats, 2),  # about 30 s a call at the default size
     )
     print(f"least_migration_seconds(): {elapsed:.4f} s  ({seconds:.0f} s to halve the imbalance)")
 

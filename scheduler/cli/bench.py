@@ -160,14 +160,21 @@ def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df[broken | (ours & ~df["status"].isin(PLAN_WRITTEN))]
 
 
+# Recorded even at their default: a summary must name the suite that made it, and the default
+# suite may change, which would make an old summary's command line mean something else.
+ALWAYS_RECORDED = frozenset({"suite_name"})
+
+
 def _command_line(ctx: click.Context) -> str:
-    """The invocation, rebuilt from the options that differ from their defaults (for the summary)."""
+    """The invocation, rebuilt for the summary: the suite always, other options where they differ
+    from their defaults."""
     words = ["scheduler", "bench"]
     for param in ctx.command.params:
         if not isinstance(param, click.Option) or param.name is None:
             continue
         value = ctx.params.get(param.name)
-        if value == param.default or value in (None, (), False):
+        at_default = value == param.default or value in (None, (), False)
+        if at_default and param.name not in ALWAYS_RECORDED:
             continue
         flag = max(param.opts, key=len)
         if param.is_flag:

@@ -1,4 +1,4 @@
-"""``scheduler bench``: the smoke suite end to end, resume, --only, exit status."""
+"""``scheduler bench``: the smoke suite end to end, resume, --only, exit status, the recorded command."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from scheduler.bench.runner import read_rows
-from scheduler.cli.bench import command, failed_runs
+from scheduler.cli.bench import _command_line, command, failed_runs
 
 
 def invoke(*args: str) -> int:
@@ -58,3 +58,20 @@ def test_a_baseline_without_a_target_is_a_finding_but_an_invalid_plan_or_our_fai
         ["greedy-drs-costaware", "error"],
         ["ours-t3", "failed"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "recorded"),
+    [
+        (["--fresh", "-q"], "scheduler bench --suite quick --fresh --quiet"),
+        (
+            ["--suite", "full", "--only", "L", "--only", "XL"],
+            "scheduler bench --suite full --only L --only XL",
+        ),
+        (["--suite", "peer", "--time-limit", "10"], "scheduler bench --suite peer --time-limit 10.0"),
+    ],
+)
+def test_the_summary_records_the_suite_even_at_its_default(args: list[str], recorded: str) -> None:
+    """A summary names the suite that made it; other options only where they differ from the default."""
+    with command.make_context("bench", list(args)) as ctx:
+        assert _command_line(ctx) == recorded
