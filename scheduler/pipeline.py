@@ -95,6 +95,7 @@ def make_plan(
         "levels": [level.to_dict() for level in result.levels],
         "scope": {"free_vms": result.free_vms, "candidate_pairs": result.candidate_pairs},
         "notes": list(result.notes),
+        "policy": policy_record(instance),
     }
     stuck = tuple(unmovable(instance, compat))
     if result.status is SolveStatus.INFEASIBLE:
@@ -138,6 +139,25 @@ def make_plan(
         _verified(instance, plan)
         return PlanOutcome(plan, result, None)
     return PlanOutcome(plan, result, schedule)
+
+
+def policy_record(instance: Instance) -> dict[str, Any]:
+    """The DRS and DPM policy a plan is made under, for ``metrics.policy`` (docs/plan.md).
+
+    Why recorded: the what-if flags (``--dpm``, ``--threshold``, ``--measure``) change the policy
+    without changing the inventory, so a report read from the inventory alone would describe a
+    policy the plan was not made under.
+    """
+    drs, dpm = instance.policy.drs, instance.policy.dpm
+    return {
+        "drs": {"enabled": drs.enabled, "threshold": drs.threshold, "measure": drs.measure.value},
+        "dpm": {
+            "enabled": dpm.enabled,
+            "threshold": dpm.threshold,
+            "target_utilization": list(dpm.target_utilization),
+            "min_hosts_on": dpm.min_hosts_on,
+        },
+    }
 
 
 def plan_from_target(

@@ -168,6 +168,24 @@ def test_what_if_overrides_threshold_measure_and_dpm(busy: Instance):
     assert changed.policy.migration == busy.policy.migration
 
 
+def test_plan_records_the_policy_it_was_made_under(busy: Instance, tmp_path: Path):
+    """What-if flags change the policy, not the inventory: the plan keeps what it was made under
+    (``metrics.policy``, docs/plan.md), through a write and read, for the report to describe."""
+    what_if = with_what_if(busy, threshold=4, measure="cpu", dpm=False)
+    plan = make_plan(what_if, OPTIONS).plan
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    assert read_plan(path).metrics["policy"] == {
+        "drs": {"enabled": True, "threshold": 4, "measure": "cpu"},
+        "dpm": {
+            "enabled": False,
+            "threshold": busy.policy.dpm.threshold,
+            "target_utilization": list(busy.policy.dpm.target_utilization),
+            "min_hosts_on": busy.policy.dpm.min_hosts_on,
+        },
+    }
+
+
 def test_what_if_without_flags_changes_nothing(busy: Instance):
     assert with_what_if(busy) == busy
 

@@ -57,22 +57,42 @@ def _row(est: MigrationEstimate) -> dict[str, Any]:
 def plot_sweep(
     xs: list[float], estimates: list[MigrationEstimate], parameter: str, title: str, ax: Any = None
 ) -> Any:
-    """Plot total time and downtime against the swept parameter; non-converging points shaded."""
+    """Plot total time and downtime against the swept parameter; non-converging points shaded.
+
+    An aborted run is no result: the VM never switched over. Its time lost is a cross, apart from
+    the line of the runs that finish, and it has no downtime point (0 ms would read as a perfect
+    switchover). The legend sits outside the axes, where it hides no point.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(8, 4.5))
-    totals = [e.total_s for e in estimates]
-    downtimes = [e.downtime_ms for e in estimates]
+        _fig, ax = plt.subplots(figsize=(10, 4.8))
+    aborted = [e.outcome == "aborted" for e in estimates]
+    # NaN breaks a line: aborted points are never joined to the finished ones next to them.
+    totals = [math.nan if a else e.total_s for e, a in zip(estimates, aborted, strict=True)]
+    downtimes = [math.nan if a else e.downtime_ms for e, a in zip(estimates, aborted, strict=True)]
     ax.plot(xs, totals, "o-", color="tab:blue", label="total time (s)")
+    if any(aborted):
+        ax.plot(
+            [x for x, a in zip(xs, aborted, strict=True) if a],
+            [e.total_s for e, a in zip(estimates, aborted, strict=True) if a],
+            "x",
+            color="tab:blue",
+            ms=9,
+            mew=2,
+            ls="",
+            label="aborted: time lost, no downtime",
+        )
     ax.set_xlabel(SWEEP_UNITS[parameter])
     ax.set_ylabel("total migration time (s)")
+    ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
     ax2.plot(xs, downtimes, "s--", color="tab:red", label="downtime (ms)")
     ax2.set_ylabel("downtime (ms)")
+    ax2.set_ylim(bottom=0)
     step = (xs[1] - xs[0]) / 2 if len(xs) > 1 else 0.5
     shaded = False
     for x, est in zip(xs, estimates, strict=True):
@@ -89,9 +109,26 @@ def plot_sweep(
     ax.set_xlim(xs[0] - step, xs[-1] + step)
     lines, labels = ax.get_legend_handles_labels()
     lines2, labels2 = ax2.get_legend_handles_labels()
-    ax.legend(lines + lines2, labels + labels2, loc="upper left")
+    ax.legend(lines + lines2, labels + labels2, loc="upper left", bbox_to_anchor=(1.12, 1.0), frameon=False)
     ax.set_title(title)
     return ax
+
+
+def sweep_title(base: MigrationInput, parameter: str, preset: HypervisorPreset) -> str:
+    """The sweep plot's title: what is swept, the hypervisor, and the inputs held fixed (memory size,
+    link speed, dirty rate, link share), so that a plot read alone says what move it is about."""
+    fixed = [preset.name]
+    if parameter != "memory":
+        fixed.append(f"{base.memory_mib / 1024:g} GiB VM")
+    if parameter != "bandwidth":
+        fixed.append(
+            f"{base.network_gbps:g} Gbit/s link" + (f" at {base.share:.0%}" if base.share < 1 else "")
+        )
+    if parameter != "dirty-rate":
+        fixed.append(
+            "working set" if base.working_set is not None else f"{base.dirty_rate_mibps:g} MiB/s dirtied"
+        )
+    return f"Pre-copy estimate vs {SWEEP_UNITS[parameter]} ({', '.join(fixed)})"
 
 
 @click.command("estimate")
@@ -267,7 +304,8 @@ def command(
             table.add_row(
                 f"{x:g}",
                 f"{e.total_s:.2f}",
-                f"{e.downtime_ms:.1f}",
+                # No switchover, no downtime: a 0 would read as a perfect one.
+                "–" if e.outcome == "aborted" else f"{e.downtime_ms:.1f}",
                 f"{e.transferred_mib:.0f}",
                 str(e.iterations),
                 e.outcome + (" (high risk)" if e.high_risk else ""),
@@ -277,7 +315,7 @@ def command(
     if plot_path is not None:
         import matplotlib.pyplot as plt
 
-        ax = plot_sweep(xs, estimates, sweep, f"Pre-copy estimate vs {SWEEP_UNITS[sweep]} ({preset.name})")
+        ax = plot_sweep(xs, estimates, sweep, sweep_title(base, sweep, preset))
         ax.figure.tight_layout()
         try:
             with naming_option("--plot"):

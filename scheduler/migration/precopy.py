@@ -237,6 +237,7 @@ class MigrationEstimate:
             ``data_cap``, ``clean``, ``stalled``, ``timeout``, ``switchover_timeout``).
         margin: ``1 − λ_0`` with ``λ_0`` = data dirtied during the first pass / data it sent; for a
             constant rate ``1 − D/R``. Near 0 or negative: the total time is not trustworthy.
+            At the nominal dirty rate, also for a high-risk move.
         failure_action: what the preset does when pre-copy does not converge.
         forced_stop_downtime_ms: the downtime if the switchover were forced at the end.
         abort_cost_s: link time spent for nothing when aborted (0 otherwise).
@@ -734,7 +735,10 @@ def estimate(inp: MigrationInput, preset: HypervisorPreset | None = None) -> Mig
     high = simulate(inp.scaled_dirtying(1.0 + SENSITIVITY), preset)
     if low.converges == nominal.converges == high.converges:
         return nominal
-    return dataclasses.replace(high, high_risk=True, nominal_total_s=nominal.total_s)
+    # Time and outcome are the pessimistic run's (what the move is costed at), but the margin stays
+    # the nominal rate's 1 − λ_0: it is what says how close to the edge the move is, and the +20 %
+    # run's margin would report the edge itself.
+    return dataclasses.replace(high, high_risk=True, nominal_total_s=nominal.total_s, margin=nominal.margin)
 
 
 def migration_input_for(vm: VM, policy: MigrationPolicy) -> MigrationInput:

@@ -6,6 +6,7 @@ only decides how a heading, a table or a figure looks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +14,25 @@ import pandas as pd
 
 from scheduler.model import BALANCER_WISH, Instance, Plan, PlanStatus, Unmovable
 from scheduler.report.figures import FIGURES, RenderedFigure, render_figures
-from scheduler.report.frames import Frames, to_frames
+from scheduler.report.frames import (
+    Frames,
+    max_utilization_bound,
+    planned_instance,
+    policy_differences,
+    to_frames,
+)
+
+# Plain data and a formatter with no solver behind them (the module imports no OR-tools), so the
+# report states a level as the plan command prints it.
+from scheduler.solver.result import COST_UNIT, level_amount
 
 BALANCER_PREFIX = "balancer wanted"  # also in plans written before reasons named the hot host
 MAX_ROWS = 200  # per long table (moves, rules, VMs): a 10,000-VM plan stays a readable page
+DPM_LEVEL = "dpm hosts on"  # the optimizer's DPM level: with DPM off a constant, not an objective
+DRS_LEVEL = "drs imbalance"
+DRS_RELATIVE_GAP = "1 %"  # the DRS level's relative gap (docs/plan.md, levels)
+# Utilizations the optimizer's notes give as fractions (the CPU peak note), shown in % as the tables are.
+NOTE_FRACTION = re.compile(r"\b(peak cap|least peak|stays at) (\d+\.\d+)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +82,8 @@ SECTION_HEADINGS = {
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
-    """A number for a table cell: blank when missing, thousands separated, fixed decimals."""
+    """A number for a table cell: blank when missing, thousands separated, ``digits`` decimals
+    always (so that a column's numbers line up: "0.0" above "4.0", never "0")."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     if isinstance(value, bool):
@@ -74,38 +91,37 @@ def _fmt(value: Any, digits: int = 1) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value == int(value) and digits <= 1:
-            return f"{int(value):,}"
         return f"{value:,.{digits}f}"
     return str(value)
 
 
+METRIC_DIGITS = {"std-dev": 4, "%": 1, "s": 1, "GiB": 1}  # counts (hosts, rules, moves) and W: none
+
+
 def _metric_digits(unit: str) -> int:
-    return 4 if unit == "std-dev" else 1
+    return METRIC_DIGITS.get(unit, 0)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _percent_notes(note: str) -> str:
+    """A note with its utilization fractions in % ("CPU peak cap 0.708" → "CPU peak cap 70.8 %")."""
+    return NOTE_FRACTION.sub(lambda m: f"{m[1]} {100 * float(m[2]):.1f} %", note)
 
 
 def build_report(instance: Instance, plan: Plan, *, dpi: int = 110) -> Report:
-    """The report of ``plan`` on ``instance``: tables from ``to_frames``, figures rendered to PNG."""
+    """The report of ``plan`` on ``instance``: tables from ``to_frames``, figures rendered to PNG.
+
+    The DRS and DPM policy is the one the plan was made under (``frames.planned_policy``); the
+    Summary says where it differs from the inventory's."""
     frames = to_frames(instance, plan)
     figures = {f.key: f for f in render_figures(instance, plan, dpi=dpi)}
     sections = [
         _summary(instance, plan),
-        _metrics(frames),
-        Section(
-            "utilization",
-            SECTION_HEADINGS["utilization"],
-            (
-                "Utilization is demand over capacity per host. The shaded orange band is the mean of "
-                "the hosts that are up ± the DRS threshold's tolerance: hosts inside it count as "
-                "balanced. "
-                + (
-                    "The green band is DPM's target utilization."
-                    if instance.policy.dpm.enabled
-                    else "DPM is off, so no target band is drawn."
-                ),
-            ),
-            figures=(figures["utilization-cpu"], figures["utilization-memory"]),
-        ),
+        _metrics(instance, plan, frames),
+        _utilization(planned_instance(instance, plan), plan, figures),
         _migrations(plan, frames, figures["migration-gantt"]),
         _power(plan),
         _rules(plan, frames),
@@ -124,13 +140,14 @@ def build_report(instance: Instance, plan: Plan, *, dpi: int = 110) -> Report:
 
 
 def _summary(instance: Instance, plan: Plan) -> Section:
-    policy = instance.policy
+    policy = planned_instance(instance, plan).policy
     schedule = plan.metrics.get("schedule") or {}
     lines = [
         f"Plan status: {plan.status.value}. "
         + (
-            f"{len(plan.migrations)} migrations and {len(plan.power_actions)} power actions, "
-            f"finished after {_fmt(schedule.get('makespan_s'))} s."
+            f"{_plural(len(plan.migrations), 'migration')} and "
+            f"{_plural(len(plan.power_actions), 'power action')}, "
+            f"finished after {_fmt(_float(schedule.get('makespan_s')), 1)} s."
             if plan.status is not PlanStatus.INFEASIBLE
             else f"No placement satisfies every hard constraint; {len(plan.conflicts)} conflict(s) below."
         ),
@@ -146,53 +163,174 @@ def _summary(instance: Instance, plan: Plan) -> Section:
         f"{policy.migration.max_concurrent_per_host} per host at once, "
         f"{policy.migration.hypervisor} pre-copy.",
     ]
+    differences = policy_differences(instance, plan)
+    if differences:
+        # What-if flags of the plan command: the reader must not take the inventory's policy for it.
+        lines.extend(f"{d[0].upper()}{d[1:]}." for d in differences)
     solve = plan.metrics.get("solve_time_s")
     if solve is not None:
         lines.append(f"Solved in {_fmt(float(solve))} s.")
     notes = plan.metrics.get("notes") or []
-    lines.extend(f"Note: {n}" for n in notes)
-    levels = plan.metrics.get("levels") or []
+    lines.extend(f"Note: {_percent_notes(str(n))}" for n in notes)
+    levels = [
+        lv
+        for lv in plan.metrics.get("levels") or []
+        if isinstance(lv, dict) and (policy.dpm.enabled or lv.get("level") != DPM_LEVEL)
+    ]
     tables: tuple[Table, ...] = ()
     if levels:
+        names = {str(lv.get("level")) for lv in levels}
+        lines.append(
+            "Objective levels, below, are solved in priority order, each fixed before the next; each "
+            "is proven optimal or shown with the best bound proven"
+            + (
+                f", the DRS level counting as optimal within its {DRS_RELATIVE_GAP} relative gap"
+                if DRS_LEVEL in names
+                else ""
+            )
+            + "."
+            + (
+                " Migration cost counts each move's estimate alone on a free link; 'migration time, "
+                "summed' under Metrics is the schedule's, where moves share links and so take longer."
+                if any(lv.get("unit") == COST_UNIT for lv in levels)
+                else ""
+            )
+        )
         tables = (
             Table(
-                "Objective levels, in priority order (each optimal or with its bound)",
-                ("level", "value", "bound", "unit", "optimal"),
-                tuple(
-                    (
-                        str(lv.get("level")),
-                        _fmt(lv.get("value"), 0),
-                        _fmt(lv.get("bound"), 0),
-                        str(lv.get("unit", "")),
-                        _fmt(bool(lv.get("optimal"))),
-                    )
-                    for lv in levels
-                ),
+                "Objective levels, in priority order",
+                ("level", "value", "bound", "optimal"),
+                tuple(_level_row(lv) for lv in levels),
             ),
         )
     return Section("summary", SECTION_HEADINGS["summary"], tuple(lines), tables=tables)
 
 
-def _metrics(frames: Frames) -> Section:
+def _level_row(level: dict[str, Any]) -> tuple[str, str, str, str]:
+    unit = str(level.get("unit", ""))
+    value, bound = _float(level.get("value")), _float(level.get("bound"))
+    return (
+        str(level.get("level")),
+        "–" if value is None else level_amount(value, unit),
+        "–" if bound is None else level_amount(bound, unit, named=False),
+        _fmt(bool(level.get("optimal"))),
+    )
+
+
+def _float(value: Any) -> float | None:
+    """A finite number as a float, None otherwise (JSON null, a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _metrics(instance: Instance, plan: Plan, frames: Frames) -> Section:
     rows = tuple(
         (
             str(r.indicator),
-            _fmt(r.before, _metric_digits(str(r.unit))),
-            _fmt(r.after, _metric_digits(str(r.unit))),
-            _fmt(r.lower_bound, _metric_digits(str(r.unit))),
+            _fmt(_float(r.before), _metric_digits(str(r.unit))),
+            _fmt(_float(r.after), _metric_digits(str(r.unit))),
+            _fmt(_float(r.lower_bound), _metric_digits(str(r.unit))),
             str(r.unit),
         )
         for r in frames.metrics.itertuples(index=False)
     )
+    bounds: dict[str, Any] = plan.metrics.get("lower_bounds") or {}
+    compat = isinstance(bounds.get("max_utilization_compat"), dict)
+    text = [
+        _bounds_text(plan, frames)
+        if plan.status is PlanStatus.INFEASIBLE
+        else (
+            "Lower bounds hold for every plan: the gap between 'after' and the bound is the most any "
+            "plan could still gain."
+        ),
+        (
+            "The max utilization bound is the compatibility-aware one: each VM's load only on the "
+            "hosts it may use, spread over every usable host."
+            if compat
+            else "The max utilization bound spreads the load freely over the usable hosts."
+        ),
+        "Imbalance is the standard deviation of host utilization (fraction); it and the utilization "
+        "rows count only the hosts that are up." + _left_out(frames),
+    ]
     return Section(
         "metrics",
         SECTION_HEADINGS["metrics"],
-        (
-            "Lower bounds are valid for every plan: the gap between 'after' and the bound is the most "
-            "any plan could still gain. Imbalance is the standard deviation of host utilization "
-            "(fraction) over the hosts that are up.",
+        tuple(text),
+        tables=(
+            Table(
+                "Cluster indicators (utilization and imbalance over the hosts up)",
+                ("indicator", "before", "after", "lower bound", "unit"),
+                rows,
+            ),
         ),
-        tables=(Table("Cluster indicators", ("indicator", "before", "after", "lower bound", "unit"), rows),),
+    )
+
+
+def _bounds_text(plan: Plan, frames: Frames) -> str:
+    """For an infeasible plan: which lower bounds exceed what the usable hosts hold, i.e. why."""
+    bounds: dict[str, Any] = plan.metrics.get("lower_bounds") or {}
+    over = []
+    for r in ("cpu", "memory"):
+        bound = _float(max_utilization_bound(plan, r))
+        if bound is not None and bound > 1.0:
+            over.append(f"max utilization {r} at least {100 * bound:.1f} % (over 100 %)")
+    usable = _float(bounds.get("usable_hosts"))
+    hosts = _float(frames.metrics.set_index("indicator")["lower_bound"].get("hosts up"))
+    if usable is not None and hosts is not None and hosts > usable:
+        over.append(f"at least {int(hosts)} hosts up, of {int(usable)} usable")
+    head = "The inventory is infeasible, so there is no plan and no 'after'. "
+    if over:
+        return (
+            head + "Its lower bounds exceed what the usable hosts (up or standby) can hold, which is "
+            "why: " + "; ".join(over) + "."
+        )
+    return head + "Its lower bounds are what any plan would need; the cause is in the conflicts below."
+
+
+def _left_out(frames: Frames) -> str:
+    """Hosts not up that hold VMs before the plan (maintenance: being emptied), named with their peak,
+    since a reader sees them in the figures but not in the table's 'before' column."""
+    before = frames.hosts[(frames.hosts["when"] == "before") & (frames.hosts["state"] != "up")]
+    busy = before[before["num_vms"].fillna(0) > 0]
+    if busy.empty:
+        return ""
+    hottest = busy.sort_values("cpu_utilization", ascending=False).iloc[0]
+    peak = f"{100 * float(hottest['cpu_utilization']):.1f} % CPU"
+    if len(busy) == 1:
+        return (
+            f" Left out of 'before' although it holds VMs: {hottest['host']} ({hottest['state']}), at {peak}."
+        )
+    names = ", ".join(f"{r.host} ({r.state})" for r in busy.itertuples(index=False))
+    return (
+        f" Left out of 'before' although they hold VMs: {names}; the busiest, {hottest['host']}, "
+        f"runs at {peak}."
+    )
+
+
+def _utilization(instance: Instance, plan: Plan, figures: dict[str, RenderedFigure]) -> Section:
+    """``instance`` carries the policy the plan was made under."""
+    text = (
+        "Utilization is demand over capacity per host. The shaded orange band is the mean of the "
+        "hosts that are up ± the DRS threshold's tolerance, a guide to how far hosts spread: DRS "
+        "calls the cluster balanced when the standard deviation of host utilization is at most the "
+        "tolerance, so a host outside the band is not by itself an imbalance. "
+        + (
+            "The green band is DPM's target utilization."
+            if instance.policy.dpm.enabled
+            else "DPM is off, so no target band is drawn."
+        )
+        + (
+            " The inventory is infeasible: there is no plan, so only the state before is drawn."
+            if plan.status is PlanStatus.INFEASIBLE
+            else ""
+        ),
+    )
+    return Section(
+        "utilization",
+        SECTION_HEADINGS["utilization"],
+        text,
+        figures=(figures["utilization-cpu"], figures["utilization-memory"]),
     )
 
 
@@ -205,7 +343,7 @@ def _migrations(plan: Plan, frames: Frames, gantt: RenderedFigure) -> Section:
     ]
     if not m.empty:
         text.append(
-            f"{len(m)} moves, {m['transferred_mib'].sum() / 1024:,.1f} GiB over the network, "
+            f"{_plural(len(m), 'move')}, {m['transferred_mib'].sum() / 1024:,.1f} GiB over the network, "
             f"longest downtime {m['downtime_ms'].max():,.0f} ms, "
             f"{int((~m['converges']).sum())} that do not converge."
         )
@@ -215,10 +353,10 @@ def _migrations(plan: Plan, frames: Frames, gantt: RenderedFigure) -> Section:
         (
             r.vm,
             f"{r.source} → {r.target}",
-            _fmt(r.start_s),
-            _fmt(r.end_s),
+            _fmt(float(r.start_s), 1),
+            _fmt(float(r.end_s), 1),
             r.reason.value,
-            _fmt(r.estimate.downtime_ms, 0),
+            _fmt(float(r.estimate.downtime_ms), 0),
             _fmt(r.estimate.transferred_mib / 1024, 2),
             _fmt(r.estimate.converges),
         )
@@ -240,7 +378,9 @@ def _migrations(plan: Plan, frames: Frames, gantt: RenderedFigure) -> Section:
         if rows
         else ()
     )
-    if not rows:
+    if plan.status is PlanStatus.INFEASIBLE:
+        text.append("The inventory is infeasible: there is no plan, so nothing moves.")
+    elif not rows:
         text.append("The plan moves no VM.")
     return Section("migrations", SECTION_HEADINGS["migrations"], tuple(text), (gantt,), tables)
 
@@ -249,7 +389,7 @@ def _power(plan: Plan) -> Section:
     if not plan.power_actions:
         return Section("power", SECTION_HEADINGS["power"], ("No host is powered on or off.",))
     rows = tuple(
-        (a.host, a.action.value.replace("_", " "), _fmt(a.at_s))
+        (a.host, a.action.value.replace("_", " "), _fmt(float(a.at_s), 1))
         for a in sorted(plan.power_actions, key=lambda a: (a.at_s, a.host))
     )
     return Section(
@@ -262,7 +402,11 @@ def _power(plan: Plan) -> Section:
 
 def _rules(plan: Plan, frames: Frames) -> Section:
     r = frames.rules
-    names = {1: "1: VM-host must / must not", 2: "2: affinity / anti-affinity", 3: "3: VM-host should"}
+    names = {
+        1: "1: VM-host must / must not",
+        2: "2: affinity / anti-affinity",
+        3: "3: VM-host should / should not",
+    }
     rows = []
     for priority in (1, 2, 3):
         group = r[r["priority"] == priority]
@@ -307,7 +451,8 @@ def _rules(plan: Plan, frames: Frames) -> Section:
         )
     text = (
         "Priority 1 rules are hard; priority 2 yield only to priority 1 and capacity; priority 3 "
-        "yield to DPM as well. The objective order is DPM > rules > DRS.",
+        "yield to DPM as well. The objectives are met in this order, each before the next: "
+        "priority-2 rules, DPM (hosts on), priority-3 rules, DRS balance, migration cost.",
     )
     return Section("rules", SECTION_HEADINGS["rules"], text, tables=tuple(tables))
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.model import Instance, Plan
-from scheduler.report.plots import plot_host_utilization, plot_migration_gantt
+from scheduler.model import Instance, Plan, PlanStatus
+from scheduler.report.plots import plot_host_utilization, plot_migration_gantt, utilization_width_in
 
 FIGURES = ("utilization-cpu", "utilization-memory", "migration-gantt")
 """The report's figures by key; ``<key>.png`` is the file name in the Markdown report."""
@@ -45,7 +45,12 @@ def _render(width_in: float, height_in: float, draw: Callable[[Any], Any], dpi: 
 
 def render_figures(instance: Instance, plan: Plan, *, dpi: int = 110) -> list[RenderedFigure]:
     """The figures of ``plan``'s report, in ``FIGURES`` order."""
-    util_width_in = min(22.0, max(9.0, 0.55 * instance.num_hosts + 4.0))
+    util_width_in = utilization_width_in(instance.num_hosts)
+    when = (
+        "before; the inventory is infeasible, no plan"
+        if plan.status is PlanStatus.INFEASIBLE
+        else "before and after the plan"
+    )
     gantt_hosts = {m.source for m in plan.migrations} | {m.target for m in plan.migrations}
     gantt_hosts |= {a.host for a in plan.power_actions}
     gantt_height_in = min(30.0, max(3.2, 0.5 * len(gantt_hosts) + 1.8))
@@ -61,7 +66,7 @@ def render_figures(instance: Instance, plan: Plan, *, dpi: int = 110) -> list[Re
             RenderedFigure(
                 f"utilization-{resource}",
                 f"{resource.upper() if resource == 'cpu' else 'Memory'} utilization per host",
-                f"{resource} utilization per host before and after the plan, with the DRS tolerance band",
+                f"{resource} utilization per host {when}, with the DRS tolerance band",
                 png,
             )
         )
@@ -70,7 +75,10 @@ def render_figures(instance: Instance, plan: Plan, *, dpi: int = 110) -> list[Re
         RenderedFigure(
             "migration-gantt",
             "Migration plan by host",
-            "Gantt chart of the migrations by host, coloured by reason, with switchovers and power actions",
+            "no migration plan: the inventory is infeasible"
+            if plan.status is PlanStatus.INFEASIBLE
+            else "Gantt chart of the migrations by host, coloured by reason, with switchovers and "
+            "power actions",
             png,
         )
     )

@@ -7,7 +7,7 @@ Why tables: notebooks, the report and ad-hoc analysis all want the same numbers 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -15,7 +15,7 @@ import pandas as pd
 from scheduler.check.metrics import cluster_metrics
 from scheduler.check.rules import rule_status
 from scheduler.errors import InputError, Problem
-from scheduler.model import Instance, Plan, PlanStatus
+from scheduler.model import Instance, Measure, Plan, PlanStatus, Policy
 
 HOST_COLUMNS = (
     "host",
@@ -131,10 +131,90 @@ def state_metrics(instance: Instance, plan: Plan, when: str) -> dict[str, Any] |
     return cluster_metrics(instance, plan.placement, plan.host_states).to_dict()
 
 
+def planned_policy(instance: Instance, plan: Plan) -> Policy:
+    """The policy ``plan`` was made under: its ``metrics.policy`` over the inventory's.
+
+    Why: ``scheduler plan --dpm / --threshold / --measure`` plan under another policy than the
+    inventory's, and the plan records it; a report that read the inventory alone would describe DPM
+    or DRS as they were not planned. Each field the plan lacks or gives in a form not understood
+    (an older plan, another tool's) keeps the inventory's value.
+    """
+    recorded = plan.metrics.get("policy")
+    policy = instance.policy
+    if not isinstance(recorded, dict):
+        return policy
+    drs, dpm = policy.drs, policy.dpm
+    d = _mapping(recorded.get("drs"))
+    p = _mapping(recorded.get("dpm"))
+    if isinstance(d.get("enabled"), bool):
+        drs = replace(drs, enabled=d["enabled"])
+    if _is_int(d.get("threshold")) and 1 <= d["threshold"] <= 5:
+        drs = replace(drs, threshold=d["threshold"])
+    if d.get("measure") in {m.value for m in Measure}:
+        drs = replace(drs, measure=Measure(d["measure"]))
+    if isinstance(p.get("enabled"), bool):
+        dpm = replace(dpm, enabled=p["enabled"])
+    if _is_int(p.get("threshold")):
+        dpm = replace(dpm, threshold=p["threshold"])
+    band = p.get("target_utilization")
+    if isinstance(band, list) and len(band) == 2 and all(_number(x) is not None for x in band):
+        dpm = replace(dpm, target_utilization=(float(band[0]), float(band[1])))
+    if _is_int(p.get("min_hosts_on")) and p["min_hosts_on"] >= 0:
+        dpm = replace(dpm, min_hosts_on=p["min_hosts_on"])
+    return replace(policy, drs=drs, dpm=dpm)
+
+
+def planned_instance(instance: Instance, plan: Plan) -> Instance:
+    """``instance`` with the policy ``plan`` was made under (``planned_policy``), so that every
+    table, figure and sentence of a report describes the plan's DRS and DPM settings."""
+    policy = planned_policy(instance, plan)
+    return instance if policy == instance.policy else replace(instance, policy=policy)
+
+
+def policy_differences(instance: Instance, plan: Plan) -> list[str]:
+    """How the policy ``plan`` was made under differs from the inventory's, one phrase each, e.g.
+    "planned with DPM on; the inventory has it off" (empty when they agree)."""
+    ours, theirs = planned_policy(instance, plan), instance.policy
+    out: list[str] = []
+
+    def on(flag: bool) -> str:
+        return "on" if flag else "off"
+
+    if ours.drs.enabled != theirs.drs.enabled:
+        out.append(f"planned with DRS {on(ours.drs.enabled)}; the inventory has it {on(theirs.drs.enabled)}")
+    if ours.drs.threshold != theirs.drs.threshold:
+        out.append(
+            f"planned with DRS threshold {ours.drs.threshold}; the inventory has {theirs.drs.threshold}"
+        )
+    if ours.drs.measure != theirs.drs.measure:
+        out.append(
+            f"planned with DRS measure {ours.drs.measure.value}; the inventory has {theirs.drs.measure.value}"
+        )
+    if ours.dpm.enabled != theirs.dpm.enabled:
+        out.append(f"planned with DPM {on(ours.dpm.enabled)}; the inventory has it {on(theirs.dpm.enabled)}")
+    elif ours.dpm.enabled and (
+        ours.dpm.target_utilization != theirs.dpm.target_utilization
+        or ours.dpm.min_hosts_on != theirs.dpm.min_hosts_on
+    ):
+        out.append("planned with other DPM settings than the inventory's")
+    return out
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def to_frames(instance: Instance, plan: Plan, source: str = "plan") -> Frames:
     """Tidy DataFrames of ``plan`` applied to ``instance`` (names checked first, ``InputError`` if not;
-    ``source``, the plan's path when it was read from a file, is the file its problems name)."""
+    ``source``, the plan's path when it was read from a file, is the file its problems name).
+
+    The policy is the one the plan was made under (``planned_policy``)."""
     check_plan_names(instance, plan, source)
+    instance = planned_instance(instance, plan)
     before = state_metrics(instance, plan, "before")
     after = state_metrics(instance, plan, "after")
     return Frames(
@@ -245,7 +325,7 @@ def _metrics(
     rows.append(("DRS imbalance", b.get("drs_imbalance"), a.get("drs_imbalance"), None, "std-dev"))
     rows.append(("DRS tolerance", b.get("drs_tolerance"), a.get("drs_tolerance"), None, "std-dev"))
     for r in ("cpu", "memory"):
-        bound = (bounds.get("max_utilization") or {}).get(r)
+        bound = max_utilization_bound(plan, r)
         rows.append(
             (
                 f"max utilization {r}",
@@ -288,7 +368,9 @@ def _metrics(
     rows.append(("migrations", 0, len(plan.migrations) if moved else None, None, "moves"))
     rows.append(("makespan", 0.0, schedule.get("makespan_s"), schedule.get("lower_bound_s"), "s"))
     rows.append(("migration time, summed", 0.0, schedule.get("total_migration_s"), None, "s"))
-    rows.append(("data transferred", 0.0, schedule.get("total_transferred_mib"), None, "MiB"))
+    # GiB, as the moves table and the migration summary give data: one unit for one quantity.
+    moved_mib = _number(schedule.get("total_transferred_mib"))
+    rows.append(("data transferred", 0.0, None if moved_mib is None else moved_mib / 1024, None, "GiB"))
     frame = pd.DataFrame(
         [
             {"indicator": n, "before": _number(x), "after": _number(y), "lower_bound": _number(z), "unit": u}
@@ -297,6 +379,17 @@ def _metrics(
         columns=list(METRIC_COLUMNS),
     )
     return frame
+
+
+def max_utilization_bound(plan: Plan, resource: str) -> Any:
+    """The plan's lower bound on the highest host utilization of ``resource`` (a fraction).
+
+    The compatibility-aware bound (``max_utilization_compat``: each VM's load only on the hosts it
+    may use) when the plan has it, being the tighter one and the one the optimizer's peak note
+    quotes; the free-spread bound (``max_utilization``) otherwise (older plans)."""
+    bounds: dict[str, Any] = plan.metrics.get("lower_bounds") or {}
+    compat = (bounds.get("max_utilization_compat") or {}).get(resource)
+    return compat if _number(compat) is not None else (bounds.get("max_utilization") or {}).get(resource)
 
 
 def _pct(value: Any) -> float | None:

@@ -16,8 +16,8 @@ import pandas as pd
 
 from scheduler.migration.precopy import MigrationInput, estimate
 from scheduler.migration.presets import PRESETS
-from scheduler.model import Instance, Plan
-from scheduler.report.frames import state_metrics
+from scheduler.model import Instance, Plan, PlanStatus
+from scheduler.report.frames import planned_instance, state_metrics
 
 Axes = Any  # matplotlib.axes.Axes; matplotlib ships no stubs that mypy --strict accepts here
 
@@ -47,15 +47,29 @@ def _new_axes(width_in: float, height_in: float) -> Axes:
     return ax
 
 
+def utilization_width_in(num_hosts: int) -> float:
+    """Width (inches) of a utilization figure: about an inch a host, so that a label of two lines
+    ("cna-06" over "up→standby") fits under its bars, plus the legend at the side; capped, beyond
+    which ``plot_host_utilization`` turns the labels upright."""
+    return min(22.0, max(9.0, 0.95 * num_hosts + 4.5))
+
+
+TICK_CHAR_IN = 0.6 / 72  # a tick label character's width per point of font size (DejaVu Sans, about)
+
+
 def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu", ax: Axes = None) -> Axes:
     """Bars of each host's utilization before and after the plan, with the DRS and DPM bands.
 
-    The DRS tolerance band is the after-state mean ± the threshold's tolerance (hosts inside it
-    count as balanced); the DPM target band (low..high target utilization) is drawn only when DPM
-    is enabled. Hosts that are not up carry their state under their name.
+    The DRS tolerance band is the after-state mean ± the threshold's tolerance, a guide to the
+    spread: DRS calls the cluster balanced when the standard deviation of host utilization is at
+    most the tolerance, so a host outside the band is not by itself an imbalance. The DPM target
+    band (low..high target utilization) is drawn only when DPM is enabled. The policy is the one
+    the plan was made under (``frames.planned_policy``). Hosts that are not up carry their state
+    under their name; an infeasible plan has no after bars.
     """
     if resource not in RESOURCE_LABELS:
         raise ValueError(f"resource must be one of {sorted(RESOURCE_LABELS)}, got {resource!r}")
+    instance = planned_instance(instance, plan)
     before = state_metrics(instance, plan, "before") or {"hosts": []}
     after = state_metrics(instance, plan, "after")
     names = [h.name for h in instance.hosts]
@@ -63,7 +77,7 @@ def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu",
     b_rows = {h["name"]: h for h in before["hosts"]}
     a_rows = {h["name"]: h for h in (after or {"hosts": []})["hosts"]}
     if ax is None:
-        ax = _new_axes(max(7.0, 0.55 * len(names) + 3.0), 4.6)
+        ax = _new_axes(utilization_width_in(len(names)), 4.8)
     x = np.arange(len(names))
     width = 0.4
     b_vals = np.array([100.0 * b_rows[n][key] if n in b_rows else np.nan for n in names])
@@ -89,7 +103,7 @@ def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu",
             color="#ff7f0e",
             alpha=0.18,
             lw=0,
-            label=f"DRS tolerance: mean ± {100 * tolerance:.1f} pts",
+            label=f"DRS tolerance: mean ± {100 * tolerance:.1f} pts (a guide)",
         )
     ax.axhline(mean_pct, color="#ff7f0e", lw=1.2, ls="--", label=f"mean of up hosts {when}: {mean_pct:.1f} %")
     ax.axhline(100, color="#444444", lw=0.8, ls=":", label="capacity")
@@ -103,15 +117,27 @@ def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu",
             labels.append(f"{n}\n{s_before}")
         else:
             labels.append(n)
-    ax.set_xticks(x, labels, rotation=90 if len(names) > 12 else 0, fontsize=8 if len(names) > 8 else 9)
+    fontsize = 8 if len(names) > 8 else 9
+    # Upright labels when the widest would not fit the space of one host (the axes' share of the
+    # figure, less the legend beside it): side by side they would overlap.
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    axes_in = ax.get_position().width * float(ax.figure.get_figwidth())
+    per_host_in = 0.85 * axes_in / max(1, len(names))
+    upright = longest * fontsize * TICK_CHAR_IN > 0.9 * per_host_in
+    ax.set_xticks(x, labels, rotation=90 if upright else 0, fontsize=fontsize)
     peak = np.nanmax(np.concatenate([b_vals, a_vals, [100.0]]))
     ax.set_ylim(0, max(105.0, float(peak) * 1.08))
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel(f"{RESOURCE_LABELS[resource]} utilization (% of host, on demand)")
     ax.set_xlabel("host")
-    ax.set_title(
-        f"{RESOURCE_LABELS[resource]} utilization per host, before and after the plan ({instance.name})"
+    span = (
+        "before; the inventory is infeasible, no plan"
+        if plan.status is PlanStatus.INFEASIBLE
+        else "before and after the plan"
+        if after is not None
+        else "before (the plan has no placement)"
     )
+    ax.set_title(f"{RESOURCE_LABELS[resource]} utilization per host, {span} ({instance.name})")
     handles, names_ = ax.get_legend_handles_labels()
     order = sorted(range(len(names_)), key=lambda i: (names_[i] not in ("before", "after"), i))
     ax.legend(
@@ -215,14 +241,29 @@ def plot_migration_gantt(plan: Plan, ax: Axes = None) -> Axes:
     ax.set_ylabel("host (source: solid, target: hatched)")
     ax.grid(axis="x", color="#dddddd", lw=0.6)
     ax.set_axisbelow(True)
-    ax.set_title(
-        f"Migration plan by host: {len(plan.migrations)} moves, {len(plan.power_actions)} power actions, "
-        f"ends at {makespan_s:.0f} s"
-        if plan.migrations or plan.power_actions
-        else "Migration plan: no migrations and no power actions"
-    )
+    moves = f"{len(plan.migrations)} move" + ("" if len(plan.migrations) == 1 else "s")
+    actions = f"{len(plan.power_actions)} power action" + ("" if len(plan.power_actions) == 1 else "s")
+    if plan.status is PlanStatus.INFEASIBLE:
+        ax.set_title("No migration plan: the inventory is infeasible")
+    elif hosts:
+        # One decimal, as the report's summary gives the makespan.
+        ax.set_title(f"Migration plan by host: {moves}, {actions}, ends at {makespan_s:.1f} s")
+    else:
+        ax.set_title("Migration plan: no migrations and no power actions")
     if not hosts:
-        ax.text(0.5, 0.5, "nothing to do", transform=ax.transAxes, ha="center", va="center", color="grey")
+        # No time axis to read: an empty 0–1 s scale would suggest a plan that takes no time.
+        ax.set_xticks([])
+        ax.text(
+            0.5,
+            0.5,
+            "no plan: the inventory is infeasible (see Conflicts)"
+            if plan.status is PlanStatus.INFEASIBLE
+            else "nothing to do",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="grey",
+        )
     reasons = sorted({m.reason.value for m in plan.migrations})
     handles: list[Any] = [
         Patch(facecolor=REASON_COLOURS.get(r, "#7f7f7f"), label=f"reason: {r}") for r in reasons
@@ -232,10 +273,10 @@ def plot_migration_gantt(plan: Plan, ax: Axes = None) -> Axes:
         handles.append(Line2D([], [], color="black", lw=2.2, label="switchover (downtime)"))
     if any(not m.estimate.converges for m in plan.migrations):
         handles.append(Patch(facecolor="white", edgecolor="#b00000", lw=1.6, label="does not converge"))
-    actions = {a.action.value for a in plan.power_actions}
-    if "power_on" in actions:
+    kinds = {a.action.value for a in plan.power_actions}
+    if "power_on" in kinds:
         handles.append(Line2D([], [], marker="^", ls="", color="#2ca02c", markersize=9, label="power on"))
-    if "power_off" in actions:
+    if "power_off" in kinds:
         handles.append(Line2D([], [], marker="v", ls="", color="#333333", markersize=9, label="power off"))
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
@@ -379,9 +420,11 @@ def plot_estimate_curve(
 ) -> Axes:
     """Migration time (``metric="total_s"``) or downtime (``"downtime_ms"``) against the dirty rate.
 
-    One line per hypervisor preset; a cross marks a rate where the move does not converge (aborted,
-    or forced to stop with a downtime beyond the budget). Downtime is drawn on a log scale: it spans
-    from milliseconds to many seconds; an aborted move has no switchover, so no downtime point.
+    One line per hypervisor preset through the moves that finish; a hollow circle marks one that
+    finishes over the downtime budget (forced stop). An aborted move is no result: it is a cross
+    apart from the line, at the time lost before the abort, and has no downtime point (the VM
+    never switched over; a 0 ms point would read as a perfect switchover). Downtime is drawn on a
+    log scale: it spans from milliseconds to many seconds.
     """
     labels = {"total_s": "total migration time (s)", "downtime_ms": "downtime (ms, log scale)"}
     if metric not in labels:
@@ -389,25 +432,50 @@ def plot_estimate_curve(
     rates = list(dirty_rates_mibps) if dirty_rates_mibps is not None else list(np.linspace(0, 1200, 49))
     data = estimate_curve(rates, memory_mib=memory_mib, network_gbps=network_gbps, hypervisors=hypervisors)
     if ax is None:
-        ax = _new_axes(7.5, 4.6)
+        ax = _new_axes(9.0, 4.6)
     for name, group in data.groupby("hypervisor", sort=False):
         colour = PRESET_COLOURS.get(str(name))
         values = group[metric].astype(float).clip(lower=0.1 if metric == "downtime_ms" else 0.0)
-        if metric == "downtime_ms":
-            # An aborted move never switches over: the VM keeps running on its source, no downtime.
-            values = values.where(group["outcome"] != "aborted")
-        ax.plot(group["dirty_rate_mibps"], values, "-", color=colour, lw=1.8, label=str(name))
-        bad = ~group["converges"].astype(bool) & values.notna()
-        if bad.any():
-            ax.scatter(group["dirty_rate_mibps"][bad], values[bad], marker="x", color=colour, s=30)
-    if data["converges"].eq(False).any():
-        ax.scatter([], [], marker="x", color="#333333", label="does not converge")
+        aborted = group["outcome"] == "aborted"
+        # NaN breaks the line: an aborted point is never joined to the finished ones around it.
+        ax.plot(group["dirty_rate_mibps"], values.where(~aborted), "-", color=colour, lw=1.8, label=str(name))
+        over = ~group["converges"].astype(bool) & ~aborted
+        if over.any():
+            ax.scatter(
+                group["dirty_rate_mibps"][over],
+                values[over],
+                marker="o",
+                facecolors="none",
+                color=colour,
+                s=36,
+            )
+        if metric == "total_s" and aborted.any():
+            ax.scatter(group["dirty_rate_mibps"][aborted], values[aborted], marker="x", color=colour, s=36)
+    finished = data["outcome"] != "aborted"
+    if (~data["converges"].astype(bool) & finished).any():
+        ax.scatter(
+            [], [], marker="o", facecolors="none", color="#333333", label="forced stop: over the budget"
+        )
+    if metric == "total_s" and (~finished).any():
+        ax.scatter([], [], marker="x", color="#333333", label="aborted: time lost, no result")
     if metric == "downtime_ms":
         ax.set_yscale("log")
     ax.set_xlabel("guest dirty rate (MiB/s)")
     ax.set_ylabel(labels[metric])
     what = "Migration time" if metric == "total_s" else "Downtime"
     ax.set_title(f"{what} vs dirty rate ({memory_mib / 1024:g} GiB VM, {network_gbps:g} Gbit/s link)")
-    ax.legend(fontsize=8, loc="upper left")
+    if metric == "downtime_ms" and (~finished).any():
+        ax.text(
+            0.99,
+            0.02,
+            "aborted moves have no downtime: left out",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="#555555",
+        )
+    # Outside the axes: the curves fill the plot, and a legend inside would hide some of them.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(color="#eeeeee")
     return ax

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,43 @@ def test_sweep_json_lists_each_point() -> None:
     points = json.loads(result.output)
     assert [p["x"] for p in points] == [1.0, 9.0, 17.0, 25.0]
     assert points[0]["total_s"] > points[-1]["total_s"]
+
+
+def test_sweep_plot_keeps_aborted_runs_apart() -> None:
+    """QEMU's 8 GiB move aborts above its 128 MiB/s cap: crosses at the time lost, labelled aborted,
+    never joined to the converged points, and no downtime point (0 ms is no switchover)."""
+    import matplotlib.pyplot as plt
+
+    from scheduler.cli.estimate import plot_sweep, sweep_title
+    from scheduler.migration.precopy import MigrationInput, estimate
+    from scheduler.migration.presets import preset_for
+
+    preset = preset_for("qemu")
+    base = MigrationInput(memory_mib=8192, dirty_rate_mibps=0, network_gbps=10)
+    xs = [0.0, 50.0, 100.0, 150.0, 200.0]
+    estimates = [
+        estimate(MigrationInput(memory_mib=8192, dirty_rate_mibps=x, network_gbps=10), preset) for x in xs
+    ]
+    assert [e.outcome for e in estimates][-2:] == ["aborted", "aborted"]
+    ax = plot_sweep(xs, estimates, "dirty-rate", sweep_title(base, "dirty-rate", preset))
+    try:
+        total, crosses = ax.get_lines()[:2]
+        assert all(math.isnan(y) for y in total.get_ydata()[-2:])
+        assert list(crosses.get_xdata()) == [150.0, 200.0]
+        assert crosses.get_label().startswith("aborted")
+        downtime = ax.figure.axes[1].get_lines()[0]
+        assert all(math.isnan(y) for y in downtime.get_ydata()[-2:])
+        assert ax.get_title() == "Pre-copy estimate vs dirty rate (MiB/s) (qemu, 8 GiB VM, 10 Gbit/s link)"
+        ax.figure.canvas.draw()
+        assert ax.get_legend().get_window_extent().x0 >= ax.figure.axes[1].get_window_extent().x1
+    finally:
+        plt.close(ax.figure)
+
+
+def test_sweep_table_gives_no_downtime_for_an_aborted_run() -> None:
+    args = ["--memory-mib", "8192", "--sweep", "dirty-rate", "--sweep-from", "0", "--sweep-to", "200"]
+    result = CliRunner().invoke(command, [*args, "--sweep-steps", "2"])
+    assert result.exit_code == 0, result.output
+    aborted = next(line for line in result.output.splitlines() if "aborted" in line)
+    assert "–" in aborted
+    assert "0.0 " not in aborted

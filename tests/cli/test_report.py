@@ -170,3 +170,26 @@ def test_failed_write_exits_2_and_keeps_the_previous_report(
     assert f"--output: cannot write {out}: No space left on device" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json", "report"]
+
+
+def test_report_describes_the_policy_the_plan_was_made_under(plan_file: Path, tmp_path: Path):
+    """A plan recording ``metrics.policy`` (``scheduler plan --dpm --threshold 4``) is reported
+    under it, and the Summary says where the inventory's differs; without it, the inventory's."""
+    data = json.loads(plan_file.read_text())
+    data["metrics"]["policy"] = {
+        "drs": {"enabled": True, "threshold": 4, "measure": "cpu_memory"},
+        "dpm": {"enabled": True, "threshold": 3, "target_utilization": [0.45, 0.81], "min_hosts_on": 2},
+    }
+    recorded = tmp_path / "recorded.json"
+    recorded.write_text(json.dumps(data))
+    out = tmp_path / "report"
+    assert run("report", str(DEMO), str(recorded), "-o", str(out), "--dpi", "50") == 0
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "DRS on (threshold 4, measure cpu_memory); DPM on (target 45%–81%, at least 2 hosts on)" in md
+    assert "Planned with DRS threshold 4; the inventory has 3." in md
+    assert "Planned with DPM on; the inventory has it off." in md
+    plain = tmp_path / "plain"
+    assert run("report", str(DEMO), str(plan_file), "-o", str(plain), "--dpi", "50") == 0
+    md = (plain / "report.md").read_text(encoding="utf-8")
+    assert "(threshold 3, measure cpu_memory); DPM off" in md
+    assert "Planned with" not in md

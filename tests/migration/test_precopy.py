@@ -232,8 +232,13 @@ def test_estimate_equals_precopy_run_to_completion(inp: MigrationInput, name: st
     assert run.time_to_end(inp.available_mibps) == pytest.approx(est.total_s)
     run.advance(math.inf, inp.available_mibps)
     assert run.finished
+    # A high-risk move keeps the nominal rate's margin (see test_high_risk_move_reports_the_nominal_margin).
+    margin = simulate(inp, preset).margin if est.high_risk else run.result().margin
     assert (
-        dataclasses.replace(run.result(), high_risk=est.high_risk, nominal_total_s=est.nominal_total_s) == est
+        dataclasses.replace(
+            run.result(), high_risk=est.high_risk, nominal_total_s=est.nominal_total_s, margin=margin
+        )
+        == est
     )
 
 
@@ -247,6 +252,21 @@ def test_high_risk_move_is_costed_pessimistically() -> None:
     assert not est.converges
     assert est.nominal_total_s == pytest.approx(nominal.total_s)
     assert est.to_record().extra["high_risk"] is True
+
+
+def test_high_risk_move_reports_the_nominal_margin() -> None:
+    """QEMU at D = 105 MiB/s against its 128 MiB/s cap: converges, but not at +20 % (126 MiB/s).
+
+    Time and outcome are the +20 % run's, the margin is 1 − D/R at the nominal rate (0.18), not
+    the +20 % run's 0.016, which would hide how far from the edge the move is."""
+    inp = MigrationInput(memory_mib=8192, dirty_rate_mibps=105, network_gbps=10)
+    est = estimate(inp, preset_for("qemu"))
+    pessimistic = simulate(inp.scaled_dirtying(1.2), preset_for("qemu"))
+    assert est.high_risk
+    assert est.outcome == pessimistic.outcome == "aborted"
+    assert est.total_s == pytest.approx(pessimistic.total_s)
+    assert est.margin == pytest.approx(1 - 105 / 128)
+    assert est.to_record().extra["margin"] == pytest.approx(1 - 105 / 128, abs=1e-6)
 
 
 def test_working_set_converges_where_its_peak_rate_would_not() -> None:

@@ -9,9 +9,16 @@ import sys
 import pytest
 
 from scheduler.errors import InputError
-from scheduler.model import Instance, Plan
+from scheduler.model import Instance, Measure, Plan
 from scheduler.report import to_frames
-from scheduler.report.frames import HOST_COLUMNS, METRIC_COLUMNS, MIGRATION_COLUMNS, VM_COLUMNS
+from scheduler.report.frames import (
+    HOST_COLUMNS,
+    METRIC_COLUMNS,
+    MIGRATION_COLUMNS,
+    VM_COLUMNS,
+    planned_policy,
+    policy_differences,
+)
 
 
 def test_frames_have_one_row_per_host_state_vm_and_move(demo: Instance, demo_plan: Plan):
@@ -96,3 +103,78 @@ def test_report_package_never_imports_ortools():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _recording(plan: Plan, policy: object) -> Plan:
+    return dataclasses.replace(plan, metrics={**plan.metrics, "policy": policy})
+
+
+def test_planned_policy_is_the_one_the_plan_records(demo: Instance, demo_plan: Plan):
+    """``plan --dpm --threshold 4 --measure cpu`` on an inventory with DPM off, threshold 3."""
+    recorded = _recording(
+        demo_plan,
+        {
+            "drs": {"enabled": True, "threshold": 4, "measure": "cpu"},
+            "dpm": {"enabled": True, "threshold": 3, "target_utilization": [0.5, 0.8], "min_hosts_on": 3},
+        },
+    )
+    policy = planned_policy(demo, recorded)
+    assert (policy.drs.threshold, policy.drs.measure) == (4, Measure.CPU)
+    assert policy.dpm.enabled
+    assert policy.dpm.target_utilization == (0.5, 0.8)
+    assert policy.dpm.min_hosts_on == 3
+    assert policy_differences(demo, recorded) == [
+        "planned with DRS threshold 4; the inventory has 3",
+        "planned with DRS measure cpu; the inventory has cpu_memory",
+        "planned with DPM on; the inventory has it off",
+    ]
+
+
+@pytest.mark.parametrize("policy", [None, "dpm on", {"dpm": {"enabled": "yes"}, "drs": {"threshold": 9}}])
+def test_planned_policy_falls_back_to_the_inventorys(demo: Instance, demo_plan: Plan, policy: object):
+    """A plan without ``metrics.policy`` (older, or another tool's) or with values not understood."""
+    plan = dataclasses.replace(
+        demo_plan, metrics={k: v for k, v in demo_plan.metrics.items() if k != "policy"}
+    )
+    if policy is not None:
+        plan = _recording(plan, policy)
+    assert planned_policy(demo, plan) == demo.policy
+    assert policy_differences(demo, plan) == []
+
+
+def test_hosts_up_bound_follows_the_planned_dpm(demo: Instance, demo_plan: Plan):
+    """With DPM on as planned, the bound is the one packed to DPM's target (hosts_dpm_target)."""
+    bounds = demo_plan.metrics["lower_bounds"]
+    assert bounds["hosts_dpm_target"]["best"] != bounds["hosts"]["best"]
+    metrics = to_frames(demo, _recording(demo_plan, {"dpm": {"enabled": True}})).metrics.set_index(
+        "indicator"
+    )
+    assert metrics.loc["hosts up", "lower_bound"] == bounds["hosts_dpm_target"]["best"]
+
+
+def test_max_utilization_bound_is_the_compatibility_aware_one(demo: Instance, demo_plan: Plan):
+    """The bound the optimizer's peak note quotes (each VM only on hosts it may use), not the fluid one."""
+    bounds = demo_plan.metrics["lower_bounds"]
+    assert bounds["max_utilization_compat"]["cpu"] > bounds["max_utilization"]["cpu"]
+    metrics = to_frames(demo, demo_plan).metrics.set_index("indicator")
+    assert metrics.loc["max utilization cpu", "lower_bound"] == pytest.approx(
+        100 * bounds["max_utilization_compat"]["cpu"]
+    )
+    older = dataclasses.replace(
+        demo_plan,
+        metrics={
+            **demo_plan.metrics,
+            "lower_bounds": {k: v for k, v in bounds.items() if k != "max_utilization_compat"},
+        },
+    )
+    metrics = to_frames(demo, older).metrics.set_index("indicator")
+    assert metrics.loc["max utilization cpu", "lower_bound"] == pytest.approx(
+        100 * bounds["max_utilization"]["cpu"]
+    )
+
+
+def test_data_transferred_is_in_gib(demo: Instance, demo_plan: Plan):
+    """One unit for data throughout the report: GiB, as the moves table and summary give it."""
+    row = to_frames(demo, demo_plan).metrics.set_index("indicator").loc["data transferred"]
+    assert row["unit"] == "GiB"
+    assert row["after"] == pytest.approx(demo_plan.metrics["schedule"]["total_transferred_mib"] / 1024)

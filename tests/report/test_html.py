@@ -81,8 +81,9 @@ def test_infeasible_plan_report_lists_the_conflicts(tmp_path: Path, demo: Instan
 def test_power_actions_are_listed(tmp_path: Path, demo: Instance, power_plan: Plan):
     write_report(demo, power_plan, tmp_path / "r", dpi=50)
     md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
-    assert "| cna-08 | power on | 0 |" in md
-    assert "| cna-07 | power off | 430 |" in md
+    # Fixed decimals per column: "0.0" above "430.0", never a bare "0" beside a "4.0".
+    assert "| cna-08 | power on | 0.0 |" in md
+    assert "| cna-07 | power off | 430.0 |" in md
 
 
 def test_a_second_report_replaces_the_first_whole(

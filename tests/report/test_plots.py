@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from scheduler.model import Instance, Plan
+from scheduler.model import Instance, Plan, PlanStatus
 from scheduler.pipeline import with_what_if
 from scheduler.report import (
     plot_estimate_curve,
@@ -18,6 +21,7 @@ from scheduler.report import (
     plot_migration_gantt,
     plot_power_vs_load,
 )
+from scheduler.synth import SynthSpec, synthesize
 
 SWEEP = pd.DataFrame(
     {
@@ -98,24 +102,83 @@ def test_gantt_marks_power_actions_and_non_converging_moves(power_plan: Plan):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["cna-07", "cna-08"]
 
 
-def test_gantt_of_an_empty_plan_says_so(infeasible_plan: Plan):
-    ax = plot_migration_gantt(infeasible_plan)
+def test_gantt_of_an_empty_plan_says_so(demo: Instance, demo_plan: Plan):
+    empty = dataclasses.replace(demo_plan, status=PlanStatus.UNCHANGED, migrations=(), power_actions=())
+    ax = plot_migration_gantt(empty)
     assert "no migrations" in ax.get_title()
 
 
+def test_gantt_of_an_infeasible_plan_says_it_is_infeasible(infeasible_plan: Plan):
+    """No "nothing to do" on an empty 0–1 s axis: there is no plan, and the chart says why."""
+    ax = plot_migration_gantt(infeasible_plan)
+    assert "infeasible" in ax.get_title()
+    assert [t.get_text() for t in ax.texts] == ["no plan: the inventory is infeasible (see Conflicts)"]
+    assert list(ax.get_xticks()) == []
+
+
+def test_gantt_title_gives_the_end_to_a_tenth_of_a_second(power_plan: Plan):
+    """As the report's summary does: "ends at 430.0 s", one action, no "1 power actions"."""
+    one_action = dataclasses.replace(power_plan, power_actions=power_plan.power_actions[:1])
+    assert plot_migration_gantt(power_plan).get_title().endswith("2 power actions, ends at 430.0 s")
+    assert plot_migration_gantt(one_action).get_title().endswith("1 power action, ends at 420.0 s")
+
+
 def test_utilization_shows_the_dpm_band_only_with_dpm(demo: Instance, demo_plan: Plan):
-    off = [t.get_text() for t in plot_host_utilization(demo, demo_plan).get_legend().get_texts()]
+    """A plan that records no policy (an older one) is drawn under the inventory's."""
+    unrecorded = dataclasses.replace(
+        demo_plan, metrics={k: v for k, v in demo_plan.metrics.items() if k != "policy"}
+    )
+    off = [t.get_text() for t in plot_host_utilization(demo, unrecorded).get_legend().get_texts()]
     with_dpm = with_what_if(demo, dpm=True)
-    on = [t.get_text() for t in plot_host_utilization(with_dpm, demo_plan).get_legend().get_texts()]
+    on = [t.get_text() for t in plot_host_utilization(with_dpm, unrecorded).get_legend().get_texts()]
     assert not any("DPM" in t for t in off)
     assert any("DPM target" in t for t in on)
     assert any("DRS tolerance" in t for t in off)
 
 
+def test_utilization_follows_the_policy_the_plan_recorded(demo: Instance, demo_plan: Plan):
+    """A plan made with --dpm on an inventory without DPM draws the DPM band it was made under."""
+    assert not demo.policy.dpm.enabled
+    recorded = dataclasses.replace(
+        demo_plan, metrics={**demo_plan.metrics, "policy": {"dpm": {"enabled": True}}}
+    )
+    labels = [t.get_text() for t in plot_host_utilization(demo, recorded).get_legend().get_texts()]
+    assert any("DPM target" in t for t in labels)
+
+
 def test_utilization_of_an_infeasible_plan_shows_before_only(demo: Instance, infeasible_plan: Plan):
-    labels = [t.get_text() for t in plot_host_utilization(demo, infeasible_plan).get_legend().get_texts()]
+    ax = plot_host_utilization(demo, infeasible_plan)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "before" in labels
     assert "after" not in labels
+    assert "before; the inventory is infeasible, no plan" in ax.get_title()
+    assert "after" not in ax.get_title()
+
+
+def _overlapping_tick_labels(ax: Any) -> list[tuple[str, str]]:
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.get_xticklabels()]
+    return [(a, b) for (a, box_a), (b, box_b) in itertools.pairwise(boxes) if box_a.overlaps(box_b)]
+
+
+def test_utilization_host_labels_do_not_overlap(demo: Instance, power_plan: Plan):
+    """Two-line labels ("cna-07" over "maintenance→up") fit side by side under 8 hosts."""
+    assert _overlapping_tick_labels(plot_host_utilization(demo, power_plan)) == []
+
+
+def test_utilization_host_labels_of_many_hosts_do_not_overlap():
+    """Past the widest figure the labels turn upright instead of running into each other."""
+    from scheduler.report.plots import plot_host_utilization as plot
+
+    big = synthesize(SynthSpec(hosts=40, vms=80, seed=3, maintenance_hosts=5, standby_hosts=10))
+    plan = Plan(
+        cluster=big.name,
+        status=PlanStatus.FEASIBLE,
+        placement=big.current_placement(),
+        host_states={h.name: h.state.value for h in big.hosts},
+    )
+    assert _overlapping_tick_labels(plot(big, plan)) == []
 
 
 def test_bad_arguments_are_value_errors(demo: Instance, demo_plan: Plan):
@@ -134,3 +197,29 @@ def test_plots_module_does_not_import_pyplot():
 
     code = "import sys, scheduler.report.plots; assert 'matplotlib.pyplot' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_estimate_curve_keeps_aborted_runs_off_the_line():
+    """QEMU's 16 GiB move aborts above its 128 MiB/s cap: a cross at the time lost, not a point
+    joined to the converged ones, and no 0 ms downtime that would read as a perfect switchover."""
+    rates = [0, 50, 100, 150, 200]
+    time_ax = plot_estimate_curve(rates, hypervisors=("qemu",))
+    line = time_ax.get_lines()[0]
+    totals = list(line.get_ydata())
+    assert all(math.isfinite(t) for t in totals[:3])
+    assert all(math.isnan(t) for t in totals[3:])
+    legend = [t.get_text() for t in time_ax.get_legend().get_texts()]
+    assert any(t.startswith("aborted") for t in legend)
+    crosses = [c for c in time_ax.collections if len(c.get_offsets())]
+    assert [float(x) for x, _y in crosses[0].get_offsets()] == [150.0, 200.0]
+    down_ax = plot_estimate_curve(rates, metric="downtime_ms", hypervisors=("qemu",))
+    downtimes = list(down_ax.get_lines()[0].get_ydata())
+    assert all(math.isnan(d) for d in downtimes[3:])
+    assert not any(len(c.get_offsets()) for c in down_ax.collections)
+
+
+def test_estimate_curve_legend_sits_outside_the_axes():
+    ax = plot_estimate_curve([0, 400, 1200])
+    ax.figure.canvas.draw()
+    legend_box = ax.get_legend().get_window_extent()
+    assert legend_box.x0 >= ax.get_window_extent().x1

@@ -1,0 +1,142 @@
+"""``build_report``: what the report says, checked against the plan it is made from."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from scheduler.model import Instance, Plan
+from scheduler.report import Report, Section, build_report
+from scheduler.report.document import _fmt
+from scheduler.solver.result import COST_UNIT, level_amount
+
+
+def _sections(report: Report) -> dict[str, Section]:
+    return {s.key: s for s in report.sections}
+
+
+def _text(section: Section) -> str:
+    return " ".join(section.paragraphs)
+
+
+def _rows(section: Section, caption_start: str) -> dict[str, tuple[str, ...]]:
+    table = next(t for t in section.tables if t.caption.startswith(caption_start))
+    return {row[0]: row for row in table.rows}
+
+
+@pytest.fixture(scope="module")
+def demo_report(demo: Instance, demo_plan: Plan) -> dict[str, Section]:
+    return _sections(build_report(demo, demo_plan, dpi=30))
+
+
+def test_a_plan_made_with_dpm_is_reported_with_dpm(demo: Instance, demo_plan: Plan):
+    """``plan --dpm`` on an inventory with DPM off: the Summary, the DPM level, the hosts-up bound
+    and the utilization text all follow the plan, and the Summary says the inventory differs."""
+    recorded = dataclasses.replace(
+        demo_plan, metrics={**demo_plan.metrics, "policy": {"dpm": {"enabled": True, "min_hosts_on": 2}}}
+    )
+    sections = _sections(build_report(demo, recorded, dpi=30))
+    summary = _text(sections["summary"])
+    assert "DPM on (target 45%–81%, at least 2 hosts on)" in summary
+    assert "Planned with DPM on; the inventory has it off." in summary
+    assert "dpm hosts on" in _rows(sections["summary"], "Objective levels")
+    hosts_up = _rows(sections["metrics"], "Cluster indicators")["hosts up"]
+    assert hosts_up[3] == str(demo_plan.metrics["lower_bounds"]["hosts_dpm_target"]["best"])
+    assert "The green band is DPM's target utilization." in _text(sections["utilization"])
+
+
+def test_dpm_level_is_hidden_when_dpm_was_off(demo_report: dict[str, Section]):
+    """With DPM off the optimizer's "dpm hosts on" level is a constant, not an objective."""
+    summary = _text(demo_report["summary"])
+    assert "DPM off" in summary
+    assert "Planned with" not in summary
+    assert "dpm hosts on" not in _rows(demo_report["summary"], "Objective levels")
+
+
+def test_levels_read_as_the_plan_command_prints_them(demo_report: dict[str, Section], demo_plan: Plan):
+    """Migration cost in seconds, not 0.1 s units; the caption's promise is qualified for the DRS
+    level's gap, and the cost is told apart from the scheduled migration time."""
+    cost = next(lv for lv in demo_plan.metrics["levels"] if lv["level"] == "migration cost")
+    row = _rows(demo_report["summary"], "Objective levels")["migration cost"]
+    assert row[1] == level_amount(cost["value"], COST_UNIT)
+    assert row[1].endswith(" s")
+    summary = _text(demo_report["summary"])
+    assert "within its 1 % relative gap" in summary
+    assert "alone on a free link" in summary
+
+
+def test_numbers_keep_their_decimals_in_a_column(demo_report: dict[str, Section]):
+    """ "0.0" beside "113.8", never "0"; counts without decimals."""
+    assert _fmt(0.0, 1) == "0.0"
+    assert _fmt(4.0, 1) == "4.0"
+    rows = _rows(demo_report["metrics"], "Cluster indicators")
+    assert rows["makespan"][1] == "0.0"
+    assert re.fullmatch(r"[\d,]+\.\d", rows["makespan"][2])
+    assert "." not in rows["hosts up"][1] + rows["hosts up"][2]
+    assert rows["data transferred"][4] == "GiB"
+
+
+def test_counts_are_singular_for_one(demo: Instance, power_plan: Plan):
+    one = dataclasses.replace(power_plan, power_actions=power_plan.power_actions[:1])
+    summary = _text(_sections(build_report(demo, one, dpi=30))["summary"])
+    assert "2 migrations and 1 power action," in summary
+
+
+def test_notes_give_utilization_in_percent(demo_report: dict[str, Section]):
+    """The optimizer's peak note is in fractions; the report shows % as its tables do."""
+    notes = [p for p in demo_report["summary"].paragraphs if "peak cap" in p]
+    assert notes
+    assert all("%" in n and " 0." not in n for n in notes)
+
+
+def test_max_utilization_bound_is_named(demo_report: dict[str, Section]):
+    assert "compatibility-aware" in _text(demo_report["metrics"])
+
+
+def test_metrics_name_the_hosts_before_leaves_out(demo_report: dict[str, Section]):
+    """cna-07 is in maintenance with VMs on it: shown in the figure, not counted in 'before'."""
+    text = _text(demo_report["metrics"])
+    assert "Left out of 'before' although it holds VMs: cna-07 (maintenance), at 21.6 % CPU." in text
+    assert "over the hosts up" in next(iter(demo_report["metrics"].tables)).caption
+
+
+def test_infeasible_bounds_say_why_there_is_no_plan(demo: Instance, infeasible_plan: Plan):
+    """Bounds beyond the usable hosts are the reason, not a target "every plan" can reach."""
+    metrics = {
+        "lower_bounds": {
+            "max_utilization": {"cpu": 1.02, "memory": 0.7},
+            "max_utilization_compat": {"cpu": 1.834, "memory": 0.8},
+            "hosts": {"best": 5},
+            "usable_hosts": 4,
+        }
+    }
+    sections = _sections(build_report(demo, dataclasses.replace(infeasible_plan, metrics=metrics), dpi=30))
+    text = _text(sections["metrics"])
+    assert "hold for every plan" not in text
+    assert "exceed what the usable hosts (up or standby) can hold, which is why" in text
+    assert "max utilization cpu at least 183.4 % (over 100 %)" in text
+    assert "at least 5 hosts up, of 4 usable" in text
+    assert "memory at least" not in text
+    captions = [f.caption for f in sections["utilization"].figures]
+    assert all("before; the inventory is infeasible, no plan" in c for c in captions)
+    assert "infeasible" in _text(sections["migrations"])
+
+
+def test_infeasible_without_bounds_points_to_the_conflicts(demo: Instance, infeasible_plan: Plan):
+    text = _text(_sections(build_report(demo, infeasible_plan, dpi=30))["metrics"])
+    assert "the cause is in the conflicts below" in text
+
+
+def test_drs_band_is_a_guide_not_a_verdict(demo_report: dict[str, Section]):
+    """DRS calls the cluster balanced on the std-dev; a host outside the band is not by itself imbalance."""
+    text = _text(demo_report["utilization"])
+    assert "count as balanced" not in text
+    assert "not by itself an imbalance" in text
+
+
+def test_rules_state_the_objective_order_and_both_modes(demo_report: dict[str, Section]):
+    text = _text(demo_report["rules"])
+    assert "priority-2 rules, DPM (hosts on), priority-3 rules, DRS balance, migration cost" in text
+    assert "3: VM-host should / should not" in _rows(demo_report["rules"], "Rules broken")
