@@ -31,6 +31,7 @@ from scheduler.model import (
     Unmovable,
     Violation,
 )
+from scheduler.solver.costs import move_costs
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.result import OptimizeResult, SolveStatus
@@ -86,18 +87,8 @@ def make_plan(
     options = options or SolveOptions()
     compat = compatibility(instance)
     result = optimize(instance, options)
-    before = cluster_metrics(instance, instance.current_placement(), _states(instance))
-    bounds = lower_bounds(instance, compat)
-    metrics: dict[str, Any] = {
-        "before": before.to_dict(),
-        "lower_bounds": bounds,
-        "solve_time_s": round(result.solve_time_s, 3),
-        "levels": [level.to_dict() for level in result.levels],
-        "scope": {"free_vms": result.free_vms, "candidate_pairs": result.candidate_pairs},
-        "notes": list(result.notes),
-        "policy": policy_record(instance),
-    }
     stuck = tuple(unmovable(instance, compat))
+    metrics = _metrics_of(instance, compat, result)
     if result.status is SolveStatus.INFEASIBLE:
         plan = Plan(
             cluster=instance.name,
@@ -112,33 +103,131 @@ def make_plan(
         return PlanOutcome(plan, result, None)
 
     try:
-        plan, schedule = plan_from_target(
-            instance,
-            result.placement,
-            result.host_states,
-            status=PlanStatus(result.status.value),
-            metrics=metrics,
-            compat=compat,
-            schedule_progress=schedule_progress,
-            extra_unmovable=lambda stuck: _balancer_wishes(instance, compat, stuck, result),
-            max_migrations=options.max_migrations,
-        )
+        return _scheduled(instance, compat, result, metrics, options, schedule_progress)
     except UnreachableTargetError as exc:
-        # The placement is right but no safe order of live migrations reaches it (e.g. a VM that
-        # must leave an overfull host cannot converge): that is an infeasible inventory, said so.
-        conflict = Conflict("migration", "schedule", exc.message, hosts=tuple(exc.hosts), vms=tuple(exc.vms))
-        plan = Plan(
-            cluster=instance.name,
-            status=PlanStatus.INFEASIBLE,
-            placement={},
-            host_states={h.name: h.state.value for h in instance.hosts},
-            unmovable=stuck,
-            conflicts=(conflict,),
-            metrics=metrics,
-        )
-        _verified(instance, plan)
-        return PlanOutcome(plan, result, None)
+        unreachable = exc
+    # No safe order of live migrations reaches the target: typically a swap between full hosts
+    # with no room anywhere to park one of the VMs. When none of those VMs has to move, plan
+    # again with them held where they are: a plan that keeps them is worse than the first target
+    # but can be carried out, and today's placement is always one.
+    held: set[str] = set()
+    blocked = unreachable
+    for _ in range(RETRIES):
+        more = _held_for(instance, compat, blocked)
+        if not more:
+            break
+        held |= more
+        retry = optimize(_holding(instance, held), replace(options, time_limit_s=_retry_limit(options)))
+        if retry.status is SolveStatus.INFEASIBLE:
+            break
+        note = f"kept {', '.join(sorted(held))} where they are: the first target needed {unreachable.message}"
+        metrics = _metrics_of(instance, compat, retry, extra_note=note)
+        try:
+            return _scheduled(instance, compat, retry, metrics, options, schedule_progress, frozenset(held))
+        except UnreachableTargetError as again:
+            blocked = again  # the new target blocks elsewhere: hold those VMs too
+    # Some VM of the blocked moves must move (e.g. a VM that must leave an overfull host cannot
+    # converge): that is an infeasible inventory, said so.
+    conflict = Conflict(
+        "migration",
+        "schedule",
+        unreachable.message,
+        hosts=tuple(unreachable.hosts),
+        vms=tuple(unreachable.vms),
+    )
+    plan = Plan(
+        cluster=instance.name,
+        status=PlanStatus.INFEASIBLE,
+        placement={},
+        host_states={h.name: h.state.value for h in instance.hosts},
+        unmovable=stuck,
+        conflicts=(conflict,),
+        metrics=metrics,
+    )
+    _verified(instance, plan)
+    return PlanOutcome(plan, result, None)
+
+
+# Planning again around moves no safe order reaches: each time the VMs of the blocked moves are
+# held too, at most RETRIES times, each with a share of the time limit.
+RETRIES = 3
+RETRY_SHARE = 1 / 3
+RETRY_LEAST_S = 1.0
+
+
+def _retry_limit(options: SolveOptions) -> float:
+    return max(RETRY_LEAST_S, options.time_limit_s * RETRY_SHARE)
+
+
+def _metrics_of(
+    instance: Instance, compat: Compatibility, result: OptimizeResult, *, extra_note: str | None = None
+) -> dict[str, Any]:
+    before = cluster_metrics(instance, instance.current_placement(), _states(instance))
+    return {
+        "before": before.to_dict(),
+        "lower_bounds": lower_bounds(instance, compat),
+        "solve_time_s": round(result.solve_time_s, 3),
+        "levels": [level.to_dict() for level in result.levels],
+        "scope": {"free_vms": result.free_vms, "candidate_pairs": result.candidate_pairs},
+        "notes": [*result.notes, *([extra_note] if extra_note else [])],
+        "policy": policy_record(instance),
+    }
+
+
+def _scheduled(
+    instance: Instance,
+    compat: Compatibility,
+    result: OptimizeResult,
+    metrics: dict[str, Any],
+    options: SolveOptions,
+    schedule_progress: Callable[[int, int], None] | None,
+    held: frozenset[str] = frozenset(),
+) -> PlanOutcome:
+    plan, schedule = plan_from_target(
+        instance,
+        result.placement,
+        result.host_states,
+        status=PlanStatus(result.status.value),
+        metrics=metrics,
+        compat=compat,
+        schedule_progress=schedule_progress,
+        extra_unmovable=lambda stuck: _not_moved(instance, compat, stuck, result, held),
+        max_migrations=options.max_migrations,
+    )
     return PlanOutcome(plan, result, schedule)
+
+
+def _not_moved(
+    instance: Instance,
+    compat: Compatibility,
+    stuck: tuple[Unmovable, ...],
+    result: OptimizeResult,
+    held: frozenset[str],
+) -> tuple[Unmovable, ...]:
+    """What ``unmovable`` adds to the VMs that cannot move at all: those whose migration is not
+    safe, then those the balancer would have moved off a hot host."""
+    unsafe = _not_converging(instance, result)
+    return unsafe + _balancer_wishes(instance, compat, stuck + unsafe, result, held)
+
+
+def _held_for(instance: Instance, compat: Compatibility, exc: UnreachableTargetError) -> set[str]:
+    """The VMs of the blocked moves, when every one of them may stay where it is (a VM on a host
+    leaving service, or one its host no longer allows, must move: then nothing is held)."""
+    leaving = {h.name for h in instance.hosts if h.state in (HostState.MAINTENANCE, HostState.DOWN)}
+    held: set[str] = set()
+    for name in exc.vms:
+        vm = instance.vm(name)
+        if vm.host is None or vm.host in leaving or not compat.is_allowed(name, vm.host):
+            return set()
+        held.add(name)
+    return held
+
+
+def _holding(instance: Instance, held: set[str]) -> Instance:
+    """``instance`` with the ``held`` VMs bound to their hosts (for the solver only: the plan is
+    checked and reported against the inventory as it is)."""
+    vms = tuple(replace(vm, pinned=True) if vm.name in held else vm for vm in instance.vms)
+    return replace(instance, vms=vms)
 
 
 def policy_record(instance: Instance) -> dict[str, Any]:
@@ -279,18 +368,24 @@ def _violations(
     Named, in this order: the higher-priority rules that share VMs with it; host power, when a
     host that could keep the rule stays in standby (DPM's choice, or fixed with DPM off);
     compatibility when some VM has no allowed host that satisfies it; the migration budget when
-    the plan spends all of it; and capacity when none of these applies.
+    the plan spends all of it; else the VMs breaking it when none of them can move (pinned,
+    devices, DRS off, a migration that is not safe); and capacity when none of these applies.
     """
     out: list[Violation] = []
+    unsafe: list[set[str]] = []  # the VMs whose migration is not safe, worked out when first needed
     dpm_on = instance.policy.dpm.enabled
     up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
     standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
-    # Evacuating a host going to maintenance is no optional move: the budget does not count it.
+    # Evacuating a host going to maintenance, or leaving a host the VM may no longer use (a
+    # priority-1 rule, compatibility), is no optional move: the budget does not count it.
     leaving = {h.name for h in instance.hosts if h.state in (HostState.MAINTENANCE, HostState.DOWN)}
     optional = sum(
         1
         for vm in instance.vms
-        if vm.host is not None and vm.host not in leaving and placement.get(vm.name) != vm.host
+        if vm.host is not None
+        and vm.host not in leaving
+        and compat.is_allowed(vm.name, vm.host)
+        and placement.get(vm.name) != vm.host
     )
     budget_spent = max_migrations is not None and optional >= max_migrations
     for status in rule_status(instance, placement):
@@ -320,6 +415,10 @@ def _violations(
         if budget_spent:
             winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
         if not winners:
+            fixed = _fixed_members(instance, _involved(rule, status.violating_vms, placement), unsafe)
+            if fixed:
+                winners.append(f"VMs that cannot move ({fixed})")
+        if not winners:
             winners.append("capacity (no placement within capacity keeps it)")
         out.append(
             Violation(
@@ -330,6 +429,41 @@ def _violations(
             )
         )
     return tuple(out)
+
+
+def _involved(rule: Rule, violating: tuple[str, ...], placement: Mapping[str, str]) -> tuple[str, ...]:
+    """The VMs any of which could mend a broken rule by moving: for anti-affinity every member on
+    a host it shares with another, for affinity every member, for VM-to-host the ones on the
+    wrong host."""
+    if rule.kind is RuleKind.ANTI_AFFINITY:
+        hosts = [placement.get(vm) for vm in rule.vms]
+        return tuple(
+            vm for vm, h in zip(rule.vms, hosts, strict=True) if h is not None and hosts.count(h) > 1
+        )
+    if rule.kind is RuleKind.AFFINITY:
+        return tuple(rule.vms)
+    return violating
+
+
+def _fixed_members(instance: Instance, violating: tuple[str, ...], unsafe: list[set[str]]) -> str:
+    """When every VM breaking a rule is one no plan moves for it (pinned, devices, DRS off, or a
+    migration that is not safe), those VMs and why, for "yields to"; else "". ``unsafe`` caches
+    the VMs whose migration is not safe (filled on first use: estimating every VM costs time)."""
+    if not violating:
+        return ""
+    if not unsafe:
+        costs = move_costs(instance)
+        unsafe.append({vm.name for k, vm in enumerate(instance.vms) if not costs.converges[k]})
+    reasons = []
+    for name in violating:
+        why = instance.vm(name).immobility_reasons()
+        if why:
+            reasons.append(f"{name}: {'; '.join(why)}")
+        elif name in unsafe[0]:
+            reasons.append(f"{name}: its live migration would not converge safely")
+        else:
+            return ""
+    return ", ".join(reasons)
 
 
 def _standby_hosts_keeping(
@@ -362,8 +496,32 @@ def _standby_hosts_keeping(
     return found
 
 
+def _not_converging(instance: Instance, result: OptimizeResult) -> tuple[Unmovable, ...]:
+    """VMs left where they are because their live migration is not safe (it would abort, stop
+    with a downtime over the limit, or is at risk of either): the optimizer moves them only when
+    it must, so for balancing they cannot move."""
+    costs = move_costs(instance)
+    hypervisor = instance.policy.migration.hypervisor
+    out: list[Unmovable] = []
+    for k, vm in enumerate(instance.vms):
+        if costs.converges[k] or vm.host is None or vm.immobility_reasons():
+            continue
+        if result.placement.get(vm.name) != vm.host:
+            continue  # it had to move, and did
+        why = (
+            f"its live migration would not converge safely under {hypervisor} "
+            f"({vm.dirty_rate_mibps:g} MiB/s dirtied, {vm.memory_mib:,} MiB): moved only when it must"
+        )
+        out.append(Unmovable(vm.name, (why,)))
+    return tuple(out)
+
+
 def _balancer_wishes(
-    instance: Instance, compat: Compatibility, stuck: tuple[Unmovable, ...], result: OptimizeResult
+    instance: Instance,
+    compat: Compatibility,
+    stuck: tuple[Unmovable, ...],
+    result: OptimizeResult,
+    held: frozenset[str] = frozenset(),
 ) -> tuple[Unmovable, ...]:
     """VMs the balancer would have liked to move, and why not: movable VMs the plan leaves where
     they are, on a host that ends hot.
@@ -371,31 +529,39 @@ def _balancer_wishes(
     Listed only when the plan leaves the cluster outside the DRS tolerance; "hot" = above the
     mean utilization plus the tolerance on a measured resource. A VM the plan moves, or places
     for the first time, is not one the balancer failed to move, whatever host it ends on.
+    ``held``: VMs kept in place because no safe order of migrations reached a target moving them.
     """
     after = cluster_metrics(instance, result.placement, result.host_states)
     if after.drs_balanced:
         return ()
     resources = instance.policy.drs.measure.resources
-    hot: set[str] = set()
-    cool: set[str] = set()
-    for h in after.hosts:
-        if h.state != HostState.UP.value:
-            continue
-        utilization = {"cpu": h.cpu_utilization, "memory": h.memory_utilization}
-        if any(utilization[r] > after.mean_utilization[r] + after.drs_tolerance for r in resources):
-            hot.add(h.name)
-        elif all(utilization[r] < after.mean_utilization[r] for r in resources):
-            cool.add(h.name)
+    up = [h for h in after.hosts if h.state == HostState.UP.value]
+    utilization = {h.name: {"cpu": h.cpu_utilization, "memory": h.memory_utilization} for h in up}
+    mean, tolerance = after.mean_utilization, after.drs_tolerance
+    # Per hot host, the resources it is hot on: a host with room for its VMs is one below the
+    # mean on those (what the others do does not matter for taking load off this one).
+    hot_on = {
+        name: [r for r in resources if u[r] > mean[r] + tolerance]
+        for name, u in utilization.items()
+        if any(u[r] > mean[r] + tolerance for r in resources)
+    }
     affinity = {name: r.name for r in instance.rules if r.kind is RuleKind.AFFINITY for name in r.vms}
     listed = {u.vm for u in stuck}
     out: list[Unmovable] = []
     for vm in instance.vms:
         host = result.placement.get(vm.name)
-        if vm.name in listed or host != vm.host or host not in hot or vm.immobility_reasons():
+        if vm.name in listed or host != vm.host or host not in hot_on or vm.immobility_reasons():
             continue
-        if vm.name in affinity:
+        room = [
+            name
+            for name, u in utilization.items()
+            if name != host and all(u[r] < mean[r] for r in hot_on[host])
+        ]
+        if vm.name in held:
+            why = "kept in place: no safe order of live migrations reached a target that moves it"
+        elif vm.name in affinity:
             why = f"kept with its affinity group ({affinity[vm.name]})"
-        elif not any(compat.is_allowed(vm.name, h) for h in cool):
+        elif not any(compat.is_allowed(vm.name, h) for h in room):
             why = "no compatible host with spare load (storage, network, CPU or priority-1 rules)"
         else:
             why = "no move of it lowers the imbalance within capacity, rules and the move budget"

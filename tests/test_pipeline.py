@@ -286,3 +286,90 @@ def test_a_rule_only_a_standby_host_could_keep_yields_to_host_power(apart_on_one
     instance = with_what_if(apart_on_one_host, maintenance=("h3",))
     [violation] = make_plan(instance, OPTIONS).plan.violations
     assert violation.detail.endswith("yields to host power (DPM off: h2 stays in standby)")
+
+
+def test_a_swap_no_safe_order_reaches_is_planned_around_not_declared_infeasible():
+    """h1 runs a1, a2 (4,000 MHz, 8 GiB each) and h2 runs b1, b2 (500 MHz, 8 GiB each): memory is
+    full on both. Balancing wants a swap, and no host has room to park a VM on the way. Today's
+    placement breaks nothing, so the plan keeps the blocked VMs where they are (with a note),
+    instead of calling a valid cluster infeasible."""
+    full = {"memory_mib": 8_192, "memory_demand_mib": 512}
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [
+            vm_entry("a1", "h1", 4_000, **full),
+            vm_entry("a2", "h1", 4_000, **full),
+            vm_entry("b1", "h2", 500, **full),
+            vm_entry("b2", "h2", 500, **full),
+        ],
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.status is PlanStatus.UNCHANGED
+    assert any("where they are: the first target needed no order" in n for n in plan.metrics["notes"])
+    assert verify_plan(instance, plan).valid
+
+
+def test_a_priority_one_repair_does_not_spend_the_move_budget():
+    """a must run on h2 (it is on h1): that repair is not optional. b should run on h2 too but
+    does not fit next to a, so it yields to capacity, not to a budget of one move."""
+    rules = [
+        {"name": "a-h2", "kind": "vm_host", "mode": "must", "vms": ["a"], "hosts": ["h2"]},
+        {"name": "b-h2", "kind": "vm_host", "mode": "should", "vms": ["b"], "hosts": ["h2"]},
+    ]
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")], [vm_entry("a", "h1", 1_000), vm_entry("b", "h1", 9_500)], rules
+    )
+    [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
+    assert violation.rule == "b-h2"
+    assert "budget" not in violation.detail
+    assert violation.detail.endswith("yields to capacity (no placement within capacity keeps it)")
+
+
+def test_a_vm_whose_migration_is_not_safe_is_listed_with_that_reason():
+    """hot dirties 1,000 MiB/s against a 10 Gbit/s link (about 1,120 MiB/s): pre-copy cannot get
+    under the downtime limit, so it stays on h1, and the plan says why."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [
+            vm_entry("hot", "h1", 6_000, dirty_rate_mibps=1_000.0),
+            vm_entry("y", "h1", 2_000),
+            vm_entry("x", "h2", 500),
+        ],
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.placement["hot"] == "h1"
+    reasons = {u.vm: u.reasons[0] for u in plan.unmovable}
+    assert reasons["hot"].startswith("its live migration would not converge safely")
+
+
+def test_vms_that_cannot_move_are_named_as_what_a_broken_rule_yields_to():
+    """p1 and p2 are pinned on h1 and must run apart; h2 has plenty of room."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("p1", "h1", pinned=True), vm_entry("p2", "h1", pinned=True), vm_entry("x", "h2")],
+        [{"name": "apart", "kind": "anti_affinity", "vms": ["p1", "p2"]}],
+    )
+    [violation] = make_plan(instance, OPTIONS).plan.violations
+    assert violation.detail.endswith(
+        "yields to VMs that cannot move (p1: pinned to its host, p2: pinned to its host)"
+    )
+
+
+def test_a_host_with_spare_room_on_the_resource_its_neighbour_is_hot_on_counts_as_room():
+    """Threshold 5 (tolerance 0): h1 at 35 % CPU is hot, h2–h4 at 30 % have room for CPU while
+    memory is even everywhere. a stays (no move lowers the imbalance enough), and the reason must
+    not claim there is no host with spare load."""
+    instance = inventory(
+        [host_entry(f"h{i}") for i in range(1, 5)],
+        [
+            vm_entry("a", "h1", 3_500),
+            vm_entry("b", "h2", 3_000),
+            vm_entry("c", "h3", 3_000),
+            vm_entry("d", "h4", 3_000),
+        ],
+        drs={"threshold": 5},
+    )
+    reasons = {u.vm: u.reasons[0] for u in make_plan(instance, OPTIONS).plan.unmovable}
+    assert reasons["a"] == (
+        f"{BALANCER_WISH} h1: no move of it lowers the imbalance within capacity, rules and the move budget"
+    )
