@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scheduler.check.bounds import lower_bounds
+from scheduler.check.capacity import host_loads, over_capacity
 from scheduler.check.feasibility import check_placement
 from scheduler.check.metrics import cluster_metrics
 from scheduler.check.rules import rule_status
@@ -193,6 +194,7 @@ def _scheduled(
         schedule_progress=schedule_progress,
         extra_unmovable=lambda stuck: _not_moved(instance, compat, stuck, result, held),
         max_migrations=options.max_migrations,
+        forced_moves=result.forced_moves,
     )
     return PlanOutcome(plan, result, schedule)
 
@@ -212,8 +214,12 @@ def _not_moved(
 
 def _held_for(instance: Instance, compat: Compatibility, exc: UnreachableTargetError) -> set[str]:
     """The VMs of the blocked moves, when every one of them may stay where it is (a VM on a host
-    leaving service, or one its host no longer allows, must move: then nothing is held)."""
+    leaving service or over capacity, or one its host no longer allows, may have to move: then
+    nothing is held)."""
     leaving = {h.name for h in instance.hosts if h.state in (HostState.MAINTENANCE, HostState.DOWN)}
+    # A host over capacity today must shed load, and which of its VMs go is the solver's choice.
+    full = over_capacity(instance, host_loads(instance, instance.current_host))
+    leaving |= {h.name for h, over in zip(instance.hosts, full, strict=True) if over}
     held: set[str] = set()
     for name in exc.vms:
         vm = instance.vm(name)
@@ -260,6 +266,7 @@ def plan_from_target(
     schedule_progress: Callable[[int, int], None] | None = None,
     extra_unmovable: Callable[[tuple[Unmovable, ...]], tuple[Unmovable, ...]] | None = None,
     max_migrations: int | None = None,
+    forced_moves: int = 0,
 ) -> tuple[Plan, Schedule]:
     """The verified plan (docs/plan.md) reaching any feasible target (optimizer's or a baseline's).
 
@@ -267,7 +274,8 @@ def plan_from_target(
     then the planner orders and times the moves, and the whole plan is verified by replay.
     ``metrics`` gets ``before`` / ``after`` / ``lower_bounds`` / ``schedule`` where missing.
     ``max_migrations``: the move budget the target was made under, if any, so that a soft rule
-    left broken can name it as what the rule yields to.
+    left broken can name it as what the rule yields to; ``forced_moves``: the moves capacity
+    forced on top of it, which the budget does not count.
     """
     compat = compat or compatibility(instance)
     metrics = dict(metrics or {})
@@ -299,7 +307,7 @@ def plan_from_target(
         host_states=dict(host_states),
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
-        violations=_violations(instance, compat, placement, host_states, max_migrations),
+        violations=_violations(instance, compat, placement, host_states, max_migrations, forced_moves),
         unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
         metrics=metrics,
     )
@@ -362,6 +370,7 @@ def _violations(
     placement: Mapping[str, str],
     host_states: Mapping[str, str],
     max_migrations: int | None = None,
+    forced_moves: int = 0,
 ) -> tuple[Violation, ...]:
     """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
@@ -387,7 +396,7 @@ def _violations(
         and compat.is_allowed(vm.name, vm.host)
         and placement.get(vm.name) != vm.host
     )
-    budget_spent = max_migrations is not None and optional >= max_migrations
+    budget_spent = max_migrations is not None and optional >= max_migrations + forced_moves
     for status in rule_status(instance, placement):
         if status.satisfied or status.priority == 1:
             continue

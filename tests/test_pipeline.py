@@ -373,3 +373,18 @@ def test_a_host_with_spare_room_on_the_resource_its_neighbour_is_hot_on_counts_a
     assert reasons["a"] == (
         f"{BALANCER_WISH} h1: no move of it lowers the imbalance within capacity, rules and the move budget"
     )
+
+
+def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attribution():
+    """h1 is over capacity (a 1,000 + c 9,500 MHz): one move is forced, and the budget of one
+    optional move comes on top. c should run on h3, where the pinned x leaves too little room:
+    the rule yields to capacity, not to a budget that still had a move left."""
+    rules = [{"name": "c-h3", "kind": "vm_host", "mode": "should", "vms": ["c"], "hosts": ["h3"]}]
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2"), host_entry("h3")],
+        [vm_entry("a", "h1", 1_000), vm_entry("c", "h1", 9_500), vm_entry("x", "h3", 1_000, pinned=True)],
+        rules,
+    )
+    [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
+    assert "budget" not in violation.detail
+    assert violation.detail.endswith("yields to capacity (no placement within capacity keeps it)")

@@ -1,10 +1,11 @@
 """Why an instance is infeasible: the smallest set of rules, hosts and VMs that cannot hold together.
 
 Two passes. ``structural_conflicts`` catches what needs no search (a VM with no host it may run
-on, demand beyond the whole cluster's capacity). ``explain_infeasibility`` asks CP-SAT: every hard
-group — each priority-1 rule, each host's capacity, each maintenance host's evacuation — is
-guarded by an assumption literal; CP-SAT returns a sufficient subset for infeasibility, which a
-deletion pass then shrinks to a minimal one (each member is needed for the contradiction).
+on, a VM larger than every host it may use, demand beyond the whole cluster's capacity).
+``explain_infeasibility`` asks CP-SAT: every hard group — each priority-1 rule, each host's
+capacity, each maintenance host's evacuation — is guarded by an assumption literal; CP-SAT returns
+a sufficient subset for infeasibility, which a deletion pass then shrinks to a minimal one (each
+member is needed for the contradiction).
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ DIAGNOSIS_S = 10.0
 
 
 def structural_conflicts(instance: Instance, compat: Compatibility, power: np.ndarray) -> list[Conflict]:
-    """Conflicts visible without search: VMs with nowhere to go, demand above total capacity."""
+    """Conflicts visible without search: VMs with nowhere to go, VMs larger than every host they
+    may use, demand above total capacity."""
     out: list[Conflict] = []
     usable = power != POWER_OFF
     ok = compat.allowed & usable[None, :]
+    out += _oversized_vms(instance, ok)
     for v in np.flatnonzero(~ok.any(axis=1)):
         vm = instance.vms[v]
         reasons = vm.immobility_reasons()
@@ -66,6 +69,45 @@ def structural_conflicts(instance: Instance, compat: Compatibility, power: np.nd
                 "memory",
                 f"configured memory {mem_total} MiB exceeds the {mem_cap:.0f} MiB the usable hosts admit",
                 hosts=usable_names,
+            )
+        )
+    return out
+
+
+def _oversized_vms(instance: Instance, ok: np.ndarray) -> list[Conflict]:
+    """VMs whose CPU demand or configured memory exceeds the largest host they may use. Without
+    this the conflict search names only host capacities, and never the VM that fits none of them."""
+    out: list[Conflict] = []
+    cpu_cap = instance.host_cpu_mhz
+    mem_cap = np.floor(instance.host_memory_admission_mib).astype(np.int64)  # as the CP model has it
+    cpu_need = instance.vm_cpu_demand_mhz
+    mem_need = instance.vm_memory_mib
+    # Per VM, the most any host it may use holds (-1 where it may use none: reported above).
+    cpu_most = np.where(ok, cpu_cap[None, :], -1).max(axis=1, initial=-1)
+    mem_most = np.where(ok, mem_cap[None, :], -1).max(axis=1, initial=-1)
+    for v in np.flatnonzero(ok.any(axis=1) & ((cpu_need > cpu_most) | (mem_need > mem_most))):
+        vm = instance.vms[v]
+        needs: list[str] = []
+        largest: list[str] = []
+        hosts: list[str] = []
+        for need, most, caps, what, unit in (
+            (cpu_need[v], cpu_most[v], cpu_cap, "CPU", "MHz"),
+            (mem_need[v], mem_most[v], mem_cap, "configured memory", "MiB"),
+        ):
+            if need <= most:
+                continue
+            biggest = instance.hosts[int(np.flatnonzero(ok[v] & (caps == most))[0])].name
+            needs.append(f"{int(need):,} {unit} of {what}")
+            largest.append(f"{int(most):,} {unit} ({biggest})")
+            hosts.append(biggest)
+        where = "the largest host it may use has" if len(needs) == 1 else "the largest hosts it may use have"
+        out.append(
+            Conflict(
+                "capacity",
+                vm.name,
+                f"VM {vm.name} needs {' and '.join(needs)}; {where} {' and '.join(largest)}",
+                hosts=tuple(dict.fromkeys(hosts)),
+                vms=(vm.name,),
             )
         )
     return out
@@ -192,8 +234,19 @@ def explain_infeasibility(
         model.add(mem <= int(instance.host_memory_admission_mib[h])).only_enforce_if(lit)
 
     literals = [model.get_bool_var_from_proto_index(i) for i in groups]
-    core = _core(model, literals, DIAGNOSIS_S)
-    if core is None:
+    status, core = _core(model, literals, DIAGNOSIS_S)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # Every group holds together: none of them is to blame, and saying that the search ran
+        # out of time would be false.
+        return [
+            Conflict(
+                "unknown",
+                "search",
+                "priority-1 rules, host capacities and evacuations can all hold together, yet the "
+                "optimizer's placement model, which adds DPM's high target, has no placement",
+            )
+        ]
+    if status != cp_model.INFEASIBLE:
         return [
             Conflict(
                 "unknown",
@@ -209,15 +262,16 @@ def explain_infeasibility(
 
 def _core(
     model: cp_model.CpModel, literals: list[cp_model.IntVar], time_s: float
-) -> list[cp_model.IntVar] | None:
+) -> tuple[cp_model.CpSolverStatus, list[cp_model.IntVar]]:
+    """The search's status with every group on, and a sufficient set of groups when infeasible."""
     model.clear_assumptions()
     model.add_assumptions(literals)
     solver = new_solver(time_s, 1, 0)  # assumption cores are reported by the sequential search
     status = solver.solve(model)
     if status != cp_model.INFEASIBLE:
-        return None
+        return status, []
     wanted = set(solver.sufficient_assumptions_for_infeasibility())
-    return [lit for lit in literals if lit.index in wanted]
+    return status, [lit for lit in literals if lit.index in wanted]
 
 
 def _minimize(model: cp_model.CpModel, core: list[cp_model.IntVar]) -> list[cp_model.IntVar]:

@@ -12,7 +12,8 @@ Hard constraints
     capacity  Σ cpu_demand ≤ cpu_mhz·on and Σ memory_mib ≤ memory_mib·overcommit·on per host;
     DPM       with DPM on, Σ demand ≤ high_target·capacity (or the fixed load, if larger) per host,
               and Σ on ≥ min_hosts_on;
-    moves     at most ``max_migrations`` optional moves;
+    moves     at most ``limit_moves``'s number of optional moves (``staged.py`` sets it to the
+              budget plus the fewest moves capacity forces);
     symmetry  interchangeable hosts (``symmetry.py``) powered on in host order.
 Compatibility, priority-1 rules and maintenance are encoded by the candidate sets themselves.
 """
@@ -63,7 +64,7 @@ class LevelExpr:
 class PlacementModel:
     """Build once, then minimize level by level (see ``staged.py``)."""
 
-    def __init__(self, problem: Problem, max_migrations: int | None = None) -> None:
+    def __init__(self, problem: Problem) -> None:
         self.problem = problem
         inst = problem.instance
         self.model = cp_model.CpModel()
@@ -116,9 +117,7 @@ class PlacementModel:
             need = inst.policy.dpm.min_hosts_on - fixed_on
             if decide and need > 0:
                 m.add(sum(decide) >= min(need, len(decide)))
-        self.max_migrations = max_migrations
-        if max_migrations is not None:
-            m.add(sum(self._optional_moves()) <= max_migrations)
+        self.max_migrations: int | None = None
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -179,14 +178,28 @@ class PlacementModel:
         var = self.x[i].get(host)
         return 1 - var if var is not None else 1
 
-    def _optional_moves(self) -> list[LinearExpr]:
-        """One term per free, placed VM that need not move: 1 when it does move."""
+    def optional_moves(self) -> LinearExpr:
+        """How many placed VMs that need not move do move (evacuations and priority-1 repairs,
+        ``Problem.mandatory``, are not counted)."""
         current = self.problem.instance.current_host
-        return [
+        return sum(
             self._away(i, int(current[v]))
             for i, v in enumerate(self.free)
             if current[v] != NO_HOST and not self.problem.mandatory[v]
-        ]
+        )
+
+    def count_optional_moves(self, assignment: Assignment) -> int:
+        """``optional_moves`` of an assignment, without the solver."""
+        p = self.problem
+        current = p.instance.current_host
+        return int(((current != NO_HOST) & ~p.mandatory & (assignment != current)).sum())
+
+    def limit_moves(self, most: int) -> None:
+        """At most ``most`` optional moves, in the model and in ``is_feasible``."""
+        self.max_migrations = most
+        moves = self.optional_moves()
+        if not isinstance(moves, int):  # no VM that need not move has a choice: nothing to limit
+            self.model.add(moves <= most)
 
     # -- level objectives ---------------------------------------------------------------------
 
@@ -412,11 +425,7 @@ class PlacementModel:
             need = min(inst.policy.dpm.min_hosts_on, int((p.power != POWER_OFF).sum()))
             if int(on_mask.sum()) < need:
                 return False
-        if self.max_migrations is not None:
-            optional = placed & ~p.mandatory & (assignment != inst.current_host)
-            if int(optional.sum()) > self.max_migrations:
-                return False
-        return True
+        return self.max_migrations is None or self.count_optional_moves(assignment) <= self.max_migrations
 
     def fix_power(self, on_mask: np.ndarray) -> None:
         for h, on in enumerate(self.on):

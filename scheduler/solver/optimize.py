@@ -178,8 +178,11 @@ def _optimize(
     # balance could call for moves.
     nothing_forced = not mandatory.any() and not state_now.over_capacity().any()
     balance_only = nothing_forced and not broken_now.any()
-    # Threshold 5 (tolerance 0): a balance-only plan must gain at least the minimum goodness.
-    min_gain = drs_min_goodness(int(usable.sum())) if band is not None and band.tolerance == 0 else 0.0
+    # Threshold 5 (tolerance 0): a balance-only plan must gain at least the minimum goodness, over
+    # the hosts up now. Such a plan powers nothing on or off (``for_balance_alone`` below), so
+    # these are also the hosts up after it; hosts in standby that DPM could wake do not count.
+    hosts_up = max(int((up_now & usable).sum()), 1)
+    min_gain = drs_min_goodness(hosts_up) if band is not None and band.tolerance == 0 else 0.0
     if balance_only and not dpm:
         within = band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now)))
         if within:
@@ -305,6 +308,14 @@ def _optimize(
 
     assignment = outcome.assignment
     levels = outcome.levels
+    if options.max_migrations is not None and outcome.forced_moves > 0:
+        fewest = "" if outcome.forced_proven else " (the fewest found, not proven)"
+        limits = "capacity" if problem.dpm_high is None else "capacity and DPM's high target"
+        notes.append(
+            f"{outcome.forced_moves} move(s) are needed to bring hosts within {limits}{fewest}: "
+            f"--max-migrations {options.max_migrations} counts the moves beyond them "
+            f"(at most {outcome.forced_moves + options.max_migrations} optional move(s) in all)"
+        )
     # A plan that powers, places, evacuates and repairs nothing (rules that cannot be kept stay
     # broken as they were) moves VMs for balance alone, so the minimum goodness applies to it.
     for_balance_alone = (
@@ -375,6 +386,7 @@ def _optimize(
         solve_time_s=time.monotonic() - started,
         interrupted=outcome.interrupted,
         notes=tuple(notes),
+        forced_moves=outcome.forced_moves,
     )
 
 

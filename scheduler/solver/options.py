@@ -22,8 +22,12 @@ class SolveOptions:
         time_limit_s: wall-clock budget for all levels together; the best plan found is returned.
         seed: CP-SAT random seed (same seed, same workers, same machine → same search).
         num_workers: CP-SAT search workers.
-        max_migrations: budget of optional moves (DRS/DPM/soft rules); mandatory moves
-            (maintenance evacuation, priority-1 repair, capacity repair) are not counted.
+        max_migrations: budget of optional moves (DRS, DPM, priority-2/3 rules). Not counted:
+            moves a VM cannot avoid (maintenance evacuation, priority-1 repair; placing a new
+            VM is no move), nor the fewest moves any placement needs to bring hosts within
+            capacity and, with DPM on, its high target (an over-full host must shed some VM,
+            whichever): every level may make up to this many optional moves beyond those
+            (docs/optimizer.md, the move budget).
         candidate_hosts: hosts offered to each free VM besides its current host.
         max_free_vms: VMs given variables in repair mode before the scope is widened.
         progress: called with (level, message) while solving.

@@ -62,3 +62,6 @@ class OptimizeResult:
     solve_time_s: float = 0.0
     interrupted: bool = False
     notes: tuple[str, ...] = field(default=())
+    # Under a move budget, the optional moves capacity forced, which the budget does not count
+    # (docs/optimizer.md, the move budget): what a rule left broken yields to depends on it.
+    forced_moves: int = 0

@@ -6,6 +6,10 @@ Levels, in order (docs/optimizer.md, the objective order):
 Each level's optimum (or, when time runs out, the best value found) becomes a constraint
 ``level ≤ value`` for all later levels, so a level never gets worse to improve a later one.
 
+Under a move budget (``SolveOptions.max_migrations``) a first solve finds the fewest optional
+moves any placement within the hard constraints needs (a host over capacity must shed a VM, however
+small the budget); the budget is counted on top of them.
+
 The incumbent is carried from level to level as a complete hint. When CP-SAT finds nothing
 strictly better for a level, the incumbent is kept (CP-SAT would return an arbitrary equally
 good solution, which drifts away from today's placement and the greedy warm start); when it
@@ -44,6 +48,8 @@ TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: ke
 # solution better by more than it: a plan's own target, fed back, is then kept as it is.
 RELATIVE_GAP = {"drs": 0.01}
 BOUND_EPSILON = 1e-6  # float noise on CP-SAT's integral objective bound
+# Under a move budget, the share of the time left for finding the fewest moves capacity forces.
+FORCED_MOVES_SHARE = 0.1
 
 
 class NoSolutionError(RuntimeError):
@@ -57,12 +63,27 @@ class IncumbentRejectedError(InconsistentSolutionError):
 
 @dataclass(frozen=True, slots=True)
 class StagedOutcome:
+    """The levels' result. ``forced_moves``: under a move budget, the optional moves capacity
+    forces, which the budget does not count (proven the fewest when ``forced_proven``)."""
+
     feasible: bool
     assignment: npt.NDArray[np.int64]
     on_mask: npt.NDArray[np.bool_]
     levels: tuple[LevelOutcome, ...]
     all_optimal: bool
     interrupted: bool
+    forced_moves: int = 0
+    forced_proven: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedMoves:
+    """The fewest optional moves the hard constraints force (``count``, proven when ``proven``),
+    and a placement (assignment, power) making that many: None when the count is the incumbent's."""
+
+    count: int
+    proven: bool
+    placement: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
 
 
 def solve_staged(
@@ -81,11 +102,9 @@ def solve_staged(
     """
     started = time.monotonic() if started is None else started
     deadline = started + options.time_limit_s
-    pm = PlacementModel(problem, options.max_migrations)
+    pm = PlacementModel(problem)
     assignment, on_mask = problem.warm.copy(), problem.warm_on.copy()
-    have_solution = pm.is_feasible(assignment, on_mask)
     outcomes: list[LevelOutcome] = []
-    all_optimal = True
     interrupted = False
 
     builders: list[tuple[str, Callable[[], LevelExpr]]] = [
@@ -98,10 +117,23 @@ def solve_staged(
     builders.append(("cost", pm.cost_level))
     # Build the static levels first: they add variables the first solve must see.
     static = {key: build() for key, build in builders if key != "drs"}
+    forced = ForcedMoves(0, True)
+    if options.max_migrations is not None:
+        least = _forced_moves(pm, list(static.values()), assignment, on_mask, options, deadline)
+        if least is None:
+            return StagedOutcome(False, assignment, on_mask, (), False, False)
+        forced = least
+        pm.limit_moves(options.max_migrations + forced.count)
+        if not pm.is_feasible(assignment, on_mask) and forced.placement is not None:
+            # The warm start spends more moves than that (greedy repair is not the fewest, DPM's
+            # emptying is not budgeted): start from the placement that makes only the forced ones.
+            assignment, on_mask = forced.placement[0].copy(), forced.placement[1].copy()
+    have_solution = pm.is_feasible(assignment, on_mask)
+    # A budget counted beyond more moves than capacity forces is looser than asked for.
+    all_optimal = forced.proven
     built: list[LevelExpr] = []
     fixed: list[tuple[LevelExpr, float]] = []
     pending = [key for key, _ in builders]
-    current = problem.instance.current_host
     current = problem.instance.current_host
     current_on = problem.power != POWER_OFF
     current_on &= np.array([h.state is HostState.UP for h in problem.instance.hosts])
@@ -117,7 +149,7 @@ def solve_staged(
             break
         if local_search and key in ("drs", "cost"):
             return _finish_with_local_search(
-                problem, options, band, assignment, on_mask, outcomes, all_optimal, deadline
+                problem, options, band, assignment, on_mask, outcomes, deadline, pm.max_migrations, forced
             )
         pending.remove(key)
         if key == "drs":
@@ -162,12 +194,7 @@ def solve_staged(
             return StagedOutcome(False, assignment, on_mask, tuple(outcomes), False, False)
         solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         if not solved and not have_solution:
-            if stop_requested():
-                raise NoSolutionError(f"stopped (Ctrl-C) before any placement was found (level {level.name})")
-            raise NoSolutionError(
-                f"no placement found within {options.time_limit_s:.0f} s (level {level.name}); "
-                "raise --time-limit"
-            )
+            raise _no_solution(options, f"level {level.name}")
         value = incumbent_value
         # CP-SAT reports integer objectives as doubles that may fall just short (18.999…): truncating
         # one would fix the level below what any solution reaches, and the next level's model
@@ -206,7 +233,62 @@ def solve_staged(
             # request: CP-SAT may stop after presolve when too little of its share is left.
             interrupted = True
             break
-    return StagedOutcome(True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted)
+    return StagedOutcome(
+        True, assignment, on_mask, tuple(outcomes), all_optimal, interrupted, forced.count, forced.proven
+    )
+
+
+def _no_solution(options: SolveOptions, where: str) -> NoSolutionError:
+    if stop_requested():
+        return NoSolutionError(f"stopped (Ctrl-C) before any placement was found ({where})")
+    return NoSolutionError(
+        f"no placement found within {options.time_limit_s:.0f} s ({where}); raise --time-limit"
+    )
+
+
+def _forced_moves(
+    pm: PlacementModel,
+    levels: list[LevelExpr],
+    assignment: npt.NDArray[np.int64],
+    on_mask: npt.NDArray[np.bool_],
+    options: SolveOptions,
+    deadline: float,
+) -> ForcedMoves | None:
+    """The fewest optional moves (``PlacementModel.optional_moves``) of any placement within the
+    model's hard constraints: what capacity, and with DPM on its high target, force. None when no
+    placement meets them.
+
+    ``assignment`` is the warm start. When nothing but the VMs that must move changes and that
+    holds, the answer is 0 without a solve; otherwise CP-SAT minimizes the moves, and when time
+    runs out first its best count (or, having found none, the warm start's) stands, unproven.
+    """
+    problem = pm.problem
+    home = np.where(problem.mandatory, assignment, problem.instance.current_host)
+    home_on = on_mask.copy()
+    home_on[home[home != NO_HOST]] = True
+    if pm.is_feasible(home, home_on):
+        return ForcedMoves(0, True, (home, home_on))
+    warm_holds = pm.is_feasible(assignment, on_mask)
+    pm.model.minimize(pm.optional_moves())
+    pm.hint(assignment, on_mask, levels)
+    budget = max(MIN_LEVEL_S, (deadline - time.monotonic()) * FORCED_MOVES_SHARE)
+    if options.progress:
+        options.progress("forced moves", f"fewest moves capacity needs ({budget:.1f} s budget)")
+    solver = new_solver(budget, options.workers, options.seed)
+    status = solve_stoppable(solver, pm.model)
+    if status == cp_model.INFEASIBLE:
+        if warm_holds:
+            raise IncumbentRejectedError("the move count's model is infeasible although the warm start holds")
+        return None
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found, found_on = pm.extract(solver)
+        count, proven = pm.count_optional_moves(found), status == cp_model.OPTIMAL
+        if options.progress:
+            options.progress("forced moves", f"{count}{'' if proven else ' (not proven the fewest)'}")
+        return ForcedMoves(count, proven, (found, found_on))
+    if warm_holds:
+        return ForcedMoves(pm.count_optional_moves(assignment), False)
+    raise _no_solution(options, "fewest forced moves")
 
 
 def _finish_with_local_search(
@@ -216,12 +298,14 @@ def _finish_with_local_search(
     assignment: npt.NDArray[np.int64],
     on_mask: npt.NDArray[np.bool_],
     outcomes: list[LevelOutcome],
-    all_optimal: bool,
     deadline: float,
+    max_moves: int | None,
+    forced: ForcedMoves,
 ) -> StagedOutcome:
-    """DRS and cost levels by large-neighbourhood search; earlier levels stay as fixed."""
+    """DRS and cost levels by large-neighbourhood search; earlier levels stay as fixed.
+    ``max_moves``: the optional moves allowed in all (the budget plus the forced ones)."""
     locked = settled_for_balance(problem)
-    search = LocalSearch(problem, on_mask, band, locked, options.max_migrations, options.seed)
+    search = LocalSearch(problem, on_mask, band, locked, max_moves, options.seed)
     started = time.monotonic()
     balance_before, cost_before = search.balance_value(assignment), search.cost_value(assignment)
     if options.progress:
@@ -247,8 +331,9 @@ def _finish_with_local_search(
             "local search",
             f"{search.stats.neighbourhoods} neighbourhoods, {search.stats.improvements} improvements",
         )
-    del all_optimal
-    return StagedOutcome(True, assignment, on_mask, tuple(outcomes), False, search.interrupted)
+    return StagedOutcome(
+        True, assignment, on_mask, tuple(outcomes), False, search.interrupted, forced.count, forced.proven
+    )
 
 
 def _lex_as_good(

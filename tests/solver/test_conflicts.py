@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from check.factories import host, make_instance, vm, vm_host
 
 from scheduler.check import verify_plan
-from scheduler.model import HostState, Instance, Plan, PlanStatus, Rule
+from scheduler.compat import compatibility
+from scheduler.model import VM, Host, HostState, Instance, Plan, PlanStatus, Rule
 from scheduler.pipeline import PlanOutcome
+from scheduler.solver.conflicts import explain_infeasibility
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
+from scheduler.solver.problem import POWER_ON
 from scheduler.solver.result import SolveStatus
 
 Planner = Callable[..., PlanOutcome]
@@ -109,6 +113,53 @@ def test_new_vm_that_fits_nowhere_is_a_capacity_conflict(plan_of: Planner):
     vms = [vm("a", "h1", 9_000), vm("b", "h2", 9_000), vm("n", None, 3_000)]
     plan = infeasible_plan(plan_of, make_instance([host("h1"), host("h2")], vms))
     assert {c.kind for c in plan.conflicts} == {"capacity"}
+
+
+TWO_HOSTS = [host("h1"), host("h2")]
+
+
+@pytest.mark.parametrize(
+    ("big", "hosts", "rules", "needs"),
+    [
+        pytest.param(vm("big", None, 12_000), TWO_HOSTS, [], "12,000 MHz of CPU", id="new-cpu"),
+        pytest.param(
+            vm("big", None, 1_000, 20_000),
+            TWO_HOSTS,
+            [],
+            "20,000 MiB of configured memory",
+            id="new-memory",
+        ),
+        pytest.param(vm("big", "h1", 12_000), TWO_HOSTS, [], "12,000 MHz of CPU", id="running"),
+        pytest.param(
+            vm("big", "h2", 12_000),
+            [host("h1"), host("h2", 20_000)],
+            [vm_host("big-on-h1", "must", ["big"], ["h1"])],
+            "12,000 MHz of CPU",
+            id="must-rule-to-the-small-host",
+        ),
+    ],
+)
+def test_vm_larger_than_every_host_it_may_use_is_named(
+    plan_of: Planner, big: VM, hosts: list[Host], rules: list[Rule], needs: str
+):
+    """big needs more than h1 (10,000 MHz, 16,384 MiB) holds, and h1 is the largest host it may
+    use (in the last case a must rule keeps it off h2, twice as large). a (1,000 MHz) runs on h1."""
+    instance = make_instance(hosts, [vm("a", "h1"), big], rules)
+    plan = infeasible_plan(plan_of, instance)
+    named = [c for c in plan.conflicts if c.name == "big"]
+    assert [(c.kind, c.vms) for c in named] == [("capacity", ("big",))]
+    assert named[0].explanation.startswith(f"VM big needs {needs}; the largest host it may use has ")
+    assert named[0].hosts == ("h1",)
+
+
+def test_conflict_search_that_finds_the_groups_satisfiable_does_not_claim_a_timeout():
+    """Every group holds (a fits on h1): the search finishes at once, and says so."""
+    instance = make_instance([host("h1")], [vm("a", "h1")])
+    compat = compatibility(instance)
+    conflicts = explain_infeasibility(instance, compat, np.full(1, POWER_ON))
+    assert [c.kind for c in conflicts] == ["unknown"]
+    assert "can all hold together" in conflicts[0].explanation
+    assert "did not finish" not in conflicts[0].explanation
 
 
 def test_must_rule_to_a_host_too_small_names_the_rule_and_the_host(plan_of: Planner):

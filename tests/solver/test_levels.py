@@ -332,6 +332,27 @@ def test_threshold_5_leaves_an_imbalance_below_the_minimum_goodness_without_a_so
     )
 
 
+def test_threshold_5_minimum_goodness_counts_the_hosts_up_not_those_in_standby(plan_of: Planner):
+    """DPM on, four hosts up with seven 1,000 MHz VMs each and three 200 MHz more on h1: CPU
+    (0.76, 0.70, 0.70, 0.70), std 0.0260; five hosts in standby. Every host up must stay up
+    (28,600 MHz above three hosts' 81 %), so the best plan moves two small VMs for balance
+    alone: (0.72, 0.72, 0.72, 0.70), std 0.0087, a gain of 0.0173. The minimum goodness over
+    the four hosts up is 0.05/√4 = 0.025: not worth it. Counting the standby hosts too (nine,
+    0.0167) would make the plan."""
+    hosts = [host(f"h{i}") for i in range(1, 5)]
+    hosts += [host(f"s{i}", state=HostState.STANDBY) for i in range(1, 6)]
+    vms = [vm(f"h{i}-{j}", f"h{i}", memory_demand_mib=512) for i in range(1, 5) for j in range(7)]
+    vms += [vm(f"small-{j}", "h1", 200, memory_demand_mib=512) for j in range(3)]
+    instance = with_drs(with_dpm(make_instance(hosts, vms)), threshold=5, measure=Measure.CPU)
+    outcome = plan_of(instance)
+    assert outcome.plan.status is PlanStatus.UNCHANGED
+    assert outcome.plan.migrations == ()
+    assert any(
+        "lowers the imbalance by 0.0173 at most" in note and "minimum goodness 0.0250" in note
+        for note in outcome.plan.metrics["notes"]
+    )
+
+
 @pytest.fixture
 def one_hot_host() -> Instance:
     """Four hosts run 9, 4, 5 and 4 VMs of 1,000 MHz: CPU (0.9, 0.4, 0.5, 0.4), mean 0.55, std
@@ -438,6 +459,45 @@ def test_max_migrations_bounds_the_optional_moves(
 def test_one_move_budget_is_spent_on_a_balancing_move(plan_of: Planner, crowded: Instance):
     plan = plan_of(crowded, max_migrations=1).plan
     assert plan.metrics["after"]["drs_imbalance"] < plan.metrics["before"]["drs_imbalance"]
+
+
+@pytest.fixture
+def over_full() -> Instance:
+    """h1 runs a, b and c (4,000 MHz each: 12,000 > 10,000 MHz); h2 and h3 are empty.
+
+    One VM must leave h1 whatever the budget. Unbudgeted, the plan spreads them one per host
+    (two moves, std 0); one move leaves (0.8, 0.4, 0), std 0.33, beyond threshold 3's 0.1155.
+    """
+    return make_instance([host("h1"), host("h2"), host("h3")], [vm(x, "h1", 4_000) for x in "abc"])
+
+
+@pytest.mark.parametrize(("budget", "moves"), [(0, 1), (1, 2)])
+def test_move_budget_does_not_count_the_moves_capacity_forces(
+    plan_of: Planner, over_full: Instance, budget: int, moves: int
+):
+    """The fewest moves capacity needs (one here) are not optional: the budget counts those beyond."""
+    outcome = plan_of(over_full, max_migrations=budget)
+    plan = outcome.plan
+    assert plan.status is not PlanStatus.INFEASIBLE
+    assert len(plan.migrations) == moves
+    assert all(m.source == "h1" for m in plan.migrations)
+    assert list(plan.placement.values()).count("h1") == 3 - moves
+    assert outcome.result.forced_moves == 1
+    note = f"1 move(s) are needed to bring hosts within capacity: --max-migrations {budget} counts"
+    assert any(n.startswith(note) for n in outcome.result.notes)
+
+
+def test_move_budget_does_not_count_the_moves_dpm_high_target_forces(
+    plan_of: Planner, overloaded_with_standby: Instance
+):
+    """h1 at 90 % CPU is above DPM's high target (81 %), which every powered-on host must keep:
+    with a budget of 0, h2 is still powered on and one VM moves there."""
+    outcome = plan_of(with_dpm(overloaded_with_standby), max_migrations=0)
+    plan = outcome.plan
+    assert plan.status is not PlanStatus.INFEASIBLE
+    assert plan.host_states == {"h1": "up", "h2": "up"}
+    assert [m.target for m in plan.migrations] == ["h2"]
+    assert any("within capacity and DPM's high target" in n for n in outcome.result.notes)
 
 
 # -- new VMs ----------------------------------------------------------------------------------------
