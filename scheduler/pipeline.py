@@ -6,6 +6,7 @@ failure is a bug and raises ``InconsistentSolutionError`` instead of being writt
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -110,25 +111,35 @@ def make_plan(
     # No safe order of live migrations reaches the target: typically a swap between full hosts
     # with no room anywhere to park one of the VMs. When none of those VMs has to move, plan
     # again with them held where they are: a plan that keeps them is worse than the first target
-    # but can be carried out, and today's placement is always one.
+    # but can be carried out. The retries share RETRY_SHARE of the time limit.
     held: set[str] = set()
     blocked = unreachable
-    for _ in range(RETRIES):
+    retry_deadline = time.monotonic() + max(RETRIES * RETRY_LEAST_S, options.time_limit_s * RETRY_SHARE)
+    for attempt in range(RETRIES):
         more = _held_for(instance, compat, blocked)
-        if not more:
-            break
+        share = (retry_deadline - time.monotonic()) / (RETRIES - attempt)
+        if not more or more <= held or share < RETRY_LEAST_S / 2:
+            break  # a VM must move, nothing new to hold, or no time left
         held |= more
-        retry = optimize(_holding(instance, held), replace(options, time_limit_s=_retry_limit(options)))
+        retry = optimize(_holding(instance, held), replace(options, time_limit_s=share))
         if retry.status is SolveStatus.INFEASIBLE:
             break
         note = f"kept {', '.join(sorted(held))} where they are: the first target needed {unreachable.message}"
-        metrics = _metrics_of(instance, compat, retry, extra_note=note)
         try:
-            return _scheduled(instance, compat, retry, metrics, options, schedule_progress, frozenset(held))
+            return _scheduled(
+                instance,
+                compat,
+                retry,
+                _metrics_of(instance, compat, retry, extra_note=note),
+                options,
+                schedule_progress,
+                frozenset(held),
+            )
         except UnreachableTargetError as again:
             blocked = again  # the new target blocks elsewhere: hold those VMs too
-    # Some VM of the blocked moves must move (e.g. a VM that must leave an overfull host cannot
-    # converge): that is an infeasible inventory, said so.
+    # A VM of the blocked moves must move (e.g. one that must leave an overfull host cannot
+    # converge), or holding them found no plan in time: the inventory is reported infeasible
+    # with the first target's blocked moves, and the first solve's metrics.
     conflict = Conflict(
         "migration",
         "schedule",
@@ -150,14 +161,12 @@ def make_plan(
 
 
 # Planning again around moves no safe order reaches: each time the VMs of the blocked moves are
-# held too, at most RETRIES times, each with a share of the time limit.
+# held too, at most RETRIES times, all of them within RETRY_SHARE of the time limit (at least
+# RETRY_LEAST_S each), split evenly: so such a run may take up to a third longer than
+# --time-limit (3 s on short limits), and only such a run.
 RETRIES = 3
 RETRY_SHARE = 1 / 3
 RETRY_LEAST_S = 1.0
-
-
-def _retry_limit(options: SolveOptions) -> float:
-    return max(RETRY_LEAST_S, options.time_limit_s * RETRY_SHARE)
 
 
 def _metrics_of(
@@ -295,6 +304,7 @@ def plan_from_target(
         "before", cluster_metrics(instance, instance.current_placement(), _states(instance)).to_dict()
     )
     metrics.setdefault("lower_bounds", lower_bounds(instance, compat))
+    metrics.setdefault("policy", policy_record(instance))
     metrics["after"] = cluster_metrics(instance, placement, host_states).to_dict()
     metrics["schedule"] = schedule.stats.as_dict()
     places_new_vms = any(vm.host is None and vm.name in placement for vm in instance.vms)
@@ -374,11 +384,12 @@ def _violations(
 ) -> tuple[Violation, ...]:
     """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
-    Named, in this order: the higher-priority rules that share VMs with it; host power, when a
-    host that could keep the rule stays in standby (DPM's choice, or fixed with DPM off);
-    compatibility when some VM has no allowed host that satisfies it; the migration budget when
-    the plan spends all of it; else the VMs breaking it when none of them can move (pinned,
-    devices, DRS off, a migration that is not safe); and capacity when none of these applies.
+    Named, in this order: the higher-priority rules that share VMs with it; host power, when only
+    a standby host could keep the rule (DPM's choice, for priority-3 rules, DPM coming after the
+    priority-2 level; or fixed, for any rule, with DPM off); compatibility when some VM has no
+    allowed host that satisfies it; the VMs that could mend it when none of them can move
+    (pinned, devices, DRS off, a migration that is not safe), else the migration budget when the
+    plan spends all of it; and capacity when none of these applies.
     """
     out: list[Violation] = []
     unsafe: list[set[str]] = []  # the VMs whose migration is not safe, worked out when first needed
@@ -408,11 +419,14 @@ def _violations(
             if other.priority < rule.priority and members & set(other.vms)
         ]
         is_vm_host = rule.kind is RuleKind.VM_HOST
-        off = _standby_hosts_keeping(rule, status.violating_vms, compat, placement, up, standby)
-        if off:
-            names = ", ".join(off)
-            kept_off = f"DPM (host {names} powered off)"
-            winners.append(kept_off if dpm_on else f"host power (DPM off: {names} stays in standby)")
+        # With DPM on, priority-2 rules are solved before DPM decides power, so DPM cannot be
+        # why one stays broken; with DPM off, power is fixed for every rule.
+        if not dpm_on or status.priority == 3:
+            off = _standby_hosts_keeping(rule, status.violating_vms, compat, placement, up, standby)
+            if off:
+                names = ", ".join(off)
+                kept_off = f"DPM (host {names} powered off)"
+                winners.append(kept_off if dpm_on else f"host power (DPM off: {names} stays in standby)")
         if is_vm_host:
             blocked = [
                 vm
@@ -421,12 +435,12 @@ def _violations(
             ]
             if blocked:
                 winners.append(f"compatibility (no allowed host satisfies it for {', '.join(blocked)})")
-        if budget_spent:
+        # VMs that cannot move come before the budget: no budget could mend a rule they break.
+        fixed = _fixed_members(instance, _involved(rule, status.violating_vms, placement), unsafe)
+        if fixed:
+            winners.append(f"VMs that cannot move ({fixed})")
+        elif budget_spent:
             winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
-        if not winners:
-            fixed = _fixed_members(instance, _involved(rule, status.violating_vms, placement), unsafe)
-            if fixed:
-                winners.append(f"VMs that cannot move ({fixed})")
         if not winners:
             winners.append("capacity (no placement within capacity keeps it)")
         out.append(

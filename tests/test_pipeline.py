@@ -18,7 +18,7 @@ from scheduler.check import check_rule, verify_plan
 from scheduler.errors import InputError
 from scheduler.io import parse_inventory, read_plan, write_plan
 from scheduler.model import BALANCER_WISH, HostState, Instance, Measure, Plan, PlanStatus
-from scheduler.pipeline import make_plan, with_what_if
+from scheduler.pipeline import make_plan, plan_from_target, policy_record, with_what_if
 from scheduler.solver.options import SolveOptions
 from scheduler.synth import SynthSpec, synthesize
 
@@ -388,3 +388,65 @@ def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attributio
     [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
     assert "budget" not in violation.detail
     assert violation.detail.endswith("yields to capacity (no placement within capacity keeps it)")
+
+
+def test_pinned_vms_not_the_budget_are_what_a_rule_yields_to_under_a_zero_budget():
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("p1", "h1", pinned=True), vm_entry("p2", "h1", pinned=True), vm_entry("x", "h2")],
+        [{"name": "apart", "kind": "anti_affinity", "vms": ["p1", "p2"]}],
+    )
+    [violation] = make_plan(instance, replace(OPTIONS, max_migrations=0)).plan.violations
+    assert violation.detail.endswith(
+        "yields to VMs that cannot move (p1: pinned to its host, p2: pinned to its host)"
+    )
+
+
+def test_dpm_is_not_blamed_for_a_priority_two_rule_it_comes_after():
+    """a and b must run apart but share h1, and neither can move safely (1,000 MiB/s dirtied); h2
+    is in standby and DPM is on. Priority 2 is settled before DPM decides power: the rule yields
+    to the VMs, not to DPM."""
+    hot = {"dirty_rate_mibps": 1_000.0}
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2", "standby")],
+        [vm_entry("a", "h1", **hot), vm_entry("b", "h1", **hot)],
+        [{"name": "apart", "kind": "anti_affinity", "vms": ["a", "b"]}],
+        dpm={"enabled": True},
+    )
+    [violation] = make_plan(instance, OPTIONS).plan.violations
+    assert "DPM" not in violation.detail
+    assert (
+        "yields to VMs that cannot move (a: its live migration would not converge safely" in violation.detail
+    )
+
+
+def test_a_blocked_swap_that_stays_blocked_leaves_the_first_solves_metrics(monkeypatch: pytest.MonkeyPatch):
+    """Every target is unreachable (the planner is made to say so): after holding the blocked
+    VMs gains nothing new, the plan is infeasible with the first solve's levels and notes, and no
+    note claims VMs were kept."""
+    import scheduler.pipeline as pipeline
+    from scheduler.migration.planner import UnreachableTargetError
+
+    def blocked(*args: object, **kwargs: object) -> None:
+        raise UnreachableTargetError(["h1", "h2"], ["b"], "no order of migrations reaches the target")
+
+    monkeypatch.setattr(pipeline, "plan_from_target", blocked)
+    outcome = make_plan(with_what_if(pipeline_instance_with_a_move(), dpm=False), OPTIONS)
+    assert outcome.plan.status is PlanStatus.INFEASIBLE
+    assert not any(note.startswith("kept ") for note in outcome.plan.metrics["notes"])
+    assert outcome.plan.metrics["levels"] == [level.to_dict() for level in outcome.result.levels]
+
+
+def pipeline_instance_with_a_move() -> Instance:
+    """h1 at 90 % CPU next to an empty h2: balancing moves something."""
+    return inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("a", "h1", 3_000), vm_entry("b", "h1", 3_000), vm_entry("c", "h1", 3_000)],
+    )
+
+
+def test_a_plan_made_from_a_given_target_records_its_policy(busy: Instance):
+    """``schedule`` and the benchmark baselines go through ``plan_from_target``: their plans say
+    which policy they were made under, as the optimizer's do."""
+    plan, _ = plan_from_target(busy, busy.current_placement(), {h.name: h.state.value for h in busy.hosts})
+    assert plan.metrics["policy"] == policy_record(busy)

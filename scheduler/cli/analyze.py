@@ -170,7 +170,7 @@ def _print_floor(report: dict[str, Any], console: Console) -> None:
 @click.command("analyze")
 @click.argument("inventory", type=InputPath(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
-@click.option("--max-rows", default=40, show_default=True, help="Rows per table.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=40, show_default=True, help="Rows per table.")
 def command(inventory: str, as_json: bool, max_rows: int) -> int:
     """Show a cluster's state: utilization, imbalance, broken rules, unmovable VMs, lower bounds."""
     instance = read_inventory(inventory)

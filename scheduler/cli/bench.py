@@ -15,6 +15,7 @@ from scheduler.bench.plots import frame, write_plots
 from scheduler.bench.runner import run_suite
 from scheduler.bench.summary import summary_markdown
 from scheduler.cli.console import make_console
+from scheduler.cli.params import FiniteFloatRange
 from scheduler.io import atomic_write_text
 
 FAMILIES = ("S", "M", "L", "XL", "DC", "tiny")
@@ -54,12 +55,12 @@ FAMILIES = ("S", "M", "L", "XL", "DC", "tiny")
 @click.option(
     "--time-limit",
     "time_limit_s",
-    type=click.FloatRange(min=0.5),
+    type=FiniteFloatRange(min=0.5, max=7 * 24 * 3600),
     help="Seconds per run for every time-limited contender (default: the suite's).",
 )
 @click.option(
     "--cp-workers",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=256),
     default=0,
     show_default=True,
     help="CP-SAT workers for ours (0 = its default).",

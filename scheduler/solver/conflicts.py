@@ -238,12 +238,13 @@ def explain_infeasibility(
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         # Every group holds together: none of them is to blame, and saying that the search ran
         # out of time would be false.
+        adds = "DPM's high target and the move budget" if instance.policy.dpm.enabled else "the move budget"
         return [
             Conflict(
                 "unknown",
                 "search",
                 "priority-1 rules, host capacities and evacuations can all hold together, yet the "
-                "optimizer's placement model, which adds DPM's high target, has no placement",
+                f"optimizer's placement model, which adds {adds}, has no placement",
             )
         ]
     if status != cp_model.INFEASIBLE:

@@ -213,3 +213,7 @@ def test_analyze_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert run(["analyze", str(path)]) == 2
     err = capsys.readouterr().err.replace("\n", "")  # the console wraps long paths
     assert "bad.yaml: vm old0: host: unknown host 'nowhere'" in err
+
+
+def test_max_rows_below_one_is_a_usage_error() -> None:
+    assert run(["analyze", str(DEMO), "--max-rows", "-3"]) == 2

@@ -75,3 +75,11 @@ def test_the_summary_records_the_suite_even_at_its_default(args: list[str], reco
     """A summary names the suite that made it; other options only where they differ from the default."""
     with command.make_context("bench", list(args)) as ctx:
         assert _command_line(ctx) == recorded
+
+
+@pytest.mark.parametrize(
+    "flags", [["--time-limit", "nan"], ["--time-limit", "inf"], ["--cp-workers", "100000"]]
+)
+def test_out_of_range_options_are_usage_errors(tmp_path: Path, flags: list[str]) -> None:
+    with pytest.raises(click.BadParameter):
+        invoke("--suite", "smoke", "--out", str(tmp_path), *flags)
