@@ -17,7 +17,7 @@ from scheduler.io import read_inventory, write_plan
 from scheduler.model import Plan, PlanStatus
 from scheduler.pipeline import make_plan, with_what_if
 from scheduler.solver.options import ProgressCallback, SolveOptions
-from scheduler.solver.result import level_amount
+from scheduler.solver.result import DPM_LEVEL, level_amount
 from scheduler.solver.staged import NoSolutionError
 
 EXIT_NO_PLAN = 3  # the search found no placement in time: nothing written
@@ -25,7 +25,6 @@ MAX_SEED = 2**31 - 1  # CP-SAT's random seed is a signed 32-bit integer, numpy's
 MAX_WORKERS = 256
 MAX_MIGRATIONS = 10**9
 MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
-DPM_LEVEL = "dpm hosts on"  # the optimizer's name of the DPM level, a constant when DPM is off
 
 
 @click.command("plan")

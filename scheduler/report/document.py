@@ -24,13 +24,10 @@ from scheduler.report.frames import (
 
 # Plain data and a formatter with no solver behind them (the module imports no OR-tools), so the
 # report states a level as the plan command prints it.
-from scheduler.solver.result import COST_UNIT, level_amount
+from scheduler.solver.result import COST_UNIT, DPM_LEVEL, DRS_LEVEL, DRS_RELATIVE_GAP, level_amount
 
 BALANCER_PREFIX = "balancer wanted"  # also in plans written before reasons named the hot host
 MAX_ROWS = 200  # per long table (moves, rules, VMs): a 10,000-VM plan stays a readable page
-DPM_LEVEL = "dpm hosts on"  # the optimizer's DPM level: with DPM off a constant, not an objective
-DRS_LEVEL = "drs imbalance"
-DRS_RELATIVE_GAP = "1 %"  # the DRS level's relative gap (docs/plan.md, levels)
 # Utilizations the optimizer's notes give as fractions (the CPU peak note), shown in % as the tables are.
 NOTE_FRACTION = re.compile(r"\b(peak cap|least peak|stays at) (\d+\.\d+)\b")
 
@@ -184,7 +181,7 @@ def _summary(instance: Instance, plan: Plan) -> Section:
             "Objective levels, below, are solved in priority order, each fixed before the next; each "
             "is proven optimal or shown with the best bound proven"
             + (
-                f", the DRS level counting as optimal within its {DRS_RELATIVE_GAP} relative gap"
+                f", the DRS level counting as optimal within its {DRS_RELATIVE_GAP * 100:g} % relative gap"
                 if DRS_LEVEL in names
                 else ""
             )

@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 from scheduler.model import NO_HOST, Rule, RuleKind
 from scheduler.solver.balance import BalancePenalty, DrsBand, PenaltyVars
 from scheduler.solver.problem import POWER_DECIDE, POWER_OFF, POWER_ON, Problem
-from scheduler.solver.result import COST_UNIT
+from scheduler.solver.result import COST_UNIT, DPM_LEVEL, DRS_LEVEL
 from scheduler.solver.scaling import cost_units
 
 LinearExpr = cp_model.LinearExprT
@@ -265,9 +265,7 @@ class PlacementModel:
 
         min_hosts_on = int(self.problem.instance.policy.dpm.min_hosts_on)
         bound = max(constant, min_hosts_on, self.problem.dpm_hosts_bound)
-        return LevelExpr(
-            "dpm hosts on", sum(decide) + constant, "hosts", not decide, evaluate, lower_bound=bound
-        )
+        return LevelExpr(DPM_LEVEL, sum(decide) + constant, "hosts", not decide, evaluate, lower_bound=bound)
 
     def priority3_level(self) -> LevelExpr:
         """Number of (VM, should / should_not rule) pairs broken."""
@@ -335,7 +333,7 @@ class PlacementModel:
             penalty.add_hints(m, assignment, variables)
 
         return LevelExpr(
-            "drs imbalance",
+            DRS_LEVEL,
             cp_model.LinearExpr.sum([*variables.excesses, *overshoots]),
             "variance units beyond tolerance",
             not variables.deviations,

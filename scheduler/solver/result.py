@@ -8,7 +8,12 @@ from enum import StrEnum
 from scheduler.model import Conflict
 from scheduler.solver.scaling import COST_SCALE
 
-COST_UNIT = "0.1 s"  # the unit the migration-cost level counts in: 1 / COST_SCALE seconds
+COST_UNIT = f"{1 / COST_SCALE:g} s"  # the unit the migration-cost level counts in: 1 / COST_SCALE seconds
+# Level names that readers of a plan single out: DPM's is a constant when DPM is off, and the DRS
+# level counts as optimal within DRS_RELATIVE_GAP of its bound.
+DPM_LEVEL = "dpm hosts on"
+DRS_LEVEL = "drs imbalance"
+DRS_RELATIVE_GAP = 0.01
 
 
 class SolveStatus(StrEnum):

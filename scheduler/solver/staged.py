@@ -35,7 +35,7 @@ from scheduler.solver.cpmodel import LevelExpr, PlacementModel
 from scheduler.solver.lns import LocalSearch
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
-from scheduler.solver.result import COST_UNIT, LevelOutcome, level_amount
+from scheduler.solver.result import COST_UNIT, DRS_LEVEL, DRS_RELATIVE_GAP, LevelOutcome, level_amount
 from scheduler.solver.sat import new_solver, solve_stoppable
 
 # Relative share of the time budget per level; time a level leaves unused flows to the later ones.
@@ -46,7 +46,7 @@ MIN_LEVEL_S = 0.5  # CP-SAT needs a moment for presolve even on a small level
 TIE_BREAK_TO_INCUMBENT = ("p2", "dpm", "p3")  # levels whose optima are many: keep close to the incumbent
 # The DRS level is proven optimal within this relative gap, and an incumbent is replaced only by a
 # solution better by more than it: a plan's own target, fed back, is then kept as it is.
-RELATIVE_GAP = {"drs": 0.01}
+RELATIVE_GAP = {"drs": DRS_RELATIVE_GAP}
 BOUND_EPSILON = 1e-6  # float noise on CP-SAT's integral objective bound
 # Under a move budget, the share of the time left for finding the fewest moves capacity forces.
 FORCED_MOVES_SHARE = 0.1
@@ -316,7 +316,7 @@ def _finish_with_local_search(
     if band is not None:
         outcomes.append(
             LevelOutcome(
-                "drs imbalance",
+                DRS_LEVEL,
                 search.balance_value(assignment),
                 0.0,
                 False,
