@@ -18,7 +18,7 @@ from scheduler.check.metrics import cluster_metrics
 from scheduler.check.rules import rule_status
 from scheduler.check.verify import verify_plan
 from scheduler.compat import Compatibility, compatibility, unmovable
-from scheduler.errors import InconsistentSolutionError, InputError, Problem
+from scheduler.errors import InconsistentSolutionError
 from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.model import (
     BALANCER_WISH,
@@ -37,6 +37,7 @@ from scheduler.solver.costs import move_costs
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.result import OptimizeResult, SolveStatus
+from scheduler.what_if import with_what_if as with_what_if  # part of this module's API
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,39 +45,6 @@ class PlanOutcome:
     plan: Plan
     result: OptimizeResult
     schedule: Schedule | None
-
-
-def with_what_if(
-    instance: Instance,
-    *,
-    maintenance: tuple[str, ...] = (),
-    threshold: int | None = None,
-    dpm: bool | None = None,
-    measure: str | None = None,
-) -> Instance:
-    """Apply the CLI's what-if flags: hosts put in maintenance, DRS threshold/measure, DPM on/off."""
-    from scheduler.model import Measure
-
-    problems = [
-        Problem("command line", "", "--maintenance", f"unknown host {name!r}")
-        for name in maintenance
-        if name not in instance.host_index
-    ]
-    if threshold is not None and not 1 <= threshold <= 5:
-        problems.append(Problem("command line", "", "--threshold", f"must be 1..5, got {threshold}"))
-    if problems:
-        raise InputError(problems)
-    hosts = tuple(
-        replace(h, state=HostState.MAINTENANCE) if h.name in maintenance else h for h in instance.hosts
-    )
-    policy = instance.policy
-    drs = policy.drs
-    if threshold is not None:
-        drs = replace(drs, threshold=threshold)
-    if measure is not None:
-        drs = replace(drs, measure=Measure(measure))
-    dpm_policy = replace(policy.dpm, enabled=dpm) if dpm is not None else policy.dpm
-    return replace(instance, hosts=hosts, policy=replace(policy, drs=drs, dpm=dpm_policy))
 
 
 def make_plan(

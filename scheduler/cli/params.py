@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import os
 import stat
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -45,3 +46,17 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def maintenance_option(made_from: str) -> Callable[[F], F]:
+    """``--maintenance HOST`` (repeatable) for the commands that read a plan or target made with
+    ``plan --maintenance``: the inventory must be read as it was then (``what_if.with_what_if``)."""
+    return click.option(
+        "--maintenance",
+        multiple=True,
+        metavar="HOST",
+        help=f"Put HOST in maintenance first, as the {made_from} was made with (repeat).",
+    )

@@ -15,10 +15,11 @@ from scheduler.cli.params import FiniteFloatRange, InputPath
 from scheduler.cli.paths import check_output_file, naming_option
 from scheduler.io import read_inventory, write_plan
 from scheduler.model import Plan, PlanStatus
-from scheduler.pipeline import make_plan, with_what_if
+from scheduler.pipeline import make_plan
 from scheduler.solver.options import ProgressCallback, SolveOptions
 from scheduler.solver.result import DPM_LEVEL, level_amount
 from scheduler.solver.staged import NoSolutionError
+from scheduler.what_if import with_what_if
 
 EXIT_NO_PLAN = 3  # the search found no placement in time: nothing written
 MAX_SEED = 2**31 - 1  # CP-SAT's random seed is a signed 32-bit integer, numpy's may not be negative

@@ -10,9 +10,10 @@ import click
 
 from scheduler.check.verify import verify_plan
 from scheduler.cli.console import make_console
-from scheduler.cli.params import InputPath
+from scheduler.cli.params import InputPath, maintenance_option
 from scheduler.cli.paths import check_output_folder, naming_option
 from scheduler.io import read_inventory, read_plan
+from scheduler.what_if import with_what_if
 
 
 @click.command("report")
@@ -30,12 +31,7 @@ from scheduler.io import read_inventory, read_plan
 @click.option(
     "--dpi", type=click.IntRange(min=50, max=300), default=110, show_default=True, help="Figure DPI."
 )
-@click.option(
-    "--maintenance",
-    multiple=True,
-    metavar="HOST",
-    help="Put HOST in maintenance first, as the plan was made with (repeat).",
-)
+@maintenance_option("plan")
 def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple[str, ...]) -> int:
     """Write a self-contained HTML report and a Markdown report of PLAN on INVENTORY.
 
@@ -55,9 +51,6 @@ def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple
     check_output_folder(output, "--output", {"inventory": inventory, "plan": plan}, OWNED_NAMES)
     instance = read_inventory(inventory)
     if maintenance:
-        # Imported only when asked for: the pipeline loads the solver, which this command never runs.
-        from scheduler.pipeline import with_what_if
-
         instance = with_what_if(instance, maintenance=maintenance)
     document = read_plan(plan)
     # Checked here as well as by the writer, so that the problems name the plan's path.

@@ -19,13 +19,14 @@ from scheduler.check.findings import CAPACITY_CPU, CAPACITY_MEMORY
 from scheduler.check.rules import check_rule
 from scheduler.check.verify import verify_plan
 from scheduler.cli.console import make_console
-from scheduler.cli.params import InputPath
+from scheduler.cli.params import InputPath, maintenance_option
 from scheduler.cli.paths import check_output_file, naming_option
 from scheduler.compat import compatibility, unmovable
 from scheduler.errors import InconsistentSolutionError, InputError, Problem
 from scheduler.io import read_inventory, read_target, write_plan
 from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.model import Instance, Plan, PlanStatus, Violation
+from scheduler.what_if import with_what_if
 
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
@@ -45,12 +46,7 @@ _CAPACITY_CODES = frozenset({CAPACITY_CPU, CAPACITY_MEMORY})
     required=True,
     help="Where to write the plan (JSON, docs/plan.md); its folder must exist.",
 )
-@click.option(
-    "--maintenance",
-    multiple=True,
-    metavar="HOST",
-    help="Put HOST in maintenance first, as the target was made with (repeat).",
-)
+@maintenance_option("target")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def command(inventory: str, target: str, output: str, maintenance: tuple[str, ...], quiet: bool) -> int:
     """Order and time the migrations taking INVENTORY to TARGET (a placement, or a plan file).
@@ -61,9 +57,6 @@ def command(inventory: str, target: str, output: str, maintenance: tuple[str, ..
     check_output_file(output, "--output", {"inventory": inventory, "target": target})
     instance = read_inventory(inventory)
     if maintenance:
-        # Imported only when asked for: the pipeline loads the solver, which this command never runs.
-        from scheduler.pipeline import with_what_if
-
         instance = with_what_if(instance, maintenance=maintenance)
     placement, host_states = read_target(target)
     full = _complete_placement(instance, placement)

@@ -6,19 +6,15 @@ import click
 
 from scheduler.check.verify import verify_plan
 from scheduler.cli.console import make_console
-from scheduler.cli.params import InputPath
+from scheduler.cli.params import InputPath, maintenance_option
 from scheduler.io import read_inventory, read_plan
+from scheduler.what_if import with_what_if
 
 
 @click.command("verify")
 @click.argument("inventory", type=InputPath(dir_okay=True))
 @click.argument("plan", type=InputPath())
-@click.option(
-    "--maintenance",
-    multiple=True,
-    metavar="HOST",
-    help="Put HOST in maintenance first, as the plan was made with (repeat).",
-)
+@maintenance_option("plan")
 def command(inventory: str, plan: str, maintenance: tuple[str, ...]) -> int:
     """Check PLAN against INVENTORY; list every problem. Exit 0 valid, 1 invalid, 2 bad input.
 
@@ -26,9 +22,6 @@ def command(inventory: str, plan: str, maintenance: tuple[str, ...]) -> int:
     """
     instance = read_inventory(inventory)
     if maintenance:
-        # Imported only when asked for: the pipeline loads the solver, which this command never runs.
-        from scheduler.pipeline import with_what_if
-
         instance = with_what_if(instance, maintenance=maintenance)
     document = read_plan(plan)
     report = verify_plan(instance, document)
