@@ -166,6 +166,7 @@ def _resolve_target(
             host_of.append(host_index[name])
 
     states = list(instance.host_states)
+    named: set[int] = set()
     if host_states is not None:
         for name, value in host_states.items():
             if name not in host_index:
@@ -173,16 +174,17 @@ def _resolve_target(
                 continue
             try:
                 states[host_index[name]] = HostState(value)
+                named.add(host_index[name])
             except ValueError:
                 allowed = ", ".join(s.value for s in HostState)
                 problems.append(
                     Problem(source, f"host_states: {name}", "", f"unknown state {value!r} ({allowed})")
                 )
-    else:
-        used = {h for h in host_of if h >= 0}
-        for h in used:
-            if states[h] is HostState.STANDBY:
-                states[h] = HostState.UP
+    # A standby host the placement uses is powered on, unless host_states names it: a partial
+    # host_states only says what it says.
+    for h in {h for h in host_of if h >= 0} - named:
+        if states[h] is HostState.STANDBY:
+            states[h] = HostState.UP
 
     power_on: list[int] = []
     power_off: list[int] = []

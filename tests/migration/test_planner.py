@@ -191,6 +191,16 @@ def test_standby_host_used_by_the_target_is_powered_on_by_default():
     assert schedule.power_actions[0].action is PowerActionKind.POWER_ON
 
 
+def test_a_partial_host_states_still_powers_on_a_standby_host_the_placement_uses():
+    """host_states names only b (to power it off once empty); s is used by the placement and not
+    named, so it comes back as it would with no host_states at all."""
+    hosts = [host("a"), host("b"), host("s", state=HostState.STANDBY, boot_s=60)]
+    inst = cluster(hosts, [vm("x", "a"), vm("y", "b")])
+    schedule = plan_migrations(inst, {"x": "s", "y": "a"}, {"b": "standby"})
+    assert schedule.host_states == {"a": "up", "b": "standby", "s": "up"}
+    assert [(p.host, p.action) for p in schedule.power_actions][0] == ("s", PowerActionKind.POWER_ON)
+
+
 def test_power_off_comes_right_after_the_last_move_out():
     hosts = [host("a", memory_mib=32 * GIB), host("b", memory_mib=32 * GIB), host("off", memory_mib=32 * GIB)]
     inst = cluster(hosts, [vm("x", "off"), vm("y", "off"), vm("z", "off")])
