@@ -329,9 +329,11 @@ def spec_problems(spec: SynthSpec) -> list[tuple[str, str]]:
         value = getattr(spec, name)
         need(value >= 0, name, f"must be at least 0, got {value}")
     if spec.hosts >= 1 and min(spec.maintenance_hosts, spec.standby_hosts, spec.down_hosts) >= 0:
+        # Three flags share the blame: name the one asking for the most hosts.
+        biggest = max(("maintenance_hosts", "standby_hosts", "down_hosts"), key=lambda f: getattr(spec, f))
         need(
             spec.up_hosts >= 1,
-            "maintenance_hosts",
+            biggest,
             f"maintenance + standby + down hosts ({spec.hosts - spec.up_hosts}) must leave at least "
             f"one of the {spec.hosts} hosts up",
         )

@@ -313,6 +313,12 @@ def test_bad_spec_values_name_their_fields() -> None:
     assert {"load", "rule_density", "maintenance_hosts", "imc"} <= fields
 
 
+def test_too_few_up_hosts_names_the_flag_asking_for_the_most_hosts() -> None:
+    with pytest.raises(SpecError) as info:
+        SynthSpec(hosts=4, vms=20, down_hosts=3, standby_hosts=1)
+    assert [name for name, _ in info.value.problems] == ["down_hosts"]
+
+
 def test_policy_fields_follow_the_spec() -> None:
     """DPM, DRS, IMC and migration settings are written as asked."""
     inst = synthesize(
