@@ -240,8 +240,14 @@ class SynthSpec:
             up (those that carry the VMs once maintenance hosts are empty), in (0, 0.9]. Reached
             whenever the VMs' vCPUs can carry it (each VM at most 100 % of its vCPUs).
         rule_density: "none", "typical" (3 rules per 100 VMs) or "dense" (10 per 100 VMs).
-        skew: "none" (balanced), "hotspots" (about 10 % of up hosts filled toward 95 % CPU) or
+        skew: "none" (the witness's placement, balanced by worst fit as far as host shapes and
+            memory allow), "hotspots" (about 10 % of up hosts filled toward 95 % CPU) or
             "after_maintenance" (one up host in 50, at least one, back from maintenance and empty).
+            How far hot hosts get depends on memory: where the automatic overcommit fills memory
+            to about 85 % on every host (at 128 × 10,000 and load 0.6), the hot hosts gain only a
+            few points of CPU, and the CPU imbalance "none" and "hotspots" start from is much the
+            same (about 0.12–0.14, from the hosts' mixed CPU-to-memory shapes); at 32 × 1,000
+            three hosts reach about 89 %.
         cpu_generations: CPU generations per vendor; the older ones are the smaller share.
         vendors: 1 (intel) or 2 (intel and an amd island of about 30 % of hosts).
         maintenance_hosts, standby_hosts, down_hosts: hosts in those states (at least one stays up).
