@@ -978,6 +978,28 @@ class _Placement:
         self.host[ids] = target
 
 
+def _migrations_complete(spec: SynthSpec, vms: _Vms) -> BoolArray:
+    """Per VM, whether its live migration alone on an idle link ends with the VM moved (it may
+    exceed the downtime limit, but the hypervisor does not give up), under the policy the
+    inventory is written with. One estimate per distinct (memory, dirty rate)."""
+    from scheduler.migration.precopy import MigrationInput, simulate
+    from scheduler.migration.presets import preset_for
+
+    preset = preset_for(
+        spec.hypervisor,
+        downtime_limit_ms=d.DEFAULT_DOWNTIME_LIMIT_MS,
+        timeout_s=d.DEFAULT_MIGRATION_TIMEOUT_S,
+    )
+    verdict: dict[tuple[int, float], bool] = {}
+    out = np.ones(vms.memory_mib.size, dtype=np.bool_)
+    for k, key in enumerate(zip(vms.memory_mib.tolist(), vms.dirty_rate_mibps.tolist(), strict=True)):
+        if key not in verdict:
+            run = simulate(MigrationInput(float(key[0]), key[1], spec.network_gbps), preset)
+            verdict[key] = run.outcome != "aborted"
+        out[k] = verdict[key]
+    return out
+
+
 def _initial_placement(
     spec: SynthSpec,
     hosts: _Hosts,
@@ -1059,10 +1081,15 @@ def _initial_placement(
         move(ids[: int(np.argmin(take)) if not take.all() else ids.size], target)
 
     # Maintenance hosts: filled like an average up host (load, VM count), so evacuating them is
-    # real work and, in a cluster with few VMs, every maintenance host gets some.
+    # real work and, in a cluster with few VMs, every maintenance host gets some. Only with VMs
+    # whose live migration completes under the cluster's hypervisor and link: a VM that must
+    # leave and cannot would make the instance infeasible, and the witness promises otherwise.
     per_host = max(1, math.ceil(int(np.count_nonzero(placed)) / max(int(np.count_nonzero(hosts.up)), 1)))
-    for m in np.flatnonzero(hosts.state == _MAINTENANCE).tolist():
-        mask = compatible_donors(m)
+    maintenance = np.flatnonzero(hosts.state == _MAINTENANCE).tolist()
+    evacuable = _migrations_complete(spec, vms)[order] if maintenance else None
+    for m in maintenance:
+        assert evacuable is not None
+        mask = compatible_donors(m) & evacuable
         room = max(spec.load * p.cpu_cap[m] - p.cpu_used[m], 0.0)
         fill(m, room, mask, per_host)
         if not (p.host == m).any() and mask.any():

@@ -435,3 +435,22 @@ def test_command_writes_an_inventory_the_reader_accepts(tmp_path: Path, name: st
     status = command.main([*args, *(["--format", fmt] if fmt else [])], standalone_mode=False)
     assert status == 0
     assert read_inventory(out) == synthesize(SynthSpec(hosts=8, vms=200, seed=3, maintenance_hosts=1))
+
+
+@pytest.mark.parametrize(("hypervisor", "gbps"), [("qemu", 10.0), ("fusioncompute", 1.0)])
+def test_vms_to_evacuate_can_be_live_migrated(hypervisor: str, gbps: float) -> None:
+    """A maintenance host holds only VMs whose migration completes under the cluster's hypervisor
+    and link (QEMU's 128 MiB/s cap, a 1 Gbit/s link): otherwise the instance would be infeasible,
+    which the witness promises it is not."""
+    from scheduler.migration.precopy import migration_input_for, preset_for_policy, simulate
+    from scheduler.model import HostState
+
+    inst = synthesize(
+        SynthSpec(hosts=10, vms=200, seed=0, hypervisor=hypervisor, network_gbps=gbps, maintenance_hosts=2)
+    )
+    policy = inst.policy.migration
+    leaving = {h.name for h in inst.hosts if h.state is HostState.MAINTENANCE}
+    evacuated = [vm for vm in inst.vms if vm.host in leaving]
+    assert evacuated
+    for vm in evacuated:
+        assert simulate(migration_input_for(vm, policy), preset_for_policy(policy)).outcome != "aborted"
