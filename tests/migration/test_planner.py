@@ -198,7 +198,8 @@ def test_a_partial_host_states_still_powers_on_a_standby_host_the_placement_uses
     inst = cluster(hosts, [vm("x", "a"), vm("y", "b")])
     schedule = plan_migrations(inst, {"x": "s", "y": "a"}, {"b": "standby"})
     assert schedule.host_states == {"a": "up", "b": "standby", "s": "up"}
-    assert [(p.host, p.action) for p in schedule.power_actions][0] == ("s", PowerActionKind.POWER_ON)
+    first = schedule.power_actions[0]
+    assert (first.host, first.action) == ("s", PowerActionKind.POWER_ON)
 
 
 def test_power_off_comes_right_after_the_last_move_out():
