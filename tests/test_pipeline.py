@@ -15,9 +15,8 @@ import pytest
 from check.entries import host_entry, vm_entry
 
 from scheduler.check import check_rule, verify_plan
-from scheduler.errors import InputError
 from scheduler.io import parse_inventory, read_plan, write_plan
-from scheduler.model import BALANCER_WISH, HostState, Instance, Measure, Plan, PlanStatus
+from scheduler.model import BALANCER_WISH, Instance, Plan, PlanStatus
 from scheduler.pipeline import make_plan, plan_from_target, policy_record, with_what_if
 from scheduler.solver.options import SolveOptions
 from scheduler.synth import SynthSpec, synthesize
@@ -148,26 +147,6 @@ def test_infeasible_plan_has_conflicts_and_no_placement(impossible: Instance):
 # -- with_what_if ---------------------------------------------------------------------------------
 
 
-def test_what_if_maintenance_puts_only_the_named_host_in_maintenance(busy: Instance):
-    changed = with_what_if(busy, maintenance=("h2",))
-    assert [h.state for h in changed.hosts] == [
-        HostState.UP,
-        HostState.MAINTENANCE,
-        HostState.UP,
-        HostState.STANDBY,
-    ]
-    assert changed.vms == busy.vms
-    assert busy.host("h2").state is HostState.UP  # the input instance is left alone
-
-
-def test_what_if_overrides_threshold_measure_and_dpm(busy: Instance):
-    changed = with_what_if(busy, threshold=5, measure="memory", dpm=False)
-    assert changed.policy.drs.threshold == 5
-    assert changed.policy.drs.measure is Measure.MEMORY
-    assert changed.policy.dpm.enabled is False
-    assert changed.policy.migration == busy.policy.migration
-
-
 def test_plan_records_the_policy_it_was_made_under(busy: Instance, tmp_path: Path):
     """What-if flags change the policy, not the inventory: the plan keeps what it was made under
     (``metrics.policy``, docs/plan.md), through a write and read, for the report to describe."""
@@ -184,24 +163,6 @@ def test_plan_records_the_policy_it_was_made_under(busy: Instance, tmp_path: Pat
             "min_hosts_on": busy.policy.dpm.min_hosts_on,
         },
     }
-
-
-def test_what_if_without_flags_changes_nothing(busy: Instance):
-    assert with_what_if(busy) == busy
-
-
-@pytest.mark.parametrize(
-    ("flags", "field"),
-    [
-        pytest.param({"maintenance": ("h9",)}, "--maintenance", id="unknown-host"),
-        pytest.param({"threshold": 7}, "--threshold", id="threshold-7"),
-        pytest.param({"threshold": 0}, "--threshold", id="threshold-0"),
-    ],
-)
-def test_what_if_rejects_bad_flags_naming_the_flag(busy: Instance, flags: dict[str, Any], field: str):
-    with pytest.raises(InputError) as caught:
-        with_what_if(busy, **flags)
-    assert [p.field for p in caught.value.problems] == [field]
 
 
 def test_what_if_maintenance_plan_evacuates_the_host(busy: Instance):
