@@ -36,7 +36,7 @@ def _check_parent(path: Path, option: str) -> None:
         raise _problem(option, f"cannot write {path}: {parent} is not a folder")
     # A real file is the only reliable test: access() says yes to root on /proc or a read-only
     # mount, and the write would then fail after all the work.
-    probe = parent / f".{path.name}.probe-{uuid.uuid4().hex[:12]}"
+    probe = parent / f".probe-{uuid.uuid4().hex[:12]}"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
@@ -45,6 +45,24 @@ def _check_parent(path: Path, option: str) -> None:
     os.close(fd)
     with contextlib.suppress(OSError):
         probe.unlink()
+
+
+def _check_name_length(path: Path, option: str) -> None:
+    """Before anything asks the system about ``path``: a name too long fails every call on it."""
+    folder = path.parent if path.parent.is_dir() else Path(".")
+    longest = _name_max(folder)
+    if len(os.fsencode(path.name)) > longest:
+        raise _problem(
+            option, f"cannot write {path}: its name is longer than the {longest} bytes a file name may have"
+        )
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name ``folder`` takes, in bytes (255 where the system does not say)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
 
 
 def _check_not_an_input(path: Path, option: str, inputs: Mapping[str, str]) -> None:
@@ -60,6 +78,7 @@ def check_output_file(path: str | Path, option: str, inputs: Mapping[str, str] |
     one of ``inputs`` (what it is -> the path given), which the output would silently replace.
     """
     target = Path(path)
+    _check_name_length(target, option)
     if target.is_dir():
         raise _problem(option, f"{target} is a folder; name a file")
     _check_parent(target, option)
@@ -79,6 +98,7 @@ def check_output_folder(
     other files is refused now, not after the work (``atomic_folder`` would refuse it then).
     """
     target = Path(path)
+    _check_name_length(target, option)
     if target.exists() and not target.is_dir():
         raise _problem(option, f"{target} exists and is not a folder")
     _check_parent(target, option)

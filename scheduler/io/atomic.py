@@ -40,9 +40,13 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+TEMP_STEM_CHARS = 64  # of the final name kept in a temporary one: a long valid name stays valid
+
+
 def _temp_sibling(path: Path, tag: str) -> Path:
-    """A fresh hidden name next to ``path``: same folder, so the final rename is atomic."""
-    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:12]}")
+    """A fresh hidden name next to ``path``: same folder, so the final rename is atomic. Only the
+    start of the final name is kept, so the temporary name fits wherever the final one does."""
+    return path.with_name(f".{path.name[:TEMP_STEM_CHARS]}.{tag}-{uuid.uuid4().hex[:12]}")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

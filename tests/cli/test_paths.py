@@ -63,6 +63,21 @@ def test_output_check_leaves_no_probe_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_long_valid_name_is_written_and_a_name_too_long_is_refused(tmp_path: Path) -> None:
+    """Temporary and probe names stay short, so a 250-byte name (valid) can be written; a 260-byte
+    one is refused up front with the reason, not with a traceback from the first stat()."""
+    from scheduler.io.atomic import atomic_write_text
+
+    valid = tmp_path / ("p" * 245 + ".json")
+    check_output_file(valid, "--output")
+    atomic_write_text(valid, "{}\n")
+    assert valid.read_text() == "{}\n"
+    with pytest.raises(InputError, match="longer than the 255 bytes a file name may have"):
+        check_output_file(tmp_path / ("p" * 255 + ".json"), "--output")
+    with pytest.raises(InputError, match="longer than"):
+        check_output_folder(tmp_path / ("r" * 256), "--output")
+
+
 def test_output_file_equal_to_an_input_is_refused(tmp_path: Path) -> None:
     inventory = tmp_path / "inv.json"
     inventory.write_text("{}")
