@@ -147,11 +147,9 @@ def get_int(
         # A short scale (a threshold 1..5, a priority 1..3) reads best as the whole range.
         p.add(entry, name, f"{show_number(v)} is outside {minimum}..{maximum}")
         return fallback
-    if minimum is not None and n < minimum:
-        p.add(entry, name, _below(minimum, v))
-        return fallback
-    if maximum is not None and n > maximum:
-        p.add(entry, name, f"must be at most {show_bound(maximum)}, got {show_number(v)}")
+    problem = _out_of_bounds(n, v, minimum, maximum)
+    if problem:
+        p.add(entry, name, problem)
         return fallback
     return n
 
@@ -189,17 +187,25 @@ def get_number(
     if positive and v <= 0:
         p.add(entry, name, f"must be positive, got {show_number(v)}")
         return fallback
-    if minimum is not None and v < minimum:
-        p.add(entry, name, _below(minimum, v))
-        return fallback
-    if maximum is not None and v > maximum:
-        p.add(entry, name, f"must be at most {show_bound(maximum)}, got {show_number(v)}")
+    problem = _out_of_bounds(v, v, minimum, maximum)
+    if problem:
+        p.add(entry, name, problem)
         return fallback
     try:
         return float(v)
     except OverflowError:  # only reachable without a maximum
         p.add(entry, name, f"too large, got {show_number(v)}")
         return fallback
+
+
+def _out_of_bounds(n: float, shown: float, minimum: float | None, maximum: float | None) -> str:
+    """Why ``n`` is outside [minimum, maximum] ("" when it is not), quoting the value as given
+    (``shown``: ``64000.0`` for an integer field read from a float)."""
+    if minimum is not None and n < minimum:
+        return _below(minimum, shown)
+    if maximum is not None and n > maximum:
+        return f"must be at most {show_bound(maximum)}, got {show_number(shown)}"
+    return ""
 
 
 def _below(minimum: float, v: float) -> str:
