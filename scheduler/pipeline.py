@@ -193,14 +193,14 @@ def _held_for(instance: Instance, compat: Compatibility, exc: UnreachableTargetE
     """The VMs of the blocked moves, when every one of them may stay where it is (a VM on a host
     leaving service or over capacity, or one its host no longer allows, may have to move: then
     nothing is held)."""
-    leaving = {h.name for h in instance.hosts if h.state in (HostState.MAINTENANCE, HostState.DOWN)}
-    # A host over capacity today must shed load, and which of its VMs go is the solver's choice.
+    # A host over capacity today must shed load, and which of its VMs go is the solver's choice;
+    # a VM on a maintenance or down host is one its host no longer allows (``compat``).
     full = over_capacity(instance, host_loads(instance, instance.current_host))
-    leaving |= {h.name for h, over in zip(instance.hosts, full, strict=True) if over}
+    shedding = {h.name for h, over in zip(instance.hosts, full, strict=True) if over}
     held: set[str] = set()
     for name in exc.vms:
         vm = instance.vm(name)
-        if vm.host is None or vm.host in leaving or not compat.is_allowed(name, vm.host):
+        if vm.host is None or vm.host in shedding or not compat.is_allowed(name, vm.host):
             return set()
         held.add(name)
     return held
@@ -364,16 +364,13 @@ def _violations(
     dpm_on = instance.policy.dpm.enabled
     up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
     standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
-    # Evacuating a host going to maintenance, or leaving a host the VM may no longer use (a
-    # priority-1 rule, compatibility), is no optional move: the budget does not count it.
-    leaving = {h.name for h in instance.hosts if h.state in (HostState.MAINTENANCE, HostState.DOWN)}
+    # Leaving a host the VM may no longer use (maintenance or down, a priority-1 rule,
+    # compatibility: ``compat`` refuses all of them) is no optional move: the budget does not
+    # count it.
     optional = sum(
         1
         for vm in instance.vms
-        if vm.host is not None
-        and vm.host not in leaving
-        and compat.is_allowed(vm.name, vm.host)
-        and placement.get(vm.name) != vm.host
+        if vm.host is not None and compat.is_allowed(vm.name, vm.host) and placement.get(vm.name) != vm.host
     )
     budget_spent = max_migrations is not None and optional >= max_migrations + forced_moves
     for status in rule_status(instance, placement):
