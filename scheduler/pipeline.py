@@ -6,6 +6,7 @@ failure is a bug and raises ``InconsistentSolutionError`` instead of being writt
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from scheduler.model import (
     Unmovable,
     Violation,
 )
-from scheduler.solver.costs import move_costs
+from scheduler.solver.costs import move_costs, unsafe_vms
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.result import OptimizeResult, SolveStatus
@@ -172,6 +173,7 @@ def _scheduled(
         extra_unmovable=lambda stuck: _not_moved(instance, compat, stuck, result, held),
         max_migrations=options.max_migrations,
         forced_moves=result.forced_moves,
+        unsafe_moves=result.unsafe_moves,
     )
     return PlanOutcome(plan, result, schedule)
 
@@ -244,6 +246,7 @@ def plan_from_target(
     extra_unmovable: Callable[[tuple[Unmovable, ...]], tuple[Unmovable, ...]] | None = None,
     max_migrations: int | None = None,
     forced_moves: int = 0,
+    unsafe_moves: frozenset[str] | None = None,
 ) -> tuple[Plan, Schedule]:
     """The verified plan (docs/plan.md) reaching any feasible target (optimizer's or a baseline's).
 
@@ -252,7 +255,8 @@ def plan_from_target(
     ``metrics`` gets ``before`` / ``after`` / ``lower_bounds`` / ``schedule`` where missing.
     ``max_migrations``: the move budget the target was made under, if any, so that a soft rule
     left broken can name it as what the rule yields to; ``forced_moves``: the moves capacity
-    forced on top of it, which the budget does not count.
+    forced on top of it, which the budget does not count; ``unsafe_moves``: the VMs whose
+    migration is not safe, when the caller knows them (else estimated if a broken rule needs it).
     """
     compat = compat or compatibility(instance)
     metrics = dict(metrics or {})
@@ -285,7 +289,9 @@ def plan_from_target(
         host_states=dict(host_states),
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
-        violations=_violations(instance, compat, placement, host_states, max_migrations, forced_moves),
+        violations=_violations(
+            instance, compat, placement, host_states, max_migrations, forced_moves, unsafe_moves
+        ),
         unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
         metrics=metrics,
     )
@@ -349,6 +355,7 @@ def _violations(
     host_states: Mapping[str, str],
     max_migrations: int | None = None,
     forced_moves: int = 0,
+    unsafe_moves: frozenset[str] | None = None,
 ) -> tuple[Violation, ...]:
     """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
@@ -360,7 +367,10 @@ def _violations(
     plan spends all of it; and capacity when none of these applies.
     """
     out: list[Violation] = []
-    unsafe: list[set[str]] = []  # the VMs whose migration is not safe, worked out when first needed
+    # Estimating every VM takes time: only when a broken rule needs it and the caller did not say.
+    unsafe = functools.cache(
+        lambda: unsafe_moves if unsafe_moves is not None else unsafe_vms(instance, move_costs(instance))
+    )
     dpm_on = instance.policy.dpm.enabled
     up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
     standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
@@ -433,21 +443,20 @@ def _involved(rule: Rule, violating: tuple[str, ...], placement: Mapping[str, st
     return violating
 
 
-def _fixed_members(instance: Instance, violating: tuple[str, ...], unsafe: list[set[str]]) -> str:
+def _fixed_members(
+    instance: Instance, violating: tuple[str, ...], unsafe: Callable[[], frozenset[str]]
+) -> str:
     """When every VM breaking a rule is one no plan moves for it (pinned, devices, DRS off, or a
-    migration that is not safe), those VMs and why, for "yields to"; else "". ``unsafe`` caches
-    the VMs whose migration is not safe (filled on first use: estimating every VM costs time)."""
+    migration that is not safe), those VMs and why, for "yields to"; else "". ``unsafe()``: the
+    VMs whose migration is not safe."""
     if not violating:
         return ""
-    if not unsafe:
-        costs = move_costs(instance)
-        unsafe.append({vm.name for k, vm in enumerate(instance.vms) if not costs.converges[k]})
     reasons = []
     for name in violating:
         why = instance.vm(name).immobility_reasons()
         if why:
             reasons.append(f"{name}: {'; '.join(why)}")
-        elif name in unsafe[0]:
+        elif name in unsafe():
             reasons.append(f"{name}: its live migration would not converge safely")
         else:
             return ""
@@ -488,11 +497,10 @@ def _not_converging(instance: Instance, result: OptimizeResult) -> tuple[Unmovab
     """VMs left where they are because their live migration is not safe (it would abort, stop
     with a downtime over the limit, or is at risk of either): the optimizer moves them only when
     it must, so for balancing they cannot move."""
-    costs = move_costs(instance)
     hypervisor = instance.policy.migration.hypervisor
     out: list[Unmovable] = []
-    for k, vm in enumerate(instance.vms):
-        if costs.converges[k] or vm.host is None or vm.immobility_reasons():
+    for vm in instance.vms:
+        if vm.name not in result.unsafe_moves or vm.host is None or vm.immobility_reasons():
             continue
         if result.placement.get(vm.name) != vm.host:
             continue  # it had to move, and did

@@ -46,3 +46,8 @@ def move_costs(instance: Instance) -> MoveCosts:
             cache[key] = hit
         seconds[i], converges[i], completes[i] = hit
     return MoveCosts(seconds, converges, completes)
+
+
+def unsafe_vms(instance: Instance, costs: MoveCosts) -> frozenset[str]:
+    """The names of the VMs whose live migration is not safe (``converges`` False)."""
+    return frozenset(vm.name for vm, ok in zip(instance.vms, costs.converges, strict=True) if not ok)

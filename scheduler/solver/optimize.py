@@ -22,7 +22,7 @@ from scheduler.interrupt import stop_requested, stop_requested_on_sigint
 from scheduler.model import NO_HOST, HostState, Instance
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
-from scheduler.solver.costs import move_costs
+from scheduler.solver.costs import move_costs, unsafe_vms
 from scheduler.solver.guided import guided_start
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import (
@@ -86,6 +86,8 @@ def _optimize(
     allowed = compat.allowed
     movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
     costs = move_costs(instance)
+    # Named once here for the plan's explanations (unmovable, what a rule yields to).
+    unsafe = unsafe_vms(instance, costs)
     policy = instance.policy
     dpm = policy.dpm.enabled
     power = host_power(instance, dpm, movable)
@@ -192,12 +194,13 @@ def _optimize(
                     "the cluster is within the DRS tolerance of the balance its compatibility islands "
                     f"allow ({_floor_note(band, up_now & usable)}) and breaks no rule"
                 )
-            return _unchanged(instance, started, note)
+            return _unchanged(instance, started, note, unsafe)
         if bool(np.all(imbalance_now < min_gain)):
             return _unchanged(
                 instance,
                 started,
-                f"the cluster's imbalance is below threshold 5's minimum goodness {min_gain:.4f}, so no "
+                unsafe=unsafe,
+                note=f"the cluster's imbalance is below threshold 5's minimum goodness {min_gain:.4f}, so no "
                 "plan could lower it that much, and it breaks no rule",
             )
 
@@ -332,7 +335,8 @@ def _optimize(
             return _unchanged(
                 instance,
                 started,
-                f"the best plan found lowers the imbalance by {max(gain, 0.0):.4f} at most, less than "
+                unsafe=unsafe,
+                note=f"the best plan found lowers the imbalance by {max(gain, 0.0):.4f} at most, less than "
                 f"threshold 5's minimum goodness {min_gain:.4f}: not worth its moves",
             )
     if outcome.interrupted:
@@ -387,6 +391,7 @@ def _optimize(
         interrupted=outcome.interrupted,
         notes=tuple(notes),
         forced_moves=outcome.forced_moves,
+        unsafe_moves=unsafe,
     )
 
 
@@ -739,7 +744,7 @@ def _with_host_order(problem: Problem) -> Problem:
     return replace(problem, warm=warm, warm_on=warm_on, interchangeable=classes)
 
 
-def _unchanged(instance: Instance, started: float, note: str) -> OptimizeResult:
+def _unchanged(instance: Instance, started: float, note: str, unsafe: frozenset[str]) -> OptimizeResult:
     """Today's placement and host states, kept, with the reason."""
     return OptimizeResult(
         SolveStatus.UNCHANGED,
@@ -747,6 +752,7 @@ def _unchanged(instance: Instance, started: float, note: str) -> OptimizeResult:
         host_states={h.name: h.state.value for h in instance.hosts},
         solve_time_s=time.monotonic() - started,
         notes=(note,),
+        unsafe_moves=unsafe,
     )
 
 

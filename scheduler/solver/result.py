@@ -70,3 +70,6 @@ class OptimizeResult:
     # Under a move budget, the optional moves capacity forced, which the budget does not count
     # (docs/optimizer.md, the move budget): what a rule left broken yields to depends on it.
     forced_moves: int = 0
+    # VMs whose live migration is not safe (it would abort, overrun the downtime limit, or is at
+    # risk of either): moved only when they must. Empty for an infeasible result.
+    unsafe_moves: frozenset[str] = frozenset()
