@@ -19,19 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import make_parser, positive_int
+from benchmarks.common import add_cluster_size, make_parser
 from scheduler.io import InventoryFormat, write_inventory
 from scheduler.synth import SynthSpec, synthesize
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__)
-    parser.add_argument(
-        "--hosts", type=positive_int, default=128, help="hosts of the synthetic cluster (default 128)"
-    )
-    parser.add_argument(
-        "--vms", type=positive_int, default=10_000, help="VMs of the synthetic cluster (default 10000)"
-    )
+    add_cluster_size(parser, hosts=128, vms=10_000)
     parser.add_argument("--seed", type=int, default=1, help="generator seed of the inventory (default 1)")
     args = parser.parse_args(argv)
     instance = synthesize(SynthSpec(hosts=args.hosts, vms=args.vms, seed=args.seed))

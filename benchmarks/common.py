@@ -35,6 +35,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_cluster_size(parser: argparse.ArgumentParser, hosts: int, vms: int) -> None:
+    """``--hosts`` and ``--vms`` of the synthetic cluster a script measures on."""
+    parser.add_argument(
+        "--hosts", type=positive_int, default=hosts, help=f"hosts of the synthetic cluster (default {hosts})"
+    )
+    parser.add_argument(
+        "--vms", type=positive_int, default=vms, help=f"VMs of the synthetic cluster (default {vms})"
+    )
+
+
 def positive_seconds(text: str) -> float:
     """An argparse type: a finite number of seconds above 0 (a time limit)."""
     value = float(text)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import make_parser, positive_int
+from benchmarks.common import add_cluster_size, make_parser, positive_int
 from scheduler.check import cluster_metrics, lower_bounds
 from scheduler.check.migration_bound import least_migration_seconds
 from scheduler.compat import compatibility
@@ -99,12 +99,7 @@ def best_time_s(fn: Callable[[], object], repeats: int = REPEATS) -> float:
 def main(argv: list[str] | None = None) -> None:
     """Build the instance, then time each function and print the results."""
     parser = make_parser(__doc__)
-    parser.add_argument(
-        "--hosts", type=positive_int, default=NUM_HOSTS, help=f"hosts of the cluster (default {NUM_HOSTS})"
-    )
-    parser.add_argument(
-        "--vms", type=positive_int, default=NUM_VMS, help=f"VMs of the cluster (default {NUM_VMS})"
-    )
+    add_cluster_size(parser, hosts=NUM_HOSTS, vms=NUM_VMS)
     parser.add_argument("--seed", type=int, default=SEED, help=f"generator seed (default {SEED})")
     parser.add_argument(
         "--repeats",

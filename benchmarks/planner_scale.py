@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.common import make_parser, positive_int
+from benchmarks.common import add_cluster_size, make_parser, positive_int
 from scheduler.check.replay import replay_plan
 from scheduler.compat import compatibility
 from scheduler.migration.planner import Schedule, plan_migrations
@@ -141,12 +141,7 @@ def check(case: Case, schedule: Schedule) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__)
-    parser.add_argument(
-        "--hosts", type=positive_int, default=128, help="hosts of the synthetic cluster (default 128)"
-    )
-    parser.add_argument(
-        "--vms", type=positive_int, default=10_000, help="VMs of the synthetic cluster (default 10000)"
-    )
+    add_cluster_size(parser, hosts=128, vms=10_000)
     parser.add_argument(
         "--moves",
         type=positive_int,
