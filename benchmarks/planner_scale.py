@@ -7,8 +7,8 @@ touching the host divided by the moves it may run at once.
 Writes: nothing; prints the instance, planning time, moves, makespan and bound, migration seconds
 and data moved, and the checker's verdict. Exits 1 when the replay checker finds anything (the
 only assertion: it is a measurement, not a timed test).
-Takes: under 10 seconds on 2 cores at the default size (planning itself 0.7-1.5 s; building the
-target and replaying the plan take the rest).
+Takes: under 10 seconds on 2 cores at the default size (planning itself 0.4-1 s under QEMU's cap,
+2-3 s at full link rate; building the target and replaying the plan take the rest).
 Reading it: the target is under 10 s of planning; the makespan ratio says how much link sharing
 and host limits stretch the plan past the bound (near 1 under QEMU's 128 MiB/s cap, higher at full
 link rate, since the bound ignores link sharing).

@@ -36,6 +36,7 @@ from scheduler.migration.parking import add_parking, resolve_by_search
 from scheduler.migration.precopy import (
     LINK_EFFICIENCY,
     MIBPS_PER_GBPS,
+    MigrationInput,
     PrecopyRun,
     migration_input_for,
     preset_for_policy,
@@ -253,6 +254,7 @@ class _Planner:
         self.drained_first = [h.state is HostState.MAINTENANCE for h in instance.hosts]
         self.reason_by_vm = self._reasons(reasons)
         self._cost_s: dict[int, float] = {}
+        self._inputs: dict[int, MigrationInput] = {}
 
     def _facts(self) -> Facts:
         inst, target = self.instance, self.target
@@ -301,7 +303,10 @@ class _Planner:
     # -- costs ------------------------------------------------------------------------------
 
     def make_run(self, vm: int) -> PrecopyRun:
-        return PrecopyRun(migration_input_for(self.instance.vms[vm], self.policy), self.preset)
+        inp = self._inputs.get(vm)
+        if inp is None:
+            inp = self._inputs[vm] = migration_input_for(self.instance.vms[vm], self.policy)
+        return PrecopyRun(inp, self.preset)
 
     def cost_s(self, vm: int) -> float:
         """Seconds the VM's move takes alone on idle links (the cost a parking move adds)."""
@@ -355,6 +360,7 @@ class _Planner:
             parked.moves,
             keys_of=self.keys_of,
             make_run=self.make_run,
+            alone_s=self.cost_s,
             fair_rates=self._fair_rates,
             link_mibps=self.link_mibps,
             concurrency=self.concurrency,

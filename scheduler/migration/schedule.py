@@ -9,7 +9,12 @@ when
 - its VM fits on the target now, counting every VM there and every VM moving in or out (a moving
   VM holds its resources on both hosts until its move ends); a host over capacity takes nothing;
 - the shares of link bandwidth it leaves to the running moves keep each of them converging, and
-  its own share lets it converge whenever running alone would.
+  its own share lets it converge whenever running alone would;
+- sharing pays: when starting it slows a running move or leaves it less than a free link, the
+  moves sharing links with it, run to their ends together, end no later than they would if it
+  waited for its links to clear and then ran alone. Pre-copy resends what the guest dirties while
+  a pass is on the wire, so a slower share sends more in all; two busy guests on one link can each
+  take five times as long together as one after the other.
 
 Between events every running move gets a constant rate: the max-min fair share of its source's
 egress and its target's ingress (progressive filling, recomputed at every start and end), and its
@@ -58,6 +63,8 @@ class Run(Protocol):
     def advance(self, dt_s: float, rate_mibps: float) -> None: ...
 
     def would_converge(self, rate_mibps: float) -> bool: ...
+
+    def copy(self) -> Run: ...
 
     def result(self) -> EstimateLike: ...
 
@@ -120,6 +127,7 @@ class Simulation:
         *,
         keys_of: KeysOf,
         make_run: Callable[[int], Run],
+        alone_s: Callable[[int], float],
         fair_rates: FairRates,
         link_mibps: float,
         concurrency: int,
@@ -136,6 +144,7 @@ class Simulation:
                 self.vm_count[h] += 1
         self.keys_of = keys_of
         self.make_run = make_run
+        self.alone_s = alone_s
         self.fair_rates = fair_rates
         self.link_mibps = link_mibps
         self.concurrency = concurrency
@@ -155,7 +164,7 @@ class Simulation:
         self.by_target: list[set[int]] = [set() for _ in range(facts.num_hosts)]  # running, by ingress
         self.timeline = Timeline()
         self.index_in_timeline: dict[int, int] = {}
-        self.guard_blocked: set[int] = set()
+        self._drained: tuple[float, dict[frozenset[int], dict[int, float]]] = (-1.0, {})
         self.final_target: dict[int, int] = {}
         self.done_count = 0
         self._add_moves(moves)
@@ -200,7 +209,6 @@ class Simulation:
             self.touching[m.source] -= 1
             self.touching[m.target] -= 1
             vms[m.vm] = None
-        self.guard_blocked.clear()
         return list(vms)
 
     # -- the event loop ---------------------------------------------------------------------
@@ -264,8 +272,12 @@ class Simulation:
         return self.boots[0] if self.boots else None
 
     def _start_ready(self, t: float, dirty: set[int], ended_now: list[int]) -> None:
-        """Start, in priority order, every move among those touching ``dirty`` hosts that may start."""
-        candidates: set[int] = set(self.guard_blocked)
+        """Start, in priority order, every move among those touching ``dirty`` hosts that may start.
+
+        A move the guard held back is tried again only then: the guard holds a move back only
+        while one of its hosts runs a move, and that move's end makes the host dirty.
+        """
+        candidates: set[int] = set()
         for h in dirty:
             candidates |= self.pending_at[h]
         for i in sorted(candidates, key=self.keys.__getitem__):
@@ -286,14 +298,11 @@ class Simulation:
             return False
         if self.facts.ready_s[m.target] > t or not self.usage.fits(m.target, m.vm):
             return False
-        if self._guard(i):
-            self.guard_blocked.discard(i)
-            return True
-        self.guard_blocked.add(i)
-        return False
+        return self._guard(i, t)
 
-    def _guard(self, i: int) -> bool:
-        """Whether starting move ``i`` keeps every running move converging (and ``i`` too, when it can).
+    def _guard(self, i: int, t: float) -> bool:
+        """Whether starting move ``i`` at ``t`` keeps every running move converging (and ``i`` too,
+        when it can), and sharing its links pays (``_sharing_pays``).
 
         Skipped when neither of its hosts runs a move: then nobody's share changes.
         """
@@ -306,13 +315,90 @@ class Simulation:
         rates = self._available(component, (i, m.source, m.target, demand))
         if not run.would_converge(rates[i]) and run.would_converge(self.link_mibps):
             return False
+        # Sharing costs something only where a pre-copy gets less than it asks (its cap, or the link).
+        slowed = rates[i] < demand * (1.0 - RATE_RTOL)
         for j in component:
             r = self.running[j]
             new = rates[j]
-            slower = new < r.rate_mibps * (1.0 - RATE_RTOL)
-            if slower and r.run.would_converge(r.rate_mibps) and not r.run.would_converge(new):
+            if new >= r.rate_mibps * (1.0 - RATE_RTOL):
+                continue
+            if r.run.would_converge(r.rate_mibps) and not r.run.would_converge(new):
                 return False
-        return True
+            slowed = slowed or new < r.demand_mibps * (1.0 - RATE_RTOL)
+        return not slowed or self._sharing_pays(i, t, component, demand)
+
+    def _sharing_pays(self, i: int, t: float, component: set[int], demand: float) -> bool:
+        """Whether the running moves of ``component`` and move ``i``, all run from ``t`` to their ends
+        together, end no later than if ``i`` waited until no running move shares its source's egress
+        or its target's ingress and then ran alone on the free link.
+
+        A look-ahead without further starts: each side is simulated with the shares recomputed
+        whenever a move ends. Ties start now: without dirty pages sharing a full link ends both
+        sides at the same time, and overlapping the parts of a migration that send nothing (the
+        resume) puts concurrency ahead.
+        """
+        m = self.moves[i]
+        flows = {
+            j: (self.moves[j].source, self.moves[j].target, self.running[j].demand_mibps) for j in component
+        }
+        waiting = self._drain_running(flows, t)
+        sharers = [
+            end
+            for j, end in waiting.items()
+            if self.moves[j].source == m.source or self.moves[j].target == m.target
+        ]
+        free_at = max(sharers, default=t)
+        alone_end = free_at + self.alone_s(m.vm)
+        wait_end = max(alone_end, *waiting.values())
+        together = self._drain({**flows, i: (m.source, m.target, demand)}, t)
+        together_end = max(together.values())
+        return together_end <= wait_end * (1.0 + TIME_RTOL)
+
+    def _drain_running(self, flows: dict[int, tuple[int, int, float]], t: float) -> dict[int, float]:
+        """``_drain`` of running moves only, kept for the rest of the instant ``t``: every move tried
+        then against the same running moves shares it."""
+        at, cache = self._drained
+        if at != t:
+            cache = {}
+            self._drained = (t, cache)
+        key = frozenset(flows)
+        if key not in cache:
+            cache[key] = self._drain(flows, t)
+        return cache[key]
+
+    def _drain(self, flows: dict[int, tuple[int, int, float]], t: float) -> dict[int, float]:
+        """End times of the given moves (running ones from their state at ``t``, others from their
+        start) run from ``t`` with no other move starting, shares recomputed at each end; inf for
+        one that would never end."""
+        runs: dict[int, Run] = {}
+        for j in flows:
+            r = self.running.get(j)
+            if r is None:
+                runs[j] = self.make_run(self.moves[j].vm)
+                continue
+            run = r.run.copy()
+            if t > r.since_s and r.rate_mibps > 0.0:
+                run.advance(t - r.since_s, r.rate_mibps)
+            runs[j] = run
+        ends: dict[int, float] = {}
+        left = dict(flows)
+        now = t
+        while left:
+            rates = self._shares(left)
+            finish = {j: runs[j].time_to_finish(rates[j]) if rates[j] > 0.0 else math.inf for j in left}
+            step = min(finish.values())
+            if math.isinf(step):
+                ends.update(dict.fromkeys(left, math.inf))
+                break
+            tol = TIME_RTOL * max(1.0, step)
+            for j in list(left):
+                if finish[j] <= step + tol:
+                    ends[j] = now + finish[j]
+                    del left[j]
+                else:
+                    runs[j].advance(step, rates[j])
+            now += step
+        return ends
 
     def _component(self, out_links: set[int], in_links: set[int]) -> set[int]:
         """Running moves connected to the given egress / ingress links through shared links.
@@ -341,14 +427,19 @@ class Simulation:
     def _available(
         self, component: set[int], extra: tuple[int, int, int, float] | None = None
     ) -> dict[int, float]:
-        """The bandwidth each move of a component may use: its max-min fair share, plus what its
-        links leave unused (a capped pre-copy keeps to its cap; the final copy, uncapped, may take
-        the rest, as QEMU lifts the limit at switchover)."""
+        """The bandwidth each running move of a component (and the ``extra`` one, when given) may use
+        (``_shares``)."""
         flows = {
             j: (self.moves[j].source, self.moves[j].target, self.running[j].demand_mibps) for j in component
         }
         if extra is not None:
             flows[extra[0]] = (extra[1], extra[2], extra[3])
+        return self._shares(flows)
+
+    def _shares(self, flows: Mapping[int, tuple[int, int, float]]) -> dict[int, float]:
+        """The bandwidth each flow (source, target, demand) may use: its max-min fair share, plus
+        what its links leave unused (a capped pre-copy keeps to its cap; the final copy, uncapped,
+        may take the rest, as QEMU lifts the limit at switchover)."""
         caps: dict[int, float] = {}
         for src, dst, _ in flows.values():
             caps[src] = self.link_mibps

@@ -145,6 +145,39 @@ def test_concurrent_moves_share_the_link_and_take_longer():
     assert_valid(inst, schedule, target)
 
 
+@pytest.mark.parametrize("hypervisor", ["fusioncompute", "vmware"])
+def test_busy_guests_that_would_share_a_link_go_one_after_the_other(hypervisor: str):
+    """Two 8 GiB guests dirtying 500 MiB/s each still converge at half of a 10 Gbit/s link, but
+    resend so much there that together they would take far longer than one after the other (133.6 s
+    each against 13 s): the second waits for the link, and no move takes longer than alone."""
+    hosts = [host(n, memory_mib=64 * GIB) for n in "abc"]
+    busy = {"memory_mib": 8 * GIB, "dirty_mibps": 500.0}
+    inst = cluster(hosts, [vm("x", "a", **busy), vm("y", "a", **busy)], hypervisor=hypervisor)  # type: ignore[arg-type]
+    target = {"x": "b", "y": "c"}
+    schedule = plan_migrations(inst, target)
+    alone_s = estimate_vm(inst.vm("x"), inst.policy.migration).total_s
+    first, second = sorted(schedule.migrations, key=lambda m: m.start_s)
+    assert second.start_s == pytest.approx(first.end_s)
+    for m in schedule.migrations:
+        assert m.end_s - m.start_s == pytest.approx(alone_s, rel=1e-6)
+    assert schedule.stats.makespan_s == pytest.approx(2 * alone_s, rel=1e-6)
+    assert_valid(inst, schedule, target)
+
+
+def test_capped_moves_that_leave_each_other_their_rate_run_together():
+    """QEMU's pre-copy keeps to 128 MiB/s, so two moves out of one 10 Gbit/s host do not slow each
+    other's pre-copy even with busy guests: both start at once and take about their time alone
+    (only the final copy, uncapped, shares the link)."""
+    hosts = [host(n, memory_mib=64 * GIB) for n in "abc"]
+    busy = {"memory_mib": 4 * GIB, "dirty_mibps": 40.0}
+    inst = cluster(hosts, [vm("x", "a", **busy), vm("y", "a", **busy)], hypervisor="qemu")  # type: ignore[arg-type]
+    schedule = plan_migrations(inst, {"x": "b", "y": "c"})
+    alone_s = estimate_vm(inst.vm("x"), inst.policy.migration).total_s
+    for m in schedule.migrations:
+        assert m.start_s == 0.0
+        assert m.end_s - m.start_s == pytest.approx(alone_s, rel=1e-3)
+
+
 def test_moves_on_separate_links_run_at_full_speed():
     """Disjoint host pairs do not share anything: each move takes its time alone."""
     hosts = [host(n, memory_mib=32 * GIB) for n in "abcd"]
