@@ -92,19 +92,25 @@ class DrsBand:
         self,
         instance: Instance,
         resources: Sequence[str],
-        tolerance: float,
+        tolerance_of: Callable[[int], float],
         allowed: BoolArray,
         may_move: BoolArray,
     ) -> None:
         self.instance = instance
         self.resources = tuple(resources)
-        self.tolerance = tolerance
+        self.tolerance_of = tolerance_of
         held = ~may_move & (instance.current_host != NO_HOST)
         self._allowed = allowed.copy()
         self._allowed[held] = False
         self._allowed[np.flatnonzero(held), instance.current_host[held]] = True
         self._floors: dict[bytes, tuple[float, ...]] = {}
         self._peaks: dict[bytes, tuple[float, ...]] = {}
+
+    def tolerance(self, on_mask: BoolArray) -> float:
+        """The threshold's tolerance over the hosts of ``on_mask``: DRS's priority formula counts
+        the hosts that are on (``check.metrics.drs_tolerance``), so a plan that switches hosts
+        off is measured over those left, as the checker measures it."""
+        return self.tolerance_of(max(1, int(on_mask.sum())))
 
     def floors(self, on_mask: BoolArray) -> tuple[float, ...]:
         """The imbalance floor per measured resource over the hosts of ``on_mask``."""
@@ -148,21 +154,20 @@ class DrsBand:
         migrations for no gain (measured at 128 hosts × 10,000 VMs: +17 % migration seconds).
         """
         peaks = self.least_peaks(on_mask)
+        tolerance = self.tolerance(on_mask)
         return np.array(
-            [
-                p + self.tolerance if r == "cpu" else np.inf
-                for r, p in zip(self.resources, peaks, strict=True)
-            ],
+            [p + tolerance if r == "cpu" else np.inf for r, p in zip(self.resources, peaks, strict=True)],
             dtype=np.float64,
         )
 
     def allowance(self, on_mask: BoolArray, imbalance_now: FloatArray | None = None) -> FloatArray:
         """a_r per measured resource. With ``imbalance_now`` (per resource) already within the
         plain tolerance the floor cannot matter and is not computed."""
-        if imbalance_now is not None and bool(np.all(imbalance_now <= self.tolerance)):
-            return np.full(len(self.resources), self.tolerance)
+        tolerance = self.tolerance(on_mask)
+        if imbalance_now is not None and bool(np.all(imbalance_now <= tolerance)):
+            return np.full(len(self.resources), tolerance)
         floors = np.asarray(self.floors(on_mask), dtype=np.float64)
-        return np.asarray(np.sqrt(self.tolerance**2 + floors**2), dtype=np.float64)
+        return np.asarray(np.sqrt(tolerance**2 + floors**2), dtype=np.float64)
 
 
 @dataclass

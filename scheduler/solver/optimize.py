@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import replace
@@ -117,7 +118,8 @@ def _optimize(
 
     resources = policy.drs.measure.resources
     up_now = np.array([h.state is HostState.UP for h in instance.hosts])
-    tolerance = drs_tolerance(policy.drs.threshold, int(usable.sum())) if policy.drs.enabled else math.inf
+    threshold = policy.drs.threshold
+    balances = policy.drs.enabled and math.isfinite(drs_tolerance(threshold, 1))
 
     # -- power decision and warm start ----------------------------------------------------------
     dpm_high: float | None = policy.dpm.target_utilization[1] if dpm else None
@@ -172,8 +174,14 @@ def _optimize(
     broken_now = rule_members_in_violation(instance, current)
     imbalance_now = imbalance(state_now, resources, up_now)
     band = (
-        DrsBand(instance, resources, tolerance, allowed, movable_optional | (movable & mandatory))
-        if math.isfinite(tolerance)
+        DrsBand(
+            instance,
+            resources,
+            functools.partial(drs_tolerance, threshold),
+            allowed,
+            movable_optional | (movable & mandatory),
+        )
+        if balances
         else None
     )
     # Nothing must be evacuated, placed or relieved of overload; with no rule broken either, only
@@ -184,12 +192,13 @@ def _optimize(
     # the hosts up now. Such a plan powers nothing on or off (``for_balance_alone`` below), so
     # these are also the hosts up after it; hosts in standby that DPM could wake do not count.
     hosts_up = max(int((up_now & usable).sum()), 1)
-    min_gain = drs_min_goodness(hosts_up) if band is not None and band.tolerance == 0 else 0.0
+    no_tolerance = band is not None and band.tolerance(up_now & usable) == 0
+    min_gain = drs_min_goodness(hosts_up) if no_tolerance else 0.0
     if balance_only and not dpm:
         within = band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now)))
         if within:
             note = "the cluster is within the DRS tolerance and breaks no rule"
-            if band is not None and np.any(imbalance_now > tolerance):
+            if band is not None and np.any(imbalance_now > band.tolerance(up_now & usable)):
                 note = (
                     "the cluster is within the DRS tolerance of the balance its compatibility islands "
                     f"allow ({_floor_note(band, up_now & usable)}) and breaks no rule"
@@ -345,7 +354,7 @@ def _optimize(
         notes.append(
             "compatibility islands keep the imbalance from going lower than "
             f"{_floor_note(band, outcome.on_mask)}; the threshold's tolerance "
-            f"{band.tolerance:.4f} applies beyond that"
+            f"{band.tolerance(outcome.on_mask):.4f} applies beyond that"
         )
     if band is not None:
         assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
@@ -429,7 +438,7 @@ def _balanced_warm_start(
 
     finished = {"greedy": finish(warm)}
     large = int((allowed[movable] & warm_on[None, :]).sum()) > LOCAL_SEARCH_PAIRS
-    if large and options.max_migrations is None and band.tolerance > 0:
+    if large and options.max_migrations is None and band.tolerance(warm_on) > 0:
         cpu_cap = _cpu_peak_cap(band, warm_on)
         guided = guided_start(
             instance, warm, warm_on, allowed, movable, band, cost_s, dpm_high, cpu_cap, deadline
@@ -693,7 +702,7 @@ def _scope(
         on_util = util[:, warm_on]
         mean = on_util.mean(axis=1, keepdims=True) if on_util.size else np.zeros((len(resources), 1))
         # Load each hot host should shed, twice over, so CP-SAT has a real choice.
-        need = 2 * np.clip(util - mean - band.tolerance / 2, 0, None).sum(axis=0)
+        need = 2 * np.clip(util - mean - band.tolerance(warm_on) / 2, 0, None).sum(axis=0)
         hot = np.flatnonzero(warm_on & (need > 0))
         for h in hot[np.argsort(-need[hot])]:
             residents = np.flatnonzero((warm == h) & movable_optional & ~must)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from check.factories import host, make_instance, vm
@@ -24,7 +26,7 @@ def spread_as(inst: Instance, counts: list[int]) -> np.ndarray:
 def band_of(inst: Instance) -> DrsBand:
     movable = np.ones(inst.num_vms, dtype=np.bool_)
     return DrsBand(
-        inst, ("cpu", "memory"), drs_tolerance(3, inst.num_hosts), compatibility(inst).allowed, movable
+        inst, ("cpu", "memory"), functools.partial(drs_tolerance, 3), compatibility(inst).allowed, movable
     )
 
 

@@ -26,7 +26,7 @@ def start_of(inst: Instance, warm: np.ndarray, tolerance: float, cost: list[floa
     allowed = compatibility(inst).allowed
     everyone = np.ones(inst.num_vms, dtype=np.bool_)
     on = np.ones(inst.num_hosts, dtype=np.bool_)
-    band = DrsBand(inst, ("cpu",), tolerance, allowed, everyone)
+    band = DrsBand(inst, ("cpu",), lambda _hosts: tolerance, allowed, everyone)
     return guided_start(inst, warm, on, allowed, everyone, band, np.array(cost), None, None, deadline=1e18)
 
 
@@ -94,7 +94,7 @@ def test_the_better_warm_start_is_balanced_first_and_cheaper_second() -> None:
     allowed = compatibility(inst).allowed
     everyone = np.ones(inst.num_vms, dtype=np.bool_)
     on = np.ones(inst.num_hosts, dtype=np.bool_)
-    band = DrsBand(inst, ("cpu",), 0.05, allowed, everyone)
+    band = DrsBand(inst, ("cpu",), lambda _hosts: 0.05, allowed, everyone)
     balanced = np.array([1, 1, 0, 0])
     cheap = np.array([1, 0, 0, 0])
     dear = np.array([0, 0, 1, 1])

@@ -3,6 +3,7 @@ balance does not need are sent home before the cost phase."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -23,7 +24,7 @@ def search_of(instance: Instance, warm: np.ndarray) -> LocalSearch:
     problem = whole_problem(instance, warm=warm)
     everyone = np.ones(instance.num_vms, dtype=np.bool_)
     on = np.ones(instance.num_hosts, dtype=np.bool_)
-    band = DrsBand(instance, RESOURCES, drs_tolerance(3, instance.num_hosts), problem.allowed, everyone)
+    band = DrsBand(instance, RESOURCES, functools.partial(drs_tolerance, 3), problem.allowed, everyone)
     return LocalSearch(problem, on, band, ~everyone, None, seed=0)
 
 

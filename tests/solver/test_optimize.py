@@ -159,7 +159,7 @@ def test_the_greedy_aims_below_a_peak_cap_missed_by_rounding_alone():
     allowed = compatibility(instance).allowed
     everyone = np.ones(instance.num_vms, dtype=np.bool_)
     on = np.ones(instance.num_hosts, dtype=np.bool_)
-    band = DrsBand(instance, ("cpu",), 0.1, allowed, everyone)
+    band = DrsBand(instance, ("cpu",), lambda _hosts: 0.1, allowed, everyone)
     penalty = replace(BalancePenalty.build(instance, ("cpu",), on, band), peak=np.array([[3_339, 3_339]]))
     gap = optimize_module._rounding_overshoot
     assignment = instance.current_host.copy()
