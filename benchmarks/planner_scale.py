@@ -5,19 +5,20 @@ keeps every host within capacity, and the plan's makespan against a simple lower
 larger of the longest single move (alone on idle links) and, over hosts, the seconds of moves
 touching the host divided by the moves it may run at once.
 Writes: nothing; prints the instance, planning time, moves, makespan and bound, migration seconds
-and data moved, and the checker's verdict. Exits 1 when the replay checker finds anything (the
-only assertion: it is a measurement, not a timed test).
+and data moved, and the checker's verdict. Exits 1 when the planner finds no safe order or the
+replay checker finds anything (the only assertions: it is a measurement, not a timed test).
 Takes: under 10 seconds on 2 cores at the default size (planning itself 0.4-1 s under QEMU's cap,
 2-3 s at full link rate; building the target and replaying the plan take the rest).
 Reading it: the target is under 10 s of planning; the makespan ratio says how much link sharing
 and host limits stretch the plan past the bound (near 1 under QEMU's 128 MiB/s cap, higher at full
 link rate, since the bound ignores link sharing).
 
-    python -m benchmarks.planner_scale [--moves 1500] [--seed 0] [--hypervisor qemu]
+    python -m benchmarks.planner_scale [--moves 1500] [--seed 0] [--hypervisor qemu] [--concurrency 8]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import numpy as np
 from benchmarks.common import add_cluster_size, make_parser, positive_int
 from scheduler.check.replay import replay_plan
 from scheduler.compat import compatibility
-from scheduler.migration.planner import Schedule, plan_migrations
+from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.migration.precopy import PrecopyRun, migration_input_for, preset_for_policy
 from scheduler.model import HostState, Instance, Plan, PlanStatus
 from scheduler.model.defaults import HYPERVISORS
@@ -61,8 +62,10 @@ def build_case(
     moves: int = 1_500,
     seed: int = 0,
     hypervisor: str = "fusioncompute",
+    concurrency: int | None = None,
 ) -> Case:
-    """A synthetic cluster with hot spots and a target ``moves`` moves away.
+    """A synthetic cluster with hot spots and a target ``moves`` moves away; ``concurrency``, when
+    given, is the moves a host may take part in at once (the policy's ``max_concurrent_per_host``).
 
     The target starts from the generator's witness placement (maintenance host evacuated, hot
     spots relieved) and adds random re-assignments that keep every host within capacity and every
@@ -73,6 +76,11 @@ def build_case(
         hosts=hosts, vms=vms, seed=seed, rule_density="none", skew="hotspots", hypervisor=hypervisor
     )
     instance, witness = synthesize_with_witness(spec)
+    if concurrency is not None:
+        migration = dataclasses.replace(instance.policy.migration, max_concurrent_per_host=concurrency)
+        instance = dataclasses.replace(
+            instance, policy=dataclasses.replace(instance.policy, migration=migration)
+        )
     rng = np.random.default_rng(seed)
     allowed = compatibility(instance).allowed
     host_index = instance.host_index
@@ -157,13 +165,28 @@ def main(argv: list[str] | None = None) -> int:
         default="fusioncompute",
         help="migration preset of the cluster (default fusioncompute; qemu caps pre-copy at 128 MiB/s)",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=None,
+        help="moves a host may take part in at once (default: the inventory default, 2)",
+    )
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     case = build_case(
-        hosts=args.hosts, vms=args.vms, moves=args.moves, seed=args.seed, hypervisor=args.hypervisor
+        hosts=args.hosts,
+        vms=args.vms,
+        moves=args.moves,
+        seed=args.seed,
+        hypervisor=args.hypervisor,
+        concurrency=args.concurrency,
     )
     build_s = time.perf_counter() - t0
-    schedule, plan_s = run(case)
+    try:
+        schedule, plan_s = run(case)
+    except UnreachableTargetError as exc:
+        print(f"planner: no safe order: {exc}")
+        return 1
     s = schedule.stats
     findings = check(case, schedule)
     print(

@@ -55,6 +55,16 @@ def test_planner_scale_takes_only_a_known_hypervisor(capsys: pytest.CaptureFixtu
     assert "invalid choice: 'kvm'" in capsys.readouterr().err
 
 
+def test_planner_scale_lands_every_move_with_eight_per_host(capsys: pytest.CaptureFixture[str]) -> None:
+    """Eight moves per host at full link rate. Before a start had to pay for the link it shares,
+    moves started beside busy guests slowed them until one aborted, and this target was declared
+    unreachable."""
+    planner_scale = importlib.import_module("benchmarks.planner_scale")
+    args = ["--hosts", "16", "--vms", "400", "--moves", "80", "--seed", "1", "--concurrency", "8"]
+    assert planner_scale.main(args) == 0
+    assert "checker: valid" in capsys.readouterr().out
+
+
 def test_an_unwritable_output_folder_stops_migration_target_before_any_seed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
