@@ -10,11 +10,11 @@ when
   VM holds its resources on both hosts until its move ends); a host over capacity takes nothing;
 - the shares of link bandwidth it leaves to the running moves keep each of them converging, and
   its own share lets it converge whenever running alone would;
-- sharing pays: when starting it slows a running move or leaves it less than a free link, the
-  moves sharing links with it, run to their ends together, end no later than they would if it
-  waited for its links to clear and then ran alone. Pre-copy resends what the guest dirties while
-  a pass is on the wire, so a slower share sends more in all; two busy guests on one link can each
-  take five times as long together as one after the other.
+- sharing pays: when starting it slows a running move or leaves it less than its pre-copy asks,
+  the moves of its link component, run to their ends together, all land and end no later than
+  they would if it waited for its links to clear and then ran alone. Pre-copy resends what the
+  guest dirties while a pass is on the wire, so a slower share sends more in all; two busy guests
+  on one link can each take ten times as long together as one after the other.
 
 Between events every running move gets a constant rate: the max-min fair share of its source's
 egress and its target's ingress (progressive filling, recomputed at every start and end), and its
@@ -63,6 +63,8 @@ class Run(Protocol):
     def advance(self, dt_s: float, rate_mibps: float) -> None: ...
 
     def would_converge(self, rate_mibps: float) -> bool: ...
+
+    def lands(self, rate_mibps: float) -> bool: ...
 
     def copy(self) -> Run: ...
 
@@ -329,29 +331,34 @@ class Simulation:
 
     def _sharing_pays(self, i: int, t: float, component: set[int], demand: float) -> bool:
         """Whether the running moves of ``component`` and move ``i``, all run from ``t`` to their ends
-        together, end no later than if ``i`` waited until no running move shares its source's egress
-        or its target's ingress and then ran alone on the free link.
+        together, land and end no later than if ``i`` waited until no running move shares its
+        source's egress or its target's ingress and then ran alone on the free link.
 
         A look-ahead without further starts: each side is simulated with the shares recomputed
-        whenever a move ends. Ties start now: without dirty pages sharing a full link ends both
-        sides at the same time, and overlapping the parts of a migration that send nothing (the
-        resume) puts concurrency ahead.
+        whenever a move ends, and a move that would not land (a share cut below what it needs when
+        another ends elsewhere) counts as never ending. Ties start now: without dirty pages sharing
+        a full link ends both sides at the same time, and overlapping the parts of a migration that
+        send nothing (the resume) puts concurrency ahead.
         """
         m = self.moves[i]
         flows = {
             j: (self.moves[j].source, self.moves[j].target, self.running[j].demand_mibps) for j in component
         }
         waiting = self._drain_running(flows, t)
+        together = self._drain({**flows, i: (m.source, m.target, demand)}, t)
+        if math.isinf(together[i]) or any(
+            math.isinf(together[j]) and math.isfinite(end) for j, end in waiting.items()
+        ):
+            return False
         sharers = [
             end
             for j, end in waiting.items()
             if self.moves[j].source == m.source or self.moves[j].target == m.target
         ]
         free_at = max(sharers, default=t)
-        alone_end = free_at + self.alone_s(m.vm)
-        wait_end = max(alone_end, *waiting.values())
-        together = self._drain({**flows, i: (m.source, m.target, demand)}, t)
-        together_end = max(together.values())
+        # A running move already doomed without ``i`` is doomed with it too: compare the others.
+        wait_end = max([free_at + self.alone_s(m.vm), *(e for e in waiting.values() if math.isfinite(e))])
+        together_end = max(e for e in together.values() if math.isfinite(e))
         return together_end <= wait_end * (1.0 + TIME_RTOL)
 
     def _drain_running(self, flows: dict[int, tuple[int, int, float]], t: float) -> dict[int, float]:
@@ -369,7 +376,7 @@ class Simulation:
     def _drain(self, flows: dict[int, tuple[int, int, float]], t: float) -> dict[int, float]:
         """End times of the given moves (running ones from their state at ``t``, others from their
         start) run from ``t`` with no other move starting, shares recomputed at each end; inf for
-        one that would never end."""
+        one that would never end or would end without landing."""
         runs: dict[int, Run] = {}
         for j in flows:
             r = self.running.get(j)
@@ -393,7 +400,8 @@ class Simulation:
             tol = TIME_RTOL * max(1.0, step)
             for j in list(left):
                 if finish[j] <= step + tol:
-                    ends[j] = now + finish[j]
+                    # A run the hypervisor gives up on (its timeout) leaves its VM where it was.
+                    ends[j] = now + finish[j] if runs[j].lands(rates[j]) else math.inf
                     del left[j]
                 else:
                     runs[j].advance(step, rates[j])

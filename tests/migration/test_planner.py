@@ -164,6 +164,25 @@ def test_busy_guests_that_would_share_a_link_go_one_after_the_other(hypervisor: 
     assert_valid(inst, schedule, target)
 
 
+def test_a_start_whose_share_a_later_end_would_cut_below_landing_waits():
+    """Busy v3 (h1 → h5) could start at 14.6 s beside three idle moves into h3 at 747 MiB/s, but
+    when v2 ends at 43.9 s, v0 (h1 → h3) takes more of h1's egress and leaves v3 560 MiB/s, where
+    it stalls and FusionCompute gives up. The look-ahead sees the abort coming, so v3 waits."""
+    hosts = [host(n, memory_mib=1024 * GIB, cpu_mhz=10**6) for n in ("h0", "h1", "h2", "h3", "h5")]
+    vms = [
+        vm("v0", "h1", memory_mib=32 * GIB),
+        vm("v2", "h2", memory_mib=16 * GIB),
+        vm("v3", "h1", memory_mib=8 * GIB, dirty_mibps=600.0),
+        vm("v5", "h5", memory_mib=16 * GIB),
+        vm("v6", "h0", memory_mib=32 * GIB),
+    ]
+    inst = cluster(hosts, vms, hypervisor="fusioncompute", max_concurrent=8)
+    target = {"v0": "h3", "v2": "h3", "v3": "h5", "v5": "h0", "v6": "h3"}
+    schedule = plan_migrations(inst, target)
+    assert all(m.estimate.converges for m in schedule.migrations)
+    assert_valid(inst, schedule, target)
+
+
 def test_capped_moves_that_leave_each_other_their_rate_run_together():
     """QEMU's pre-copy keeps to 128 MiB/s, so two moves out of one 10 Gbit/s host do not slow each
     other's pre-copy even with busy guests: both start at once and take about their time alone
