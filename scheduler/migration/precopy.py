@@ -400,21 +400,26 @@ class PrecopyRun:
         A run that would stall under a preset without timeout never completes on a real hypervisor
         (QEMU loops until cancelled), so that is inf; a configured timeout or a forced stop does end it.
         """
-        if self.finished:
-            return 0.0
-        probe = self.copy()
-        probe._run_to_end(rate_mibps)
-        if not probe.finished or (probe._s.aborted and probe._s.stop_reason == "stalled"):
-            return math.inf
-        return probe._s.elapsed_s - self._s.elapsed_s
+        return self.finish_and_landing(rate_mibps)[0]
 
     def lands(self, rate_mibps: float) -> bool:
         """Whether the migration, continued at this constant rate, ends with the VM on its target:
         converged or forced to a stop, but not aborted (a timeout or a stall the hypervisor gives
         up on leaves the VM running on its source)."""
+        return self.finish_and_landing(rate_mibps)[1]
+
+    def finish_and_landing(self, rate_mibps: float) -> tuple[float, bool]:
+        """``(time_to_finish(rate), lands(rate))`` from one run to the end: the planner's look-ahead
+        asks both of every move it simulates."""
+        if self.finished:
+            return 0.0, not self._s.aborted
         probe = self.copy()
         probe._run_to_end(rate_mibps)
-        return probe.finished and not probe._s.aborted
+        end = probe._s
+        lands = probe.finished and not end.aborted
+        if not probe.finished or (end.aborted and end.stop_reason == "stalled"):
+            return math.inf, lands
+        return end.elapsed_s - self._s.elapsed_s, lands
 
     def would_converge(self, rate_mibps: float) -> bool:
         """Whether the migration, continued at this constant rate, ends within its downtime budget."""

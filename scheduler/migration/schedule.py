@@ -64,7 +64,7 @@ class Run(Protocol):
 
     def would_converge(self, rate_mibps: float) -> bool: ...
 
-    def lands(self, rate_mibps: float) -> bool: ...
+    def finish_and_landing(self, rate_mibps: float) -> tuple[float, bool]: ...
 
     def copy(self) -> Run: ...
 
@@ -341,9 +341,7 @@ class Simulation:
         send nothing (the resume) puts concurrency ahead.
         """
         m = self.moves[i]
-        flows = {
-            j: (self.moves[j].source, self.moves[j].target, self.running[j].demand_mibps) for j in component
-        }
+        flows = self._flows(component)
         waiting = self._drain_running(flows, t)
         together = self._drain({**flows, i: (m.source, m.target, demand)}, t)
         if math.isinf(together[i]) or any(
@@ -392,7 +390,10 @@ class Simulation:
         now = t
         while left:
             rates = self._shares(left)
-            finish = {j: runs[j].time_to_finish(rates[j]) if rates[j] > 0.0 else math.inf for j in left}
+            probes = {
+                j: runs[j].finish_and_landing(rates[j]) if rates[j] > 0.0 else (math.inf, False) for j in left
+            }
+            finish = {j: probe[0] for j, probe in probes.items()}
             step = min(finish.values())
             if math.isinf(step):
                 ends.update(dict.fromkeys(left, math.inf))
@@ -401,7 +402,7 @@ class Simulation:
             for j in list(left):
                 if finish[j] <= step + tol:
                     # A run the hypervisor gives up on (its timeout) leaves its VM where it was.
-                    ends[j] = now + finish[j] if runs[j].lands(rates[j]) else math.inf
+                    ends[j] = now + finish[j] if probes[j][1] else math.inf
                     del left[j]
                 else:
                     runs[j].advance(step, rates[j])
@@ -437,12 +438,16 @@ class Simulation:
     ) -> dict[int, float]:
         """The bandwidth each running move of a component (and the ``extra`` one, when given) may use
         (``_shares``)."""
-        flows = {
-            j: (self.moves[j].source, self.moves[j].target, self.running[j].demand_mibps) for j in component
-        }
+        flows = self._flows(component)
         if extra is not None:
             flows[extra[0]] = (extra[1], extra[2], extra[3])
         return self._shares(flows)
+
+    def _flows(self, component: set[int]) -> dict[int, tuple[int, int, float]]:
+        """(source, target, demand) of each running move of a component."""
+        return {
+            j: (self.moves[j].source, self.moves[j].target, self.running[j].demand_mibps) for j in component
+        }
 
     def _shares(self, flows: Mapping[int, tuple[int, int, float]]) -> dict[int, float]:
         """The bandwidth each flow (source, target, demand) may use: its max-min fair share, plus
