@@ -279,6 +279,8 @@ def plan_from_target(
     metrics.setdefault("policy", policy_record(instance))
     metrics["after"] = cluster_metrics(instance, placement, host_states).to_dict()
     metrics["schedule"] = schedule.stats.as_dict()
+    if schedule.notes:
+        metrics["notes"] = [*metrics.get("notes", []), *schedule.notes]
     places_new_vms = any(vm.host is None and vm.name in placement for vm in instance.vms)
     changed = bool(schedule.migrations or schedule.power_actions or places_new_vms)
     stuck = tuple(unmovable(instance, compat))

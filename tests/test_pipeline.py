@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from check.entries import host_entry, vm_entry
+from migration.planner_cases import drain_and_swap_at_four_per_host
 
 from scheduler.check import check_rule, verify_plan
 from scheduler.io import parse_inventory, read_plan, write_plan
@@ -267,6 +268,15 @@ def test_a_swap_no_safe_order_reaches_is_planned_around_not_declared_infeasible(
     plan = make_plan(instance, OPTIONS).plan
     assert plan.status is PlanStatus.UNCHANGED
     assert any("where they are: the first target needed no order" in n for n in plan.metrics["notes"])
+    assert verify_plan(instance, plan).valid
+
+
+def test_a_schedule_run_fewer_moves_per_host_at_once_says_so_in_the_plan():
+    instance, target = drain_and_swap_at_four_per_host()
+    states = {h.name: h.state.value for h in instance.hosts}
+    plan, _ = plan_from_target(instance, target, states)
+    assert plan.metrics["schedule"]["concurrency_limit"] == 2
+    assert any("at most 2 per host at once, not the policy's 4" in n for n in plan.metrics["notes"])
     assert verify_plan(instance, plan).valid
 
 

@@ -155,7 +155,10 @@ def _to_plan(instance: Instance, placement: dict[str, str], schedule: Schedule) 
         power_actions=schedule.power_actions,
         violations=tuple(violations),
         unmovable=tuple(unmovable(instance, compatibility(instance))),
-        metrics={"schedule": schedule.stats.as_dict()},
+        metrics={
+            "schedule": schedule.stats.as_dict(),
+            **({"notes": list(schedule.notes)} if schedule.notes else {}),
+        },
     )
 
 
@@ -166,6 +169,8 @@ def _summary(console: Console, plan: Plan, schedule: Schedule, output: Path, qui
         f"{len(plan.power_actions)} power actions, makespan {_duration(s.makespan_s)} → {output}"
     )
     console.print(line)
+    for note in schedule.notes:
+        console.print(f"note: {note}", markup=False)
     if quiet:
         return
     table = Table(show_header=False, box=None, pad_edge=False)

@@ -16,8 +16,10 @@ module decides *when* each move runs (staged solving: placement first, then timi
 5. Power: hosts to power on are powered on at time 0 and take moves after ``boot_s``; hosts to
    power off are powered off when their last VM has left and no move will touch them again.
 
-When no order exists (every cycle is full and no host has room to park), ``UnreachableTargetError``
-names the hosts and VMs involved: the planner never emits an unsafe plan.
+When a run finds no order, it is repeated with half the moves per host at once, down to one (the
+schedule's note says so). When even that finds none (every cycle is full and no host has room to
+park), ``UnreachableTargetError`` names the hosts and VMs involved: the planner never emits an
+unsafe plan.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from scheduler.compat import compatibility
@@ -80,6 +83,9 @@ class ScheduleStats:
     critical_path: tuple[str, ...]
     lower_bound_s: float
     non_converging_moves: int = 0
+    # Moves per host the schedule lets run at once: the policy's ``max_concurrent_per_host``, or
+    # fewer where no safe order was found at it (``Schedule.notes`` then says why).
+    concurrency_limit: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the plan's ``metrics``)."""
@@ -93,6 +99,7 @@ class ScheduleStats:
             "critical_path": list(self.critical_path),
             "lower_bound_s": self.lower_bound_s,
             "non_converging_moves": self.non_converging_moves,
+            "concurrency_limit": self.concurrency_limit,
         }
 
 
@@ -104,6 +111,7 @@ class Schedule:
     power_actions: tuple[PowerAction, ...]
     stats: ScheduleStats
     host_states: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # sentences worth a reader's attention (fewer moves at once, why)
 
 
 def plan_migrations(
@@ -337,34 +345,53 @@ class _Planner:
         listed = ", ".join(vms[:10]) + (" ..." if len(vms) > 10 else "")
         return UnreachableTargetError(hosts, vms, f"{len(bad)} migration(s) {what}: {listed}")
 
-    def keys_of(self, moves: Sequence[Move], usage: Usage) -> list[PriorityKey]:
-        durations = [self.cost_s(m.vm) for m in moves]
-        return priority_keys(moves, usage, durations, self.drained_first, self.concurrency)
-
     # -- the run ----------------------------------------------------------------------------
 
     def plan(self) -> Schedule:
-        facts, target = self.facts, self.target
+        """The timed schedule, at the policy's concurrency, or fewer moves per host at once when
+        none is found there (the note says so); ``UnreachableTargetError`` when even one move
+        per host at a time finds no order."""
         self._check_final_capacity()
         moves = [
             Move(v, src, dst, self.reason_by_vm[v])
-            for v, (src, dst) in enumerate(zip(self.current, target.host_of, strict=True))
+            for v, (src, dst) in enumerate(zip(self.current, self.target.host_of, strict=True))
             if src >= 0 and src != dst
         ]
         self._check_movable_alone(moves)
+        limit = self.concurrency
+        first: UnreachableTargetError | None = None
+        while True:
+            try:
+                timeline = self._simulate(moves, limit)
+            except UnreachableTargetError as exc:
+                # What blocked the run depends on the state the concurrent moves left when it
+                # stalled, and on the link shares they got: with fewer at once the state differs
+                # and the shares grow, so fewer moves per host can reach what more could not. At
+                # one per host no link is shared, and every move lands (checked above).
+                if limit == 1:
+                    raise
+                first = first or exc
+                limit //= 2
+                continue
+            notes = () if first is None else (self._fallback_note(limit, first),)
+            return self._schedule(timeline, moves, limit, notes)
+
+    def _simulate(self, moves: list[Move], limit: int) -> Timeline:
+        """One event-driven run with at most ``limit`` moves per host at once."""
+        facts = self.facts
         usage = Usage.of_placement(facts, self.current)
         parked = add_parking(facts, usage, moves, self.cost_s)
         sim = Simulation(
             facts,
             self.current,
             parked.moves,
-            keys_of=self.keys_of,
+            keys_of=partial(self._keys_of, limit=limit),
             make_run=self.make_run,
             alone_s=self.cost_s,
             fair_rates=self._fair_rates,
             link_mibps=self.link_mibps,
-            concurrency=self.concurrency,
-            power_off=set(target.power_off),
+            concurrency=limit,
+            power_off=set(self.target.power_off),
             replan=self._replan,
             progress=self.progress,
         )
@@ -382,7 +409,17 @@ class _Planner:
         gave_up = [tm.move for tm in timeline.moves if tm.estimate.extra.get("outcome") == "aborted"]
         if gave_up:
             raise self._not_landing(gave_up, "abort at the share of the links they get alongside others")
-        return self._schedule(timeline, moves)
+        return timeline
+
+    def _keys_of(self, moves: Sequence[Move], usage: Usage, *, limit: int) -> list[PriorityKey]:
+        durations = [self.cost_s(m.vm) for m in moves]
+        return priority_keys(moves, usage, durations, self.drained_first, limit)
+
+    def _fallback_note(self, limit: int, blocked: UnreachableTargetError) -> str:
+        return (
+            f"migrations run at most {limit} per host at once, not the policy's {self.concurrency}: "
+            f"at {self.concurrency} the planner found no safe order ({blocked.message})"
+        )
 
     def _fair_rates(
         self, flows: Mapping[int, tuple[int, int, float]], capacity_mibps: Mapping[int, float]
@@ -438,7 +475,9 @@ class _Planner:
 
     # -- output -----------------------------------------------------------------------------
 
-    def _schedule(self, timeline: Timeline, original: Sequence[Move]) -> Schedule:
+    def _schedule(
+        self, timeline: Timeline, original: Sequence[Move], limit: int, notes: tuple[str, ...]
+    ) -> Schedule:
         names, vm_names = self.host_names, self.facts.vm_names
         order = sorted(range(len(timeline.moves)), key=lambda i: (timeline.moves[i].start_s, i))
         migrations = tuple(
@@ -471,9 +510,10 @@ class _Planner:
             critical_path=_critical_path(timeline, vm_names),
             lower_bound_s=self.lower_bound_s(original),
             non_converging_moves=sum(1 for m in migrations if not m.estimate.converges),
+            concurrency_limit=limit,
         )
         host_states = {h.name: s.value for h, s in zip(self.instance.hosts, self.target.states, strict=True)}
-        return Schedule(migrations, tuple(actions), stats, host_states)
+        return Schedule(migrations, tuple(actions), stats, host_states, notes)
 
     def lower_bound_s(self, moves: Sequence[Move]) -> float:
         """A simple bound on any schedule's makespan for ``moves``.

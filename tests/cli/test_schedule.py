@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from migration.planner_cases import drain_and_swap_at_four_per_host
 
 from scheduler.check.verify import verify_plan
 from scheduler.cli.schedule import command
@@ -106,6 +107,22 @@ def test_unreachable_target_exits_1_and_writes_nothing(tmp_path: Path, capsys: p
     assert "unreachable" in err
     assert "hosts: a, b" in err
     assert "VMs:   x, y" in err
+
+
+def test_a_schedule_run_fewer_moves_per_host_at_once_is_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    inst, placement = drain_and_swap_at_four_per_host()
+    inventory = tmp_path / "inventory.json"
+    write_inventory(inst, inventory, "json")
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump({"placement": placement}))
+    out = tmp_path / "plan.json"
+    assert invoke(str(inventory), str(target), "-o", str(out), "-q") == 0
+    assert "note: migrations run at most 2 per host at once" in capsys.readouterr().out
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["schedule"]["concurrency_limit"] == 2
+    assert metrics["notes"][0].startswith("migrations run at most 2 per host at once")
 
 
 def test_bad_target_is_an_input_error_and_writes_nothing(inventory: Path, tmp_path: Path):

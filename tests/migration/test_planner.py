@@ -15,7 +15,7 @@ from scheduler.migration.planner import UnreachableTargetError, plan_migrations
 from scheduler.migration.precopy import estimate_vm
 from scheduler.model import HostState, Instance, MoveReason, PowerActionKind
 
-from .planner_cases import cluster, host, verify, vm
+from .planner_cases import cluster, drain_and_swap_at_four_per_host, host, verify, vm
 
 GIB = 1024
 
@@ -218,6 +218,33 @@ def test_a_move_that_would_stall_a_running_one_waits():
     assert second.start_s >= first.end_s
     assert all(m.estimate.converges for m in schedule.migrations)
     assert_valid(inst, schedule, {"busy": "b", "quiet": "c"})
+
+
+def test_no_order_at_the_policys_concurrency_falls_back_to_fewer_moves_per_host():
+    inst, target = drain_and_swap_at_four_per_host()
+
+    schedule = plan_migrations(inst, target)
+
+    # At 4 per host the moves stall where the search finds no way on; at 2 they get through.
+    assert schedule.stats.concurrency_limit == 2
+    assert schedule.notes
+    assert "at most 2 per host at once, not the policy's 4" in schedule.notes[0]
+    assert "v1, v3" in schedule.notes[0]
+    assert verify(inst, schedule, target).valid
+    for h in inst.hosts:
+        assert _peak_moves_on(schedule, h.name) <= 2
+
+
+def _peak_moves_on(schedule, host_name: str) -> int:
+    spans = [(m.start_s, m.end_s) for m in schedule.migrations if host_name in (m.source, m.target)]
+    return max((sum(1 for s, e in spans if s <= t < e) for t, _ in spans), default=0)
+
+
+def test_a_schedule_at_the_policys_concurrency_has_no_note():
+    inst = cluster([host("a"), host("b")], [vm("x", "a"), vm("y", "a")], max_concurrent=3)
+    schedule = plan_migrations(inst, {"x": "b", "y": "b"})
+    assert schedule.stats.concurrency_limit == 3
+    assert schedule.notes == ()
 
 
 def test_power_on_host_receives_moves_only_after_boot():
