@@ -19,11 +19,21 @@ neighbourhoods of a few hosts find one at a time (on 128 hosts × 10,000 VMs in 
 Earlier levels cannot get worse: VMs in priority-2/3 rules stay where the staged solver put
 them, host power is fixed, and capacity, DPM targets, compatibility and the move budget hold in
 every neighbourhood.
+
+Parallel sub-solves
+    Each sub-solve runs on one CP-SAT worker, and CP-SAT releases the interpreter lock while it
+    searches: so with ``workers`` > 1 that many neighbourhoods on disjoint hosts are solved at
+    once, in threads, each from the assignment of when it started. A sub-solve changes only VMs
+    of its own hosts, so when it ends its changes apply to the assignment of now; the balance
+    level and the move budget are global, so the result is kept only if the whole, evaluated
+    exactly, still improves and keeps them. Sub-solves end at different times (many well within
+    their 0.2 s), and the next one starts as each ends.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +61,7 @@ SUB_SOLVE_S = 0.2
 STALL_ROUNDS = 200  # neighbourhoods in a row without improvement before a phase ends
 DROP_EVERY = 5  # cost-phase improvements between passes that send unneeded moves home
 BALANCE_SHARE = 0.6  # of the remaining time, the rest goes to the cost phase
+DISJOINT_TRIES = 4  # draws for a neighbourhood whose hosts no running one uses
 
 
 @dataclass
@@ -70,6 +81,7 @@ class LocalSearch:
         locked: BoolArray,
         max_migrations: int | None,
         seed: int,
+        workers: int = 1,
     ) -> None:
         inst = problem.instance
         self.problem = problem
@@ -84,6 +96,7 @@ class LocalSearch:
         self.units = cost_units(problem.cost_s)
         self.origin = inst.current_host
         self.rng = np.random.default_rng(seed)
+        self.workers = max(1, workers)
         self.stats = SearchStats()
         self.best: IntArray = problem.warm
         self.interrupted = False
@@ -112,42 +125,131 @@ class LocalSearch:
         with the best assignment so far (``interrupted`` is then set).
         """
         self.best = assignment
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         try:
             now = time.monotonic()
             if self.penalty is not None:
                 split = now + BALANCE_SHARE * max(deadline - now, 0.0)
-                self._phase(self.best, split, balance=True)
+                self._phase(self.best, split, pool, balance=True)
                 self.best = self._drop_unneeded(self.best)
-            self._phase(self.best, deadline, balance=False)
+            self._phase(self.best, deadline, pool, balance=False)
         except KeyboardInterrupt:
             self.interrupted = True
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         return self.best
 
-    def _phase(self, assignment: IntArray, deadline: float, *, balance: bool) -> IntArray:
+    def _phase(
+        self, assignment: IntArray, deadline: float, pool: Executor | None, *, balance: bool
+    ) -> IntArray:
+        """Neighbourhoods until the deadline or ``STALL_ROUNDS`` in a row without improvement.
+
+        With a pool, ``workers`` sub-solves are in flight at once on disjoint hosts, each from
+        the assignment of when it started; as each ends, its changes (on its own hosts only) are
+        applied to the assignment of now if the whole still improves (``_accepts``), and the
+        next one starts. Sub-solves end at different times, so none waits for a slower one."""
         stall = 0
-        while time.monotonic() < deadline - 0.05 and stall < STALL_ROUNDS:
-            if stop_requested():
-                self.interrupted = True
-                break
-            if balance and self.balance_value(assignment) == 0:
-                break  # within tolerance: nothing left for the balance phase
-            hosts = self._balance_hosts(assignment) if balance else self._cost_hosts(assignment)
-            if hosts is None:
-                break
-            budget = min(SUB_SOLVE_S, deadline - time.monotonic())
-            if budget <= 0.05:
-                break
-            better = self._solve(assignment, hosts, budget, balance=balance)
-            self.stats.neighbourhoods += 1
-            if better is None:
-                stall += 1
-            else:
-                assignment, stall = better, 0
+        running: dict[Future[IntArray | None], tuple[IntArray, IntArray]] = {}  # → (base, hosts)
+        while True:
+            open_slots = self.workers - len(running)
+            while open_slots > 0 and self._may_start(assignment, deadline, stall, balance=balance):
+                hosts = self._disjoint_hosts(assignment, running, balance=balance)
+                if hosts is None:
+                    break
+                budget = min(SUB_SOLVE_S, deadline - time.monotonic())
+                seed = int(self.rng.integers(1 << 30))
+                running[self._submit(pool, assignment, hosts, budget, seed, balance)] = (assignment, hosts)
+                open_slots -= 1
+            if not running:
+                return assignment
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for job in done:
+                base, _ = running.pop(job)
+                self.stats.neighbourhoods += 1
+                found = job.result()
+                candidate = None if found is None else self._applied(assignment, base, found)
+                if candidate is None or not self._accepts(candidate, assignment, balance=balance):
+                    stall += 1
+                    continue
+                assignment, stall = candidate, 0
                 self.stats.improvements += 1
                 if not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0:
+                    # Sending moves home touches any host: let the running sub-solves end first.
+                    wait(running)
+                    self.stats.neighbourhoods += len(running)
+                    running.clear()
                     assignment = self._drop_unneeded(assignment)
                 self.best = assignment
-        return assignment
+
+    def _may_start(self, assignment: IntArray, deadline: float, stall: int, *, balance: bool) -> bool:
+        if stall >= STALL_ROUNDS or deadline - time.monotonic() <= 0.1:
+            return False
+        if stop_requested():
+            self.interrupted = True
+            return False
+        # Within tolerance: nothing left for the balance phase.
+        return not (balance and self.balance_value(assignment) == 0)
+
+    def _submit(
+        self,
+        pool: Executor | None,
+        assignment: IntArray,
+        hosts: IntArray,
+        budget: float,
+        seed: int,
+        balance: bool,
+    ) -> Future[IntArray | None]:
+        if pool is not None:
+            return pool.submit(self._solve, assignment, hosts, budget, seed, balance=balance)
+        solved: Future[IntArray | None] = Future()
+        solved.set_result(self._solve(assignment, hosts, budget, seed, balance=balance))
+        return solved
+
+    def _disjoint_hosts(
+        self,
+        assignment: IntArray,
+        running: dict[Future[IntArray | None], tuple[IntArray, IntArray]],
+        *,
+        balance: bool,
+    ) -> IntArray | None:
+        """A neighbourhood sharing no host with the running ones (a few draws), or None."""
+        draw = self._balance_hosts if balance else self._cost_hosts
+        busy = {int(h) for _, hosts in running.values() for h in hosts}
+        for _ in range(DISJOINT_TRIES if busy else 1):
+            hosts = draw(assignment)
+            if hosts is None:
+                return None
+            if busy.isdisjoint(hosts.tolist()):
+                return hosts
+        return None
+
+    @staticmethod
+    def _applied(assignment: IntArray, base: IntArray, found: IntArray) -> IntArray:
+        """``assignment`` with the sub-solve's changes from ``base``: they move only VMs of its
+        hosts, which no other running sub-solve touches, so they apply to the assignment of now."""
+        changed = found != base
+        out = assignment.copy()
+        out[changed] = found[changed]
+        return out
+
+    def _accepts(self, candidate: IntArray, current: IntArray, *, balance: bool) -> bool:
+        """Balance phase: (balance level, migration cost) falls, in that order. Cost phase: the
+        cost falls and the balance level does not rise (another sub-solve may have spent the
+        room under the tolerance this one counted on). The move budget holds in both."""
+        new, now = self._key(candidate), self._key(current)
+        improves = new < now if balance else new[1] < now[1] and new[0] <= now[0]
+        return improves and self._within_budget(candidate)
+
+    def _key(self, assignment: IntArray) -> tuple[int, int]:
+        """Balance level first, then migration cost: the order the levels are solved in."""
+        return self.balance_value(assignment), self.cost_value(assignment)
+
+    def _within_budget(self, assignment: IntArray) -> bool:
+        if self.max_migrations is None:
+            return True
+        optional = (self.origin != NO_HOST) & (assignment != self.origin) & ~self.problem.mandatory
+        return int(optional.sum()) <= self.max_migrations
 
     def _drop_unneeded(self, assignment: IntArray) -> IntArray:
         """Send home the moves the balance reached does not need (``revert.py``) before the cost
@@ -211,13 +313,16 @@ class LocalSearch:
     # -- one sub-problem ------------------------------------------------------------------------
 
     def _solve(
-        self, assignment: IntArray, hosts: IntArray, budget: float, *, balance: bool
+        self, assignment: IntArray, hosts: IntArray, budget: float, seed: int, *, balance: bool
     ) -> IntArray | None:
+        """The neighbourhood's improvement of ``assignment``, or None. Runs in a worker thread in
+        parallel rounds: it reads the search's state and changes none of it."""
         inst = self.instance
+        rng = np.random.default_rng(seed)
         in_hood = np.zeros(inst.num_hosts, dtype=np.bool_)
         in_hood[hosts] = True
         on_hosts = (assignment != NO_HOST) & in_hood[np.maximum(assignment, 0)]
-        free = self._free_vms(assignment, np.flatnonzero(on_hosts & ~self.locked), balance=balance)
+        free = self._free_vms(assignment, np.flatnonzero(on_hosts & ~self.locked), rng, balance=balance)
         if len(free) == 0:
             return None
         fixed = assignment.copy()
@@ -267,7 +372,7 @@ class LocalSearch:
         )
         self._hint(model, assignment, free, x, penalty_vars)
 
-        solver = new_solver(budget, 1, int(self.rng.integers(1 << 30)))
+        solver = new_solver(budget, 1, seed)
         # Presolve of a 60-VM neighbourhood took most of the 0.2 s budget and found little to
         # simplify; without it about 40 % more neighbourhoods fit in the same time on XL.
         solver.parameters.cp_model_presolve = False
@@ -303,7 +408,9 @@ class LocalSearch:
             return None
         return self._extract(solver, assignment, free, x)
 
-    def _free_vms(self, assignment: IntArray, residents: IntArray, *, balance: bool) -> IntArray:
+    def _free_vms(
+        self, assignment: IntArray, residents: IntArray, rng: np.random.Generator, *, balance: bool
+    ) -> IntArray:
         """At most MAX_FREE_VMS of the neighbourhood's movable VMs.
 
         Balance: a random sample. Cost: every VM already moved (the expensive ones are what the
@@ -313,7 +420,7 @@ class LocalSearch:
         if len(residents) <= MAX_FREE_VMS:
             return residents
         if balance:
-            return np.sort(self.rng.choice(residents, size=MAX_FREE_VMS, replace=False))
+            return np.sort(rng.choice(residents, size=MAX_FREE_VMS, replace=False))
         moved = residents[
             (self.origin[residents] != NO_HOST) & (assignment[residents] != self.origin[residents])
         ]

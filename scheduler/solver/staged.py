@@ -305,7 +305,7 @@ def _finish_with_local_search(
     """DRS and cost levels by large-neighbourhood search; earlier levels stay as fixed.
     ``max_moves``: the optional moves allowed in all (the budget plus the forced ones)."""
     locked = settled_for_balance(problem)
-    search = LocalSearch(problem, on_mask, band, locked, max_moves, options.seed)
+    search = LocalSearch(problem, on_mask, band, locked, max_moves, options.seed, options.workers)
     started = time.monotonic()
     balance_before, cost_before = search.balance_value(assignment), search.cost_value(assignment)
     if options.progress:

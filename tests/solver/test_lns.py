@@ -108,7 +108,77 @@ def test_every_neighbourhood_starts_from_a_complete_feasible_hint(
 
     monkeypatch.setattr(lns, "new_solver", audited)
 
-    search._solve(warm, np.arange(inst.num_hosts), 2.0, balance=balance)
+    search._solve(warm, np.arange(inst.num_hosts), 2.0, seed=0, balance=balance)
 
     assert audits, "no neighbourhood was solved"
     assert all(covers_all and holds for covers_all, holds in audits), audits
+
+
+def _room_for_one_move_home() -> tuple[Instance, np.ndarray]:
+    """Four hosts of 10,000 MiB; h1 and h3 run VMs of 2,000, 1,200 and 1,200 MiB, h2 and h4 one
+    of 2,000 (every VM 100 MHz). The warm start moves a1 to h2 and b1 to h4: every host's memory
+    at 0.32. Sending either home costs nothing and leaves a standard deviation of 0.085, within
+    threshold 3's 0.1 on four hosts; sending both home leaves 0.12. (Memory, which has no peak
+    cap: a host 0.12 above the mean would be over the CPU one.)"""
+    sizes = {"x": ("h1", 2_000), "a1": ("h1", 1_200), "a2": ("h1", 1_200), "y": ("h2", 2_000)}
+    sizes |= {"z": ("h3", 2_000), "b1": ("h3", 1_200), "b2": ("h3", 1_200), "w": ("h4", 2_000)}
+    inst = make_instance(
+        [host(f"h{i}", 10_000, 10_000) for i in range(1, 5)],
+        [vm(name, on, 100, mib, memory_demand_mib=mib) for name, (on, mib) in sizes.items()],
+    )
+    warm = inst.current_host.copy()
+    warm[inst.vm_index["a1"]] = inst.host_index["h2"]
+    warm[inst.vm_index["b1"]] = inst.host_index["h4"]
+    return inst, warm
+
+
+def test_two_sub_solves_spending_the_same_room_are_not_both_kept() -> None:
+    """Sub-solves run in parallel from the same assignment: each may use the room left under the
+    tolerance, and the second to end is judged against the assignment the first left."""
+    inst, warm = _room_for_one_move_home()
+    search = search_of(inst, warm)
+    a_home, b_home = warm.copy(), warm.copy()
+    a_home[inst.vm_index["a1"]] = inst.host_index["h1"]
+    b_home[inst.vm_index["b1"]] = inst.host_index["h3"]
+    assert search._accepts(a_home, warm, balance=False)
+    assert search._accepts(b_home, warm, balance=False)
+
+    after_a = LocalSearch._applied(warm, warm, a_home)
+    both = LocalSearch._applied(after_a, warm, b_home)
+
+    assert search.balance_value(both) > 0
+    assert not search._accepts(both, after_a, balance=False)
+
+
+def test_parallel_sub_solves_run_at_once_and_keep_the_balance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hot hosts of six 500 MHz VMs each and six hosts of one: with two workers, two neighbourhoods
+    on disjoint hosts are solved at the same time, and what the search keeps is within the band
+    and within every host's capacity."""
+    inst = make_instance(
+        [host(f"h{i}") for i in range(8)],
+        [
+            *(vm(f"v{i}", f"h{i % 2}", 500) for i in range(12)),
+            *(vm(f"w{i}", f"h{2 + i}", 500) for i in range(6)),
+        ],
+    )
+    warm = inst.current_host.copy()
+    search = search_of(inst, warm)
+    search.workers = 2
+    in_flight, most = [0], [0]
+    original = LocalSearch._solve
+
+    def observed(self: LocalSearch, *args: object, **kwargs: object) -> np.ndarray | None:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)  # long enough for the other worker's sub-solve to start meanwhile
+        try:
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(LocalSearch, "_solve", observed)
+    result = search.run(warm, deadline=time.monotonic() + 3.0)
+
+    assert most[0] == 2
+    assert search.balance_value(result) == 0
+    assert np.bincount(result, inst.vm_cpu_demand_mhz, inst.num_hosts).max() <= 10_000
