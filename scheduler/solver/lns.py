@@ -164,6 +164,7 @@ class LocalSearch:
             if not running:
                 return assignment
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+            drop_due = False
             for job in done:
                 base, _ = running.pop(job)
                 self.stats.neighbourhoods += 1
@@ -174,13 +175,17 @@ class LocalSearch:
                     continue
                 assignment, stall = candidate, 0
                 self.stats.improvements += 1
-                if not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0:
-                    # Sending moves home touches any host: let the running sub-solves end first.
-                    wait(running)
-                    self.stats.neighbourhoods += len(running)
-                    running.clear()
-                    assignment = self._drop_unneeded(assignment)
                 self.best = assignment
+                drop_due |= (
+                    not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0
+                )
+            if drop_due:
+                # Sending moves home touches any host: the running sub-solves end first, and what
+                # they found from the assignment before is dropped with it.
+                wait(running)
+                self.stats.neighbourhoods += len(running)
+                running.clear()
+                assignment = self.best = self._drop_unneeded(assignment)
 
     def _may_start(self, assignment: IntArray, deadline: float, stall: int, *, balance: bool) -> bool:
         if stall >= STALL_ROUNDS or deadline - time.monotonic() <= 0.1:

@@ -4,7 +4,9 @@ balance does not need are sent home before the cost phase."""
 from __future__ import annotations
 
 import functools
+import itertools
 import time
+from concurrent.futures import Executor, Future
 
 import numpy as np
 import pytest
@@ -182,3 +184,39 @@ def test_parallel_sub_solves_run_at_once_and_keep_the_balance(monkeypatch: pytes
     assert most[0] == 2
     assert search.balance_value(result) == 0
     assert np.bincount(result, inst.vm_cpu_demand_mhz, inst.num_hosts).max() <= 10_000
+
+
+class _AtOnce(Executor):
+    """An executor that runs each job as it is submitted: every job of a round is done together."""
+
+    def __init__(self, workers: int) -> None:
+        del workers
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        job: Future[object] = Future()
+        job.set_result(fn(*args, **kwargs))
+        return job
+
+
+def test_sub_solves_that_end_together_are_all_settled_before_moves_go_home(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two cost neighbourhoods, {h1, h2} and {h3, h4}, end at once: each sends its VM home, and
+    the first brings the pass that sends moves home due. Both are settled first, the second
+    against what the first left (no room for it under the tolerance), and then the pass runs."""
+    inst, warm = _room_for_one_move_home()
+    search = search_of(inst, warm)
+    search.workers = 2
+    hoods = itertools.cycle([np.array([0, 1]), np.array([2, 3])])
+    monkeypatch.setattr(search, "_cost_hosts", lambda assignment: next(hoods))
+    passes: list[int] = []
+    monkeypatch.setattr(search, "_drop_unneeded", lambda assignment: passes.append(1) or assignment)
+    monkeypatch.setattr(lns, "ThreadPoolExecutor", _AtOnce)
+    monkeypatch.setattr(lns, "DROP_EVERY", 1)
+
+    result = search.run(warm, deadline=time.monotonic() + 1.0)
+
+    home = [int(result[inst.vm_index[v]] == inst.current_host[inst.vm_index[v]]) for v in ("a1", "b1")]
+    assert sum(home) == 1
+    assert search.balance_value(result) == 0
+    assert len(passes) >= 2  # before the cost phase, and after the first improvement
