@@ -358,11 +358,14 @@ class _Planner:
             if src >= 0 and src != dst
         ]
         self._check_movable_alone(moves)
+        # Parking depends on the placement alone, not on how many moves run at once: every run
+        # below starts from the same parked moves.
+        parked = add_parking(self.facts, Usage.of_placement(self.facts, self.current), moves, self.cost_s)
         limit = self.concurrency
         first: UnreachableTargetError | None = None
         while True:
             try:
-                timeline = self._simulate(moves, limit)
+                timeline = self._simulate(parked.moves, limit)
             except UnreachableTargetError as exc:
                 # What blocked the run depends on the state the concurrent moves left when it
                 # stalled, and on the link shares they got: with fewer at once the state differs
@@ -376,15 +379,14 @@ class _Planner:
             notes = () if first is None else (self._fallback_note(limit, first),)
             return self._schedule(timeline, moves, limit, notes)
 
-    def _simulate(self, moves: list[Move], limit: int) -> Timeline:
-        """One event-driven run with at most ``limit`` moves per host at once."""
+    def _simulate(self, moves: Sequence[Move], limit: int) -> Timeline:
+        """One event-driven run of ``moves`` (parking included) with at most ``limit`` moves per
+        host at once."""
         facts = self.facts
-        usage = Usage.of_placement(facts, self.current)
-        parked = add_parking(facts, usage, moves, self.cost_s)
         sim = Simulation(
             facts,
             self.current,
-            parked.moves,
+            moves,
             keys_of=partial(self._keys_of, limit=limit),
             make_run=self.make_run,
             alone_s=self.cost_s,
