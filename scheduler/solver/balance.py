@@ -23,14 +23,20 @@ migration cost decides), otherwise the variance, approximated, pushed as low as 
 separable by host, so a local search may optimize any subset of hosts exactly given the rest
 (``excess`` of ``rest + part``).
 
-The same numbers serve the CP encoding (``add_host``) and the solver-free evaluation
-(``penalty_of_loads``, ``excess``), so the staged solver and the local search agree on every value.
+On top, the peak term prices each host's CPU load above its peak cap (``DrsBand.peak_caps``).
+It is kept on the raw loads (MHz sums), not the scaled ones: the scaling rounds every VM's demand
+to a whole unit, and over a hundred VMs on a host those roundings add up to more than the last
+few units a search packs a host to, so a cap held on scaled loads ended measurably above it in MHz.
+
+The same numbers serve the CP encoding (``add_host``, ``add_overshoot``) and the solver-free
+evaluation (``penalty_of_loads``, ``overshoot_of_raw``, ``excess``), so the staged solver and the
+local search agree on every value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import numpy as np
@@ -39,7 +45,7 @@ from ortools.sat.python import cp_model
 
 from scheduler.check.bounds import imbalance_floor_of, least_peak_of
 from scheduler.model import NO_HOST, Instance
-from scheduler.solver.scaling import scaled_demands
+from scheduler.solver.scaling import scale_factor, scaled_demands
 
 # Breakpoints of |x| in units of ``unit·cap``; the segment slopes are 8·(z_k + z_{k+1}), integers.
 # Eighths up to the allowance: a coarser grid (quarters) overstated the variance of a cluster
@@ -52,9 +58,10 @@ BREAKPOINTS = (
 # The unbounded last segment continues with the derivative 16·z of 8·z² at the last breakpoint.
 SLOPES = (*(round(8 * (a + b)) for a, b in pairwise(BREAKPOINTS)), round(16 * BREAKPOINTS[-1]))
 # Slope of the peak term per scaled unit above a host's peak cap: the steepest of the variance's
-# own segments, so shedding load off an overshooting host always pays.
+# own segments, so shedding load off an overshooting host always pays. The term counts raw units
+# (MHz), each priced at this slope times the scaled units one of them stands for, rounded.
 PEAK_SLOPE = SLOPES[-1]
-NO_PEAK = np.iinfo(np.int64).max // 4  # scaled load standing for "no peak cap"
+NO_PEAK = np.iinfo(np.int64).max // 4  # raw load standing for "no peak cap"
 MIN_UNIT = 0.01  # breakpoint unit (utilization) when the tolerance is zero (threshold 5)
 # f_h grows with cap_h (it prices load, not utilization); weighting host h by mean capacity / cap_h
 # makes every host count alike, as in the plain standard deviation DRS reports. Integer weights:
@@ -190,7 +197,9 @@ class BalancePenalty:
     budget: IntArray  # [r] Σ_h f_h(a_r·cap_h)
     on_mask: BoolArray
     weight: IntArray  # [r, host] ≈ WEIGHT_SCALE × mean capacity / cap_h: every host counts alike
-    peak: IntArray  # [r, host] scaled load above which a host overshoots the peak cap
+    raw_demand: IntArray  # [r, vm] demand in the resource's own unit (MHz, MiB)
+    peak: IntArray  # [r, host] raw load above which a host overshoots the peak cap
+    peak_price: IntArray  # [r, host] level units per raw unit above the peak cap
 
     @classmethod
     def build(
@@ -198,7 +207,7 @@ class BalancePenalty:
     ) -> BalancePenalty:
         """The penalty over the hosts of ``on_mask`` with ``band``'s allowance per resource."""
         allowance = band.allowance(on_mask)
-        demands, capacities, targets = [], [], []
+        demands, capacities, targets, raw_demands, raw_capacities, factors = [], [], [], [], [], []
         for resource in resources:
             raw_demand, raw_capacity = instance.balance_columns(resource)
             s_demand, s_capacity = scaled_demands(raw_demand, raw_capacity)
@@ -206,6 +215,9 @@ class BalancePenalty:
             demands.append(s_demand)
             capacities.append(s_capacity)
             targets.append(np.where(on_mask, np.rint(mean * s_capacity), 0).astype(np.int64))
+            raw_demands.append(raw_demand.astype(np.int64))
+            raw_capacities.append(raw_capacity.astype(np.float64))
+            factors.append(scale_factor(raw_capacity))
         capacity = np.vstack(capacities)
         unit = np.where(allowance > 0, allowance, MIN_UNIT)[:, None, None]
         points = np.rint(np.asarray(BREAKPOINTS)[None, None, :] * unit * capacity[:, :, None]).astype(
@@ -218,6 +230,15 @@ class BalancePenalty:
         weight = np.maximum(
             np.rint(WEIGHT_SCALE * mean_capacity[:, None] / np.maximum(capacity, 1)), 1
         ).astype(np.int64)
+        caps = band.peak_caps(on_mask)[:, None]
+        raw_capacity_rows = np.vstack(raw_capacities)
+        peak = np.where(
+            np.isfinite(caps), np.floor(np.minimum(caps, 1e6) * raw_capacity_rows), NO_PEAK
+        ).astype(np.int64)
+        # A raw unit above the cap costs what the scaled units it stands for would at PEAK_SLOPE.
+        peak_price = np.maximum(
+            np.rint(PEAK_SLOPE * weight * np.asarray(factors, dtype=np.float64)[:, None]), 1
+        ).astype(np.int64)
         partial = cls(
             demand=np.vstack(demands),
             capacity=capacity,
@@ -226,26 +247,29 @@ class BalancePenalty:
             budget=np.zeros(len(resources), dtype=np.int64),
             on_mask=on_mask,
             weight=weight,
-            peak=np.zeros_like(capacity),
+            raw_demand=np.vstack(raw_demands),
+            peak=peak,
+            peak_price=peak_price,
         )
         deviation = np.rint(allowance[:, None] * capacity).astype(np.int64)
         budget = partial.penalty_of_deviation(deviation).sum(axis=1)
-        caps = band.peak_caps(on_mask)[:, None]
-        peak = np.where(np.isfinite(caps), np.floor(np.minimum(caps, 1e6) * capacity), NO_PEAK).astype(
-            np.int64
-        )
-        return cls(
-            partial.demand, capacity, partial.target, widths, budget.astype(np.int64), on_mask, weight, peak
-        )
+        return replace(partial, budget=budget.astype(np.int64))
 
     # -- solver-free evaluation -------------------------------------------------------------------
 
     def loads(self, assignment: IntArray) -> IntArray:
         """Scaled load [r, host] of an assignment."""
+        return self._sums(self.demand, assignment)
+
+    def raw_loads(self, assignment: IntArray) -> IntArray:
+        """Raw load [r, host] of an assignment (MHz, MiB): what the peak term counts."""
+        return self._sums(self.raw_demand, assignment)
+
+    def _sums(self, demand: IntArray, assignment: IntArray) -> IntArray:
         placed = assignment != NO_HOST
         n_hosts = self.capacity.shape[1]
-        rows = [np.bincount(assignment[placed], row[placed], n_hosts) for row in self.demand]
-        return np.vstack(rows).astype(np.int64)
+        rows = [np.bincount(assignment[placed], row[placed], n_hosts) for row in demand]
+        return np.rint(np.vstack(rows)).astype(np.int64)
 
     def penalty_of_deviation(self, deviation: IntArray) -> IntArray:
         """f [r, host] of absolute deviations [r, host]; 0 for hosts that are off."""
@@ -271,25 +295,25 @@ class BalancePenalty:
             rest = rest - take
         return np.asarray(total * self.weight[r, hosts], dtype=np.int64)
 
-    def overshoot_of_loads(self, loads: IntArray) -> IntArray:
-        """o [r, host]: ``PEAK_SLOPE``·w_h·(load − peak)⁺; 0 for hosts that are off."""
-        over = self.overshoot_at(np.arange(loads.shape[1]), loads)
+    def overshoot_of_raw(self, raw_loads: IntArray) -> IntArray:
+        """o [r, host]: ``peak_price``·(raw load − peak)⁺; 0 for hosts that are off."""
+        over = self.overshoot_at(np.arange(raw_loads.shape[1]), raw_loads)
         return np.asarray(np.where(self.on_mask[None, :], over, 0), dtype=np.int64)
 
-    def overshoot_at(self, hosts: IntArray, loads: IntArray) -> IntArray:
-        """o [r, len(hosts)] of loads [r, len(hosts)] at a few hosts (no on/off masking, as
+    def overshoot_at(self, hosts: IntArray, raw_loads: IntArray) -> IntArray:
+        """o [r, len(hosts)] of raw loads [r, len(hosts)] at a few hosts (no on/off masking, as
         ``penalty_at``)."""
-        over = np.maximum(loads - self.peak[:, hosts], 0) * self.weight[:, hosts] * PEAK_SLOPE
+        over = np.maximum(raw_loads - self.peak[:, hosts], 0) * self.peak_price[:, hosts]
         return np.asarray(over, dtype=np.int64)
 
-    def value_of_loads(self, loads: IntArray) -> int:
-        """The level's value for scaled loads [r, host]: Σ_r max(0, Σ_h f − B_r) + Σ_{r,h} o."""
+    def value_of_loads(self, loads: IntArray, raw_loads: IntArray) -> int:
+        """The level's value for scaled and raw loads [r, host]: Σ_r max(0, Σ_h f − B_r) + Σ_{r,h} o."""
         totals = self.penalty_of_loads(loads).sum(axis=1)
-        return int(np.maximum(totals - self.budget, 0).sum() + self.overshoot_of_loads(loads).sum())
+        return int(np.maximum(totals - self.budget, 0).sum() + self.overshoot_of_raw(raw_loads).sum())
 
     def excess(self, assignment: IntArray) -> int:
         """The level's value of an assignment (``value_of_loads``)."""
-        return self.value_of_loads(self.loads(assignment))
+        return self.value_of_loads(self.loads(assignment), self.raw_loads(assignment))
 
     def segment_values(self, deviation: int, r: int, h: int) -> list[int]:
         """How an absolute deviation fills the segments of (r, h) (for complete hints)."""
@@ -315,8 +339,9 @@ class BalancePenalty:
         totals = self.penalty_of_deviation(deviation).sum(axis=1)
         for r, var in enumerate(variables.excesses):
             model.add_hint(var, int(max(totals[r] - self.budget[r], 0)))
+        raw = self.raw_loads(assignment)
         for r, h, var in variables.overshoots:
-            model.add_hint(var, int(max(loads[r, h] - self.peak[r, h], 0)))
+            model.add_hint(var, int(max(raw[r, h] - self.peak[r, h], 0)))
 
     def add_host(
         self,
@@ -342,16 +367,26 @@ class BalancePenalty:
         return cp_model.LinearExpr.weighted_sum(segments, [w * slope for slope in SLOPES]), dev, segments
 
     def add_overshoot(
-        self, model: cp_model.CpModel, r: int, h: int, load: cp_model.LinearExprT, max_load: int, name: str
+        self,
+        model: cp_model.CpModel,
+        r: int,
+        h: int,
+        raw_load: cp_model.LinearExprT,
+        raw_most: int,
+        name: str,
     ) -> tuple[cp_model.LinearExprT, cp_model.IntVar | None]:
-        """Encode o for one (resource, host): (o expression, overshoot variable); (0, None) when
-        the host cannot reach its peak cap."""
-        room = max_load - int(self.peak[r, h])
+        """Encode o for one (resource, host) from its raw load: (o expression, overshoot variable
+        in raw units); (0, None) when the host cannot reach its peak cap."""
+        room = raw_most - int(self.peak[r, h])
         if room <= 0 or not self.on_mask[h]:
             return 0, None
         over = model.new_int_var(0, room, f"over[{name}]")
-        model.add(over >= load - int(self.peak[r, h]))
-        return int(self.weight[r, h]) * PEAK_SLOPE * over, over
+        model.add(over >= raw_load - int(self.peak[r, h]))
+        return int(self.peak_price[r, h]) * over, over
+
+    def capped(self, r: int) -> bool:
+        """Whether resource r has a peak cap at all (only then is its raw load needed)."""
+        return bool(np.any(self.peak[r] < NO_PEAK))
 
     def add_excess(
         self, model: cp_model.CpModel, r: int, total: cp_model.LinearExprT, name: str

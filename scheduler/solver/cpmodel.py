@@ -309,21 +309,27 @@ class PlacementModel:
         overshoots: list[LinearExpr] = []
         variables = PenaltyVars()
         for r, resource in enumerate(self.problem.resources):
-            s_demand = penalty.demand[r]
+            s_demand, raw_demand = penalty.demand[r], penalty.raw_demand[r]
             s_fixed = np.bincount(fixed_host[placed_fixed], s_demand[placed_fixed], inst.num_hosts)
+            raw_fixed = np.bincount(fixed_host[placed_fixed], raw_demand[placed_fixed], inst.num_hosts)
             per_host: list[LinearExpr] = []
             for h in np.flatnonzero(on_mask):
                 terms_h = self.by_host[h]
                 vms = np.array([v for v, _ in terms_h], dtype=np.int64)
-                load = _dot(s_demand[vms], [var for _, var in terms_h]) + int(s_fixed[h])
+                host_vars = [var for _, var in terms_h]
+                load = _dot(s_demand[vms], host_vars) + int(s_fixed[h])
                 most = int(s_fixed[h] + s_demand[vms].sum())
                 expr, dev, segments = penalty.add_host(m, r, int(h), load, most, f"{resource},{h}")
                 per_host.append(expr)
-                over_expr, over = penalty.add_overshoot(m, r, int(h), load, most, f"{resource},{h}")
+                variables.deviations.append((r, int(h), dev, segments))
+                if not penalty.capped(r):
+                    continue
+                raw_load = _dot(raw_demand[vms], host_vars) + int(raw_fixed[h])
+                raw_most = int(raw_fixed[h] + raw_demand[vms].sum())
+                over_expr, over = penalty.add_overshoot(m, r, int(h), raw_load, raw_most, f"{resource},{h}")
                 overshoots.append(over_expr)
                 if over is not None:
                     variables.overshoots.append((r, int(h), over))
-                variables.deviations.append((r, int(h), dev, segments))
             variables.excesses.append(penalty.add_excess(m, r, sum(per_host), resource))
 
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:

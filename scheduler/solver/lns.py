@@ -269,7 +269,8 @@ class LocalSearch:
         """Hot hosts (sampled by penalty) and the cold hosts most of their VMs may move to."""
         assert self.penalty is not None
         loads = self.penalty.loads(assignment)
-        per_host = self.penalty.penalty_of_loads(loads) + self.penalty.overshoot_of_loads(loads)
+        over = self.penalty.overshoot_of_raw(self.penalty.raw_loads(assignment))
+        per_host = self.penalty.penalty_of_loads(loads) + over
         signed = np.sign(loads - self.penalty.target)
         hot_score = (per_host * (signed > 0)).sum(axis=0).astype(np.float64)
         cold_score = (per_host * (signed < 0)).sum(axis=0).astype(np.float64)
@@ -481,8 +482,8 @@ class LocalSearch:
         if self.penalty is None:
             return None, 0, penalty_vars
         p = self.penalty
-        fixed_loads = p.loads(fixed)
-        loads_now = p.loads(assignment)
+        fixed_loads, fixed_raw = p.loads(fixed), p.raw_loads(fixed)
+        loads_now, raw_now = p.loads(assignment), p.raw_loads(assignment)
         now = p.penalty_of_loads(loads_now)
         inside = np.zeros(now.shape[1], dtype=np.bool_)
         inside[hosts] = True
@@ -494,21 +495,27 @@ class LocalSearch:
                 if not self.on_mask[h]:
                     continue
                 entries = by_host[int(h)]
+                host_vars = [var for _, var in entries]
                 load = cp_model.LinearExpr.weighted_sum(
-                    [var for _, var in entries], [int(p.demand[r, v]) for v, _ in entries]
+                    host_vars, [int(p.demand[r, v]) for v, _ in entries]
                 ) + int(fixed_loads[r, h])
                 most = int(fixed_loads[r, h] + sum(int(p.demand[r, v]) for v, _ in entries))
                 expr, dev, segments = p.add_host(model, r, int(h), load, most, f"{r},{h}")
                 parts.append(expr)
                 penalty_vars.deviations.append((r, int(h), dev, segments))
-                over_expr, over = p.add_overshoot(model, r, int(h), load, most, f"{r},{h}")
+                if not p.capped(r):
+                    continue
+                raw_demands = [int(p.raw_demand[r, v]) for v, _ in entries]
+                raw_load = cp_model.LinearExpr.weighted_sum(host_vars, raw_demands) + int(fixed_raw[r, h])
+                raw_most = int(fixed_raw[r, h]) + sum(raw_demands)
+                over_expr, over = p.add_overshoot(model, r, int(h), raw_load, raw_most, f"{r},{h}")
                 overshoots.append(over_expr)
                 if over is not None:
                     penalty_vars.overshoots.append((r, int(h), over))
             penalty_vars.excesses.append(p.add_excess(model, r, rest + sum(parts), str(r)))
-        over_rest = int(p.overshoot_of_loads(loads_now)[:, ~inside].sum())
+        over_rest = int(p.overshoot_of_raw(raw_now)[:, ~inside].sum())
         expr = cp_model.LinearExpr.sum([*penalty_vars.excesses, *overshoots]) + over_rest
-        return expr, p.value_of_loads(loads_now), penalty_vars
+        return expr, p.value_of_loads(loads_now, raw_now), penalty_vars
 
     def _hint(
         self,

@@ -53,8 +53,6 @@ LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels
 # plan's target fed back finds nothing left to do. Above it, repair mode restricts the scope.
 COMPLETE_SCOPE_MAX_PAIRS = LOCAL_SEARCH_PAIRS
 GREEDY_SHARE = 0.5  # of the time limit, for the greedy balancing warm start
-# The DRS level's peak caps are rounded to scaled units: the greedy aims this much inside them.
-GREEDY_CAP_MARGIN = 0.001
 GREEDY_AIM_STEP = 0.01  # how much lower each further round of the greedy aims (× the allowance)
 GREEDY_AIM_LEAST = 0.9
 GREEDY_SHARE_DPM = 0.2  # ... with DPM on, whose level comes first and needs the time more
@@ -474,7 +472,7 @@ def _balance_warm_start(
     cpu_limit, dem_limit = high_target_limits(instance, dpm_high) if dpm_high is not None else (None, None)
     resources = band.resources
     penalty = BalancePenalty.build(instance, resources, warm_on, band)
-    caps = band.peak_caps(warm_on) - GREEDY_CAP_MARGIN
+    caps = band.peak_caps(warm_on)
     aim, budget = 1.0, max_moves
     while True:
         for peak_cap in (None, caps):
@@ -501,34 +499,13 @@ def _balance_warm_start(
         aim -= GREEDY_AIM_STEP
         if penalty.excess(warm) == 0 or budget == 0 or aim < GREEDY_AIM_LEAST or time.monotonic() >= deadline:
             return warm
-        caps = caps - _rounding_overshoot(instance, penalty, resources, warm, caps)
-
-
-def _rounding_overshoot(
-    instance: Instance,
-    penalty: BalancePenalty,
-    resources: tuple[str, ...],
-    assignment: IntArray,
-    caps: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
-    """Per measured resource, the largest utilization by which a host the greedy holds within
-    ``caps`` (raw loads) stands above its peak cap in the DRS level's scaled loads. The level
-    rounds each VM's demand to whole units, so a host just inside the cap in MHz can be a unit
-    above it there: the next round aims that much lower. Hosts above the cap in raw loads too
-    are the greedy's to fix and count for nothing here."""
-    loads = penalty.loads(assignment)
-    state = LoadState(instance, assignment)
-    raw = np.vstack([state.utilization(r) for r in resources])
-    gap = np.maximum(loads - penalty.peak, 0) / np.maximum(penalty.capacity, 1)
-    rounding_only = penalty.on_mask[None, :] & (raw <= caps[:, None])
-    return np.asarray(np.where(rounding_only, gap, 0.0).max(axis=1), dtype=np.float64)
 
 
 def _cpu_peak_cap(band: DrsBand, on_mask: BoolArray) -> float | None:
     """The CPU peak cap the greedy aims inside (None when CPU is not measured)."""
     if "cpu" not in band.resources:
         return None
-    return float(band.peak_caps(on_mask)[band.resources.index("cpu")]) - GREEDY_CAP_MARGIN
+    return float(band.peak_caps(on_mask)[band.resources.index("cpu")])
 
 
 def _better_warm_start(

@@ -38,11 +38,11 @@ def drop_unneeded_moves(
     inst = problem.instance
     state = LoadState(inst, assignment)
     origin = inst.current_host
-    loads = penalty.loads(assignment)
+    loads, raw = penalty.loads(assignment), penalty.raw_loads(assignment)
     f = penalty.penalty_of_loads(loads)
     totals = f.sum(axis=1)
-    limit = penalty.value_of_loads(loads)
-    over = penalty.overshoot_of_loads(loads)
+    limit = penalty.value_of_loads(loads, raw)
+    over = penalty.overshoot_of_raw(raw)
     over_total = int(over.sum())
     peak = np.where(on_mask[None, :], loads / np.maximum(penalty.capacity, 1), 0).max(axis=1)
     high = problem.dpm_high
@@ -61,19 +61,22 @@ def drop_unneeded_moves(
         if dem_cap is not None and state.mem_demand[home] + inst.vm_memory_demand_mib[v] > dem_cap[home]:
             continue
         pair = np.array([here, home], dtype=np.int64)
-        new_loads = loads[:, pair] + penalty.demand[:, [v]] * np.array([-1, 1])
+        shift = np.array([-1, 1])
+        new_loads = loads[:, pair] + penalty.demand[:, [v]] * shift
+        new_raw = raw[:, pair] + penalty.raw_demand[:, [v]] * shift
         if np.any(new_loads[:, 1] / np.maximum(penalty.capacity[:, home], 1) > peak):
             continue  # never make the hottest host hotter: the peak is what operators watch
         new_f = np.vstack(
             [penalty.penalty_at(r, pair, new_loads[r] - penalty.target[r, pair]) for r in range(len(totals))]
         )
         new_totals = totals - f[:, pair].sum(axis=1) + new_f.sum(axis=1)
-        new_over = penalty.overshoot_at(pair, new_loads)
+        new_over = penalty.overshoot_at(pair, new_raw)
         new_over_total = over_total - int(over[:, pair].sum()) + int(new_over.sum())
         if int(np.maximum(new_totals - penalty.budget, 0).sum()) + new_over_total > limit:
             continue
         state.move(int(v), home)
         loads[:, pair] = new_loads
+        raw[:, pair] = new_raw
         f[:, pair] = new_f
         over[:, pair] = new_over
         totals, over_total = new_totals, new_over_total

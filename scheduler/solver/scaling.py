@@ -26,11 +26,16 @@ def scaled_demands(
     Returns (scaled demand per VM, scaled capacity per host). Rounding keeps every positive
     demand at least one unit so that no VM becomes free in the balance objective.
     """
-    mean_capacity = float(capacity.mean()) if capacity.size else 1.0
-    factor = UTILIZATION_SCALE / max(mean_capacity, 1.0)
+    factor = scale_factor(capacity)
     scaled = np.rint(demand * factor).astype(np.int64)
     scaled[(demand > 0) & (scaled == 0)] = 1
     return scaled, np.rint(capacity * factor).astype(np.int64)
+
+
+def scale_factor(capacity: npt.NDArray[np.int64]) -> float:
+    """Scaled units per raw unit (MHz, MiB) of one resource: UTILIZATION_SCALE / mean capacity."""
+    mean_capacity = float(capacity.mean()) if capacity.size else 1.0
+    return UTILIZATION_SCALE / max(mean_capacity, 1.0)
 
 
 def cost_units(seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from check.factories import host, make_instance, vm
 from scheduler.check.metrics import drs_tolerance
 from scheduler.compat import compatibility
 from scheduler.model import Instance
-from scheduler.solver.balance import BalancePenalty, DrsBand
+from scheduler.solver.balance import NO_PEAK, PEAK_SLOPE, BalancePenalty, DrsBand
 
 
 def four_hosts() -> Instance:
@@ -45,10 +46,39 @@ def test_the_level_counts_a_host_above_its_peak_cap() -> None:
     on = np.ones(4, dtype=np.bool_)
     band = band_of(inst)
     penalty = BalancePenalty.build(inst, ("cpu", "memory"), on, band)
-    peaked = penalty.loads(spread_as(inst, [7, 5, 5, 5]))
-    even = penalty.loads(spread_as(inst, [6, 6, 5, 5]))
-    assert penalty.overshoot_of_loads(peaked)[0].tolist()[0] > 0
-    assert penalty.overshoot_of_loads(peaked)[:, 1:].sum() == 0
-    assert penalty.value_of_loads(peaked) > 0
-    assert penalty.value_of_loads(even) == 0
-    assert penalty.excess(spread_as(inst, [6, 6, 5, 5])) == 0
+    peaked, even = spread_as(inst, [7, 5, 5, 5]), spread_as(inst, [6, 6, 5, 5])
+    assert penalty.overshoot_of_raw(penalty.raw_loads(peaked))[0].tolist()[0] > 0
+    assert penalty.overshoot_of_raw(penalty.raw_loads(peaked))[:, 1:].sum() == 0
+    assert penalty.value_of_loads(penalty.loads(peaked), penalty.raw_loads(peaked)) > 0
+    assert penalty.value_of_loads(penalty.loads(even), penalty.raw_loads(even)) == 0
+    assert penalty.excess(even) == 0
+
+
+def test_the_peak_cap_holds_on_megahertz_not_on_rounded_units() -> None:
+    """Ten 1,000 MHz VMs on a 30,000 MHz host: 0.33333 in MHz, but the level's scaled loads round
+    each VM to 333 units of 10,000 (the average host), so 0.3330 there. Under a cap of 0.3332 the
+    host is within it in scaled units and 4 MHz above it in MHz: the level counts the overshoot."""
+    inst = make_instance(
+        [host("h1", 30_000), host("h2", 30_000)], [vm(f"v{i}", "h1", 1_000) for i in range(10)]
+    )
+    on = np.ones(2, dtype=np.bool_)
+    band = DrsBand(
+        inst, ("cpu",), lambda _hosts: 0.1, compatibility(inst).allowed, np.ones(10, dtype=np.bool_)
+    )
+    built = BalancePenalty.build(inst, ("cpu",), on, band)
+    penalty = replace(built, peak=np.full((1, 2), int(0.3332 * 30_000)), budget=np.array([NO_PEAK]))
+    assignment = inst.current_host.copy()
+    assert penalty.loads(assignment)[0, 0] < 0.3332 * 10_000
+    over = penalty.overshoot_of_raw(penalty.raw_loads(assignment))
+    assert over[0].tolist() == [4 * int(penalty.peak_price[0, 0]), 0]
+    assert penalty.excess(assignment) == over.sum()
+
+
+def test_the_peak_term_prices_a_megahertz_as_the_scaled_units_it_stands_for() -> None:
+    """On 10,000 MHz hosts one MHz is one scaled unit: the price is the steepest slope times the
+    host's weight (16 for hosts of the average size)."""
+    inst = four_hosts()
+    penalty = BalancePenalty.build(inst, ("cpu", "memory"), np.ones(4, dtype=np.bool_), band_of(inst))
+    assert penalty.peak_price[0].tolist() == [PEAK_SLOPE * 16] * 4
+    assert not penalty.capped(1)
+    assert penalty.capped(0)

@@ -6,16 +6,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import pytest
 from check.factories import host, make_instance, vm
 
 import scheduler.solver.optimize as optimize_module
-from scheduler.compat import compatibility
 from scheduler.io import parse_inventory
 from scheduler.model import Instance, PlanStatus
 from scheduler.pipeline import PlanOutcome
-from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.costs import move_costs
 from scheduler.solver.problem import Problem
 from scheduler.solver.result import SolveStatus
@@ -146,22 +143,3 @@ def test_level_value_is_not_truncated_below_what_the_solver_found(plan_of: Plann
     assert outcome.plan.status is PlanStatus.OPTIMAL
     levels = {level.name: level for level in outcome.result.levels}
     assert levels["priority-3 rules"].value == levels["priority-3 rules"].bound == 1
-
-
-def test_the_greedy_aims_below_a_peak_cap_missed_by_rounding_alone():
-    """Ten 1,001 MHz VMs on a 30,000 MHz host: 0.33367 in MHz, but the DRS level counts each VM
-    as 334 units of 10,000 (the average host), so 0.3340. Under a cap of 0.3339 the host is
-    within it in MHz and a unit above it in the level: the greedy's next round aims 0.0001 lower.
-    Under a cap of 0.333 the host is above it in MHz too, which is the greedy's own to fix."""
-    instance = make_instance(
-        [host("h1", 30_000), host("h2", 30_000)], [vm(f"v{i}", "h1", 1_001) for i in range(10)]
-    )
-    allowed = compatibility(instance).allowed
-    everyone = np.ones(instance.num_vms, dtype=np.bool_)
-    on = np.ones(instance.num_hosts, dtype=np.bool_)
-    band = DrsBand(instance, ("cpu",), lambda _hosts: 0.1, allowed, everyone)
-    penalty = replace(BalancePenalty.build(instance, ("cpu",), on, band), peak=np.array([[3_339, 3_339]]))
-    gap = optimize_module._rounding_overshoot
-    assignment = instance.current_host.copy()
-    assert gap(instance, penalty, ("cpu",), assignment, np.array([0.3339])) == pytest.approx([1e-4])
-    assert gap(instance, penalty, ("cpu",), assignment, np.array([0.333])) == pytest.approx([0.0])
