@@ -164,28 +164,40 @@ class LocalSearch:
             if not running:
                 return assignment
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            drop_due = False
-            for job in done:
-                base, _ = running.pop(job)
-                self.stats.neighbourhoods += 1
-                found = job.result()
-                candidate = None if found is None else self._applied(assignment, base, found)
-                if candidate is None or not self._accepts(candidate, assignment, balance=balance):
-                    stall += 1
-                    continue
-                assignment, stall = candidate, 0
-                self.stats.improvements += 1
-                self.best = assignment
-                drop_due |= (
-                    not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0
-                )
+            assignment, stall, drop_due = self._settle(done, running, assignment, stall, balance=balance)
             if drop_due:
-                # Sending moves home touches any host: the running sub-solves end first, and what
-                # they found from the assignment before is dropped with it.
-                wait(running)
-                self.stats.neighbourhoods += len(running)
-                running.clear()
+                # Sending moves home touches any host, so the running sub-solves end first and are
+                # settled on the assignment they were disjoint in; then the moves go home.
+                assignment, stall, _ = self._settle(
+                    set(wait(running).done), running, assignment, stall, balance=balance
+                )
                 assignment = self.best = self._drop_unneeded(assignment)
+
+    def _settle(
+        self,
+        done: set[Future[IntArray | None]],
+        running: dict[Future[IntArray | None], tuple[IntArray, IntArray]],
+        assignment: IntArray,
+        stall: int,
+        *,
+        balance: bool,
+    ) -> tuple[IntArray, int, bool]:
+        """Apply the ended sub-solves of ``done`` that improve the assignment, one after another;
+        returns (assignment, stall count, whether a pass sending moves home is due)."""
+        drop_due = False
+        for job in done:
+            base, _ = running.pop(job)
+            self.stats.neighbourhoods += 1
+            found = job.result()
+            candidate = None if found is None else self._applied(assignment, base, found)
+            if candidate is None or not self._accepts(candidate, assignment, balance=balance):
+                stall += 1
+                continue
+            assignment, stall = candidate, 0
+            self.stats.improvements += 1
+            self.best = assignment
+            drop_due |= not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0
+        return assignment, stall, drop_due
 
     def _may_start(self, assignment: IntArray, deadline: float, stall: int, *, balance: bool) -> bool:
         if stall >= STALL_ROUNDS or deadline - time.monotonic() <= 0.1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 import time
 from concurrent.futures import Executor, Future
 
@@ -220,3 +221,57 @@ def test_sub_solves_that_end_together_are_all_settled_before_moves_go_home(
     assert sum(home) == 1
     assert search.balance_value(result) == 0
     assert len(passes) >= 2  # before the cost phase, and after the first improvement
+
+
+class _SecondEndsLater(Executor):
+    """An executor whose every second job ends a moment after it is submitted, the others at once:
+    the search sees one neighbourhood end while the other is still in flight."""
+
+    def __init__(self, workers: int) -> None:
+        del workers
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        job: Future[object] = Future()
+        result = fn(*args, **kwargs)
+        self.submitted += 1
+        if self.submitted % 2:
+            job.set_result(result)
+        else:
+            threading.Timer(0.1, job.set_result, (result,)).start()
+        return job
+
+
+def test_a_sub_solve_in_flight_when_moves_go_home_is_settled_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pointless swaps, q1 ↔ q2 on {h1, h2} and q3 ↔ q4 on {h3, h4}, each undone by its own
+    neighbourhood. The first to end brings the pass that sends moves home due while the second is
+    still in flight: the second is waited for and kept, so the pass starts from both undone."""
+    inst = make_instance(
+        [host(f"h{i}", 10_000, 10_000) for i in range(1, 5)],
+        [
+            vm(f"{kind}{i}", f"h{i}", 100, 1_000, memory_demand_mib=1_000)
+            for i in range(1, 5)
+            for kind in "pq"
+        ],
+    )
+    warm = inst.current_host.copy()
+    for a, b in (("q1", "q2"), ("q3", "q4")):
+        warm[inst.vm_index[a]], warm[inst.vm_index[b]] = (
+            inst.current_host[inst.vm_index[b]],
+            inst.current_host[inst.vm_index[a]],
+        )
+    search = search_of(inst, warm)
+    search.workers = 2
+    hoods = itertools.cycle([np.array([0, 1]), np.array([2, 3])])
+    monkeypatch.setattr(search, "_cost_hosts", lambda assignment: next(hoods))
+    passes: list[np.ndarray] = []
+    monkeypatch.setattr(
+        search, "_drop_unneeded", lambda assignment: passes.append(assignment.copy()) or assignment
+    )
+    monkeypatch.setattr(lns, "ThreadPoolExecutor", _SecondEndsLater)
+    monkeypatch.setattr(lns, "DROP_EVERY", 1)
+
+    search.run(warm, deadline=time.monotonic() + 1.0)
+
+    assert len(passes) >= 2  # before the cost phase, and after the first improvement
+    assert passes[1].tolist() == inst.current_host.tolist()
