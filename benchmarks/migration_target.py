@@ -6,8 +6,12 @@ within the threshold's tolerance and the hottest host's CPU within 3 % of the fl
 Every plan that keeps those two limits pays at least the migration lower bound at them
 (``check.migration_bound``): the relaxation where VMs move in part and land in slices, and the
 tighter one where every VM leaves its host wholly or not at all (a branch and bound, whose
-proven bound holds even when its time runs out). Where that bound exceeds 60 % of the greedy's
-seconds, the target is out of reach for any plan on that instance.
+proven bound holds even when its time runs out). The target's own semantics ask a plan to keep
+every priority-2 and priority-3 rule that can be kept (they are solved before DRS), so where ours
+keeps them all, every plan the target admits does too, and the bound also counts what keeping
+them forces to move (``check.rules.departures_to_keep``: of two VMs kept apart on one host, one
+leaves; a VM on the wrong side of its VM-to-host rule leaves). Where that bound exceeds 60 % of
+the greedy's seconds, the target is out of reach for any plan on that instance.
 
 Measures: for each seed of the one-CPU-generation XL family (the one where the tolerance is within
 reach at all; with two generations the islands put it out of reach for every plan), one run of
@@ -42,6 +46,7 @@ from scheduler.bench.metrics import move_columns
 from scheduler.check.bounds import fluid_max_utilization_bound
 from scheduler.check.metrics import cluster_metrics, drs_tolerance
 from scheduler.check.migration_bound import least_migration_seconds
+from scheduler.check.rules import departures_to_keep
 from scheduler.compat import compatibility
 from scheduler.io import atomic_write_csv, atomic_write_figure
 from scheduler.model import HostState, Instance
@@ -69,6 +74,8 @@ class Row:
     ours_imbalance: float
     ours_peak_cpu: float
     ours_within_limits: bool
+    bound_keeps_rules: bool
+    rule_departure_sets: int
     target_s: float
     bound_s: float
     whole_vms_bound_s: float
@@ -100,10 +107,32 @@ def measure(seed: int, whole_vms_s: float) -> Row:
 
     movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
     limits = [(r, tolerance) for r in instance.policy.drs.measure.resources]
-    relaxed = least_migration_seconds(instance, cost_s, compat.allowed, movable, on, limits, peak_limit)
+    # Ours keeping every rule proves they can all be kept, so every plan the target admits keeps
+    # them (rules come before DRS) and pays for the departures that takes; otherwise leave them out.
+    assert ours.plan is not None
+    keeps_rules = not ours.plan.violations
+    must_leave = (
+        [
+            tuple(instance.vm_index[v] for v in vms)
+            for vms in departures_to_keep(instance, instance.current_placement())
+        ]
+        if keeps_rules
+        else []
+    )
+    relaxed = least_migration_seconds(
+        instance, cost_s, compat.allowed, movable, on, limits, peak_limit, must_leave=must_leave
+    )
     started = time.monotonic()
     whole = least_migration_seconds(
-        instance, cost_s, compat.allowed, movable, on, limits, peak_limit, whole_vms_s=whole_vms_s
+        instance,
+        cost_s,
+        compat.allowed,
+        movable,
+        on,
+        limits,
+        peak_limit,
+        whole_vms_s=whole_vms_s,
+        must_leave=must_leave,
     )
     whole_wall = time.monotonic() - started
     target = TARGET_SHARE * greedy_s
@@ -119,6 +148,8 @@ def measure(seed: int, whole_vms_s: float) -> Row:
         ours_imbalance=round(ours_imbalance, 4),
         ours_peak_cpu=round(ours_peak, 4),
         ours_within_limits=ours_imbalance <= tolerance and ours_peak <= peak_limit,
+        bound_keeps_rules=keeps_rules,
+        rule_departure_sets=len(must_leave),
         target_s=round(target, 1),
         bound_s=round(relaxed, 1),
         whole_vms_bound_s=round(whole, 1),

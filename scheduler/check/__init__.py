@@ -40,6 +40,7 @@ from scheduler.check.rules import (
     check_anti_affinity,
     check_rule,
     check_vm_host,
+    departures_to_keep,
     rule_status,
 )
 from scheduler.check.verify import VerificationReport, verify_plan
@@ -62,6 +63,7 @@ __all__ = [
     "check_vm_host",
     "cluster_metrics",
     "compat_fluid_max_utilization_bound",
+    "departures_to_keep",
     "drs_min_goodness",
     "drs_tolerance",
     "fluid_max_utilization_bound",

@@ -42,7 +42,10 @@ Requirements
     ``scipy`` (HiGHS). VMs that no plan moves (immobile) are held; every other VM may move.
 Limitations
     Capacity, rules and whole VMs are relaxed, so the bound is optimistic where hosts are full
-    and where a balance needs a few large VMs rather than slices of many.
+    and where a balance needs a few large VMs rather than slices of many. ``must_leave`` brings
+    in what keeping the rules forces to move (at least one VM of each set leaves its host), not
+    where the VMs that leave must land together or apart, and in the relaxation a VM that has to
+    leave may land back in part.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def least_migration_seconds(
     cpu_cap: float | None = None,
     *,
     whole_vms_s: float | None = None,
+    must_leave: Sequence[Sequence[int]] = (),
 ) -> float:
     """The least Σ migration seconds of any plan whose final state, over the hosts of
     ``on_mask``, has each (resource, std-dev) of ``imbalance`` within its value (and no host's
@@ -89,11 +93,14 @@ def least_migration_seconds(
     off, since no plan reaches that state.
 
     ``whole_vms_s`` (seconds) tightens the bound with whole departures (module docstring): a
-    branch and bound within that time, whose proven bound counts where it is higher."""
+    branch and bound within that time, whose proven bound counts where it is higher.
+    ``must_leave``: sets of VMs (indices) of which at least one leaves its host in every plan
+    counted (``check.rules.departures_to_keep``: plans that keep every rule); infinite when a
+    set holds no VM that may move."""
     if not on_mask.any() or not imbalance:
         return 0.0
     relaxation = _relaxation(
-        instance, instance.current_host, cost_s, allowed, movable, on_mask, imbalance, cpu_cap
+        instance, instance.current_host, cost_s, allowed, movable, on_mask, imbalance, cpu_cap, must_leave
     )
     if relaxation is None:
         return math.inf
@@ -164,10 +171,11 @@ def _relaxation(
     on_mask: BoolArray,
     imbalance: Sequence[tuple[str, float]],
     cpu_cap: float | None,
+    must_leave: Sequence[Sequence[int]] = (),
 ) -> _Relaxation | None:
     """The relaxation from ``start`` over the hosts of ``on_mask``, its free VMs grouped by the
-    hosts they may use; None when a VM that cannot move sits on a host that ends off (no plan
-    reaches that state)."""
+    hosts they may use; None when a VM that cannot move sits on a host that ends off, or when a
+    set of ``must_leave`` holds no free VM (no plan reaches that state)."""
     hosts = np.flatnonzero(on_mask)
     column_of = np.full(instance.num_hosts, -1)
     column_of[hosts] = np.arange(len(hosts))
@@ -178,9 +186,25 @@ def _relaxation(
     stuck = placed & ~np.isin(np.arange(instance.num_vms), free)
     if np.any(column_of[start[stuck]] < 0):
         return None
+    position = np.full(instance.num_vms, -1)
+    position[free] = np.arange(len(free))
+    cover = tuple(tuple(int(position[v]) for v in vms if position[v] >= 0) for vms in must_leave)
+    if any(not vms for vms in cover):
+        return None
     classes, klass = distinct_rows(allowed[np.ix_(free, hosts)])
     return _Relaxation(
-        instance, start, cost_s, hosts, column_of, free, stuck, classes, klass, tuple(imbalance), cpu_cap
+        instance,
+        start,
+        cost_s,
+        hosts,
+        column_of,
+        free,
+        stuck,
+        classes,
+        klass,
+        tuple(imbalance),
+        cpu_cap,
+        cover,
     )
 
 
@@ -199,6 +223,7 @@ class _Relaxation:
     klass: IntArray  # each free VM's row of ``classes``
     imbalance: tuple[tuple[str, float], ...]
     cpu_cap: float | None
+    cover: tuple[tuple[int, ...], ...] = ()  # sets of free VMs (positions) of which one leaves
 
     @property
     def home(self) -> IntArray:
@@ -214,8 +239,8 @@ class _Relaxation:
         return np.asarray(fixed + np.bincount(home[at_home], demand[self.free][at_home], n_hosts))
 
     def already_met(self) -> bool:
-        """The start meets the target (and every free VM's host stays on)."""
-        if np.any(self.home < 0):
+        """The start meets the target (every free VM's host stays on, and none has to leave)."""
+        if np.any(self.home < 0) or self.cover:
             return False
         for resource, target in self.imbalance:
             u = self.start_loads(resource) / self.instance.balance_columns(resource)[1][self.hosts]
@@ -324,6 +349,12 @@ class _Relaxation:
             bases.append((base, start / cap, target))
             units.append(unit)
 
+        if self.cover:
+            # At least one VM of each set leaves: −Σ y ≤ −1.
+            rows = np.repeat(np.arange(len(self.cover)), [len(vms) for vms in self.cover])
+            cols = np.concatenate([np.asarray(vms, dtype=np.int64) for vms in self.cover])
+            ub_blocks.append(coo_matrix((-np.ones(len(cols)), (rows, cols)), shape=(len(self.cover), n_vars)))
+            ub_rhs.append(-np.ones(len(self.cover)))
         if ratio is not None:
             # What lands on a host carries CPU and memory in the ratio of the VMs that make it up.
             names = [resource for resource, _ in self.imbalance]

@@ -98,3 +98,33 @@ def check_rule(rule: Rule, placement: Mapping[str, str]) -> RuleStatus:
 def rule_status(instance: Instance, placement: Mapping[str, str]) -> list[RuleStatus]:
     """The status of every rule of ``instance`` under ``placement`` (VM name → host name)."""
     return [check_rule(r, placement) for r in instance.rules]
+
+
+def departures_to_keep(instance: Instance, placement: Mapping[str, str]) -> list[tuple[str, ...]]:
+    """What keeping every rule forces to move: sets of VMs of which at least one must leave the
+    host ``placement`` gives it, in any placement that keeps all the rules of ``instance``.
+
+    - anti-affinity: two members on one host cannot both stay there;
+    - affinity: two members on different hosts cannot both stay (they end on one host);
+    - VM-to-host (must/should, must_not/should_not): a member on the wrong side must leave.
+
+    Rules that hold give nothing; VMs ``placement`` does not name are left out (a set emptied so
+    is dropped with them). Every set is a valid constraint on the departures of a plan that keeps
+    the rules, which is what a lower bound on such plans' migrations needs.
+    """
+    sets: list[tuple[str, ...]] = []
+    for rule in instance.rules:
+        where = {v: placement[v] for v in rule.vms if v in placement}
+        members = sorted(where)
+        if rule.kind is RuleKind.VM_HOST:
+            hosts = set(rule.hosts)
+            sets += [(v,) for v in members if (where[v] in hosts) != rule.wants_hosts]
+            continue
+        together = rule.kind is RuleKind.AFFINITY
+        sets += [
+            (a, b)
+            for i, a in enumerate(members)
+            for b in members[i + 1 :]
+            if (where[a] == where[b]) != together
+        ]
+    return sets

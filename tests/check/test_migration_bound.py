@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -20,12 +21,22 @@ def bound(
     targets: list[tuple[str, float]],
     cpu_cap: float | None = None,
     whole_vms_s: float | None = None,
+    must_leave: list[tuple[int, ...]] | None = None,
+    movable: np.ndarray | None = None,
 ) -> float:
-    movable = np.ones(inst.num_vms, dtype=np.bool_)
+    movable = np.ones(inst.num_vms, dtype=np.bool_) if movable is None else movable
     on = np.ones(inst.num_hosts, dtype=np.bool_)
     allowed = compatibility(inst).allowed
     return least_migration_seconds(
-        inst, np.array(cost), allowed, movable, on, targets, cpu_cap, whole_vms_s=whole_vms_s
+        inst,
+        np.array(cost),
+        allowed,
+        movable,
+        on,
+        targets,
+        cpu_cap,
+        whole_vms_s=whole_vms_s,
+        must_leave=must_leave or (),
     )
 
 
@@ -45,6 +56,33 @@ def test_perfect_balance_needs_the_two_cheapest_whole() -> None:
 
 def test_nothing_to_move_when_already_within() -> None:
     assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.25)]) == 0.0
+
+
+def test_a_vm_that_has_to_leave_is_paid_for_even_where_balance_asks_nothing() -> None:
+    """Within 0.25 nothing moves for balance; one of v1 (2 s) and v3 (4 s) has to leave: 2 s, with
+    whole departures too; v0 alone: its 1 s."""
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.25)], must_leave=[(1, 3)]) == pytest.approx(
+        2.0, rel=1e-4
+    )
+    whole = bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.25)], whole_vms_s=5, must_leave=[(1, 3)])
+    assert whole == pytest.approx(2.0, rel=1e-4)
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.25)], must_leave=[(0,)]) == pytest.approx(
+        1.0, rel=1e-4
+    )
+
+
+def test_departures_add_to_what_balance_moves() -> None:
+    """std ≤ 0.05 moves v0 and half of v1 (2 s); v3 has to leave too, and its 1,000 MHz on h2 is
+    then most of what the balance asks: v3 whole and half of v0 (4.5 s)."""
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.05)], must_leave=[(3,)]) == pytest.approx(
+        4.5, rel=1e-4
+    )
+
+
+def test_no_plan_moves_a_vm_that_cannot_move() -> None:
+    """A set whose only VM cannot move: no plan keeps the rule that asks for it."""
+    held = np.array([True, False, True, True])
+    assert bound(four_on_one(), [1, 2, 3, 4], [("cpu", 0.25)], must_leave=[(1,)], movable=held) == math.inf
 
 
 def test_cpu_cap_can_cost_more_than_the_balance() -> None:

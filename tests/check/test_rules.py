@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from scheduler.check import check_affinity, check_anti_affinity, check_vm_host, rule_status
+from scheduler.check import (
+    check_affinity,
+    check_anti_affinity,
+    check_vm_host,
+    departures_to_keep,
+    rule_status,
+)
 from scheduler.model import Instance
 
-from .factories import affinity, anti_affinity, vm_host
+from .factories import affinity, anti_affinity, host, make_instance, vm, vm_host
 
 
 def test_showcase_breaks_only_its_soft_host_rules(showcase: Instance) -> None:
@@ -78,3 +84,32 @@ def test_accepted_hosts_is_allows_host_as_a_mask(showcase: Instance) -> None:
     for mode in ("must", "must_not", "should", "should_not"):
         rule = vm_host("r", mode, ["x"], names[:2])
         assert showcase.accepted_hosts(rule).tolist() == [rule.allows_host(name) for name in names]
+
+
+def test_keeping_every_rule_forces_these_departures() -> None:
+    """a, b on h1 apart: one of them leaves; c on h1 and d on h2 together: one leaves; e on h2
+    should be on h1: e leaves; f on h1 must not be: f leaves. The rules that hold (g with h, i
+    on h1 as it should) force nothing."""
+    on = {"a": "h1", "b": "h1", "c": "h1", "d": "h2", "e": "h2", "f": "h1", "g": "h2", "h": "h2", "i": "h1"}
+    inst = make_instance(
+        [host("h1", 100_000, 100_000), host("h2", 100_000, 100_000)],
+        [vm(name, where) for name, where in on.items()],
+        [
+            anti_affinity("apart", "a", "b"),
+            affinity("together", "c", "d"),
+            vm_host("prefer", "should", ["e", "i"], ["h1"]),
+            vm_host("avoid", "must_not", ["f"], ["h1"]),
+            affinity("kept", "g", "h"),
+        ],
+    )
+    assert departures_to_keep(inst, inst.current_placement()) == [("a", "b"), ("c", "d"), ("e",), ("f",)]
+
+
+def test_departures_count_every_pair_and_skip_unplaced_vms() -> None:
+    """Three of a kind on h1 kept apart: every pair of them; an unplaced member forces nothing."""
+    inst = make_instance(
+        [host("h1", 100_000, 100_000), host("h2", 100_000, 100_000)],
+        [vm("x", "h1"), vm("y", "h1"), vm("z", "h1"), vm("new", None)],
+        [anti_affinity("apart", "x", "y", "z", "new")],
+    )
+    assert departures_to_keep(inst, inst.current_placement()) == [("x", "y"), ("x", "z"), ("y", "z")]
