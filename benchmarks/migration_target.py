@@ -188,10 +188,11 @@ def plot(rows: list[Row], path: Path) -> None:
     figure = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = figure.add_subplot()
     x = np.arange(len(rows))
+    kept = ", every rule kept" if all(r.bound_keeps_rules for r in rows) else ""
     bars = (
         ("ours (30 s)", [r.ours_share for r in rows], "tab:blue"),
-        ("least any plan pays: whole VMs", [r.whole_vms_bound_share for r in rows], "tab:gray"),
-        ("least any plan pays: VMs in part", [r.bound_share for r in rows], "lightgray"),
+        (f"least any plan pays: whole VMs{kept}", [r.whole_vms_bound_share for r in rows], "tab:gray"),
+        (f"least any plan pays: VMs in part{kept}", [r.bound_share for r in rows], "lightgray"),
     )
     width = 0.26
     for i, (label, values, color) in enumerate(bars):
