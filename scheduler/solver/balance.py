@@ -28,7 +28,7 @@ It is kept on the raw loads (MHz sums), not the scaled ones: the scaling rounds 
 to a whole unit, and over a hundred VMs on a host those roundings add up to more than the last
 few units a search packs a host to, so a cap held on scaled loads ended measurably above it in MHz.
 
-The same numbers serve the CP encoding (``add_host``, ``add_overshoot``) and the solver-free
+The same numbers serve the CP encoding (``add_host_terms``) and the solver-free
 evaluation (``penalty_of_loads``, ``overshoot_of_raw``, ``excess``), so the staged solver and the
 local search agree on every value.
 """
@@ -342,6 +342,35 @@ class BalancePenalty:
         raw = self.raw_loads(assignment)
         for r, h, var in variables.overshoots:
             model.add_hint(var, int(max(raw[r, h] - self.peak[r, h], 0)))
+
+    def add_host_terms(
+        self,
+        model: cp_model.CpModel,
+        r: int,
+        h: int,
+        vms: Sequence[int],
+        host_vars: Sequence[cp_model.IntVar],
+        fixed: tuple[int, int],
+        name: str,
+        variables: PenaltyVars,
+    ) -> tuple[cp_model.LinearExprT, cp_model.LinearExprT]:
+        """(f, o) of resource r on host h, whose load is ``fixed`` (scaled, raw: the VMs there for
+        good) plus each VM of ``vms`` whose variable of ``host_vars`` is set; the auxiliary
+        variables go to ``variables``. The one encoding of a host the full model and the local
+        search's neighbourhoods share."""
+        fixed_scaled, fixed_raw = fixed
+        scaled = [int(self.demand[r, v]) for v in vms]
+        load = cp_model.LinearExpr.weighted_sum(host_vars, scaled) + fixed_scaled
+        f_expr, dev, segments = self.add_host(model, r, h, load, fixed_scaled + sum(scaled), name)
+        variables.deviations.append((r, h, dev, segments))
+        if not self.capped(r):
+            return f_expr, 0
+        raw = [int(self.raw_demand[r, v]) for v in vms]
+        raw_load = cp_model.LinearExpr.weighted_sum(host_vars, raw) + fixed_raw
+        o_expr, over = self.add_overshoot(model, r, h, raw_load, fixed_raw + sum(raw), name)
+        if over is not None:
+            variables.overshoots.append((r, h, over))
+        return f_expr, o_expr
 
     def add_host(
         self,

@@ -315,21 +315,18 @@ class PlacementModel:
             per_host: list[LinearExpr] = []
             for h in np.flatnonzero(on_mask):
                 terms_h = self.by_host[h]
-                vms = np.array([v for v, _ in terms_h], dtype=np.int64)
-                host_vars = [var for _, var in terms_h]
-                load = _dot(s_demand[vms], host_vars) + int(s_fixed[h])
-                most = int(s_fixed[h] + s_demand[vms].sum())
-                expr, dev, segments = penalty.add_host(m, r, int(h), load, most, f"{resource},{h}")
+                expr, over_expr = penalty.add_host_terms(
+                    m,
+                    r,
+                    int(h),
+                    [v for v, _ in terms_h],
+                    [var for _, var in terms_h],
+                    (int(s_fixed[h]), int(raw_fixed[h])),
+                    f"{resource},{h}",
+                    variables,
+                )
                 per_host.append(expr)
-                variables.deviations.append((r, int(h), dev, segments))
-                if not penalty.capped(r):
-                    continue
-                raw_load = _dot(raw_demand[vms], host_vars) + int(raw_fixed[h])
-                raw_most = int(raw_fixed[h] + raw_demand[vms].sum())
-                over_expr, over = penalty.add_overshoot(m, r, int(h), raw_load, raw_most, f"{resource},{h}")
                 overshoots.append(over_expr)
-                if over is not None:
-                    variables.overshoots.append((r, int(h), over))
             variables.excesses.append(penalty.add_excess(m, r, sum(per_host), resource))
 
         def evaluate(assignment: Assignment, on_mask: OnMask) -> int:

@@ -507,23 +507,18 @@ class LocalSearch:
                 if not self.on_mask[h]:
                     continue
                 entries = by_host[int(h)]
-                host_vars = [var for _, var in entries]
-                load = cp_model.LinearExpr.weighted_sum(
-                    host_vars, [int(p.demand[r, v]) for v, _ in entries]
-                ) + int(fixed_loads[r, h])
-                most = int(fixed_loads[r, h] + sum(int(p.demand[r, v]) for v, _ in entries))
-                expr, dev, segments = p.add_host(model, r, int(h), load, most, f"{r},{h}")
+                expr, over_expr = p.add_host_terms(
+                    model,
+                    r,
+                    int(h),
+                    [v for v, _ in entries],
+                    [var for _, var in entries],
+                    (int(fixed_loads[r, h]), int(fixed_raw[r, h])),
+                    f"{r},{h}",
+                    penalty_vars,
+                )
                 parts.append(expr)
-                penalty_vars.deviations.append((r, int(h), dev, segments))
-                if not p.capped(r):
-                    continue
-                raw_demands = [int(p.raw_demand[r, v]) for v, _ in entries]
-                raw_load = cp_model.LinearExpr.weighted_sum(host_vars, raw_demands) + int(fixed_raw[r, h])
-                raw_most = int(fixed_raw[r, h]) + sum(raw_demands)
-                over_expr, over = p.add_overshoot(model, r, int(h), raw_load, raw_most, f"{r},{h}")
                 overshoots.append(over_expr)
-                if over is not None:
-                    penalty_vars.overshoots.append((r, int(h), over))
             penalty_vars.excesses.append(p.add_excess(model, r, rest + sum(parts), str(r)))
         over_rest = int(p.overshoot_of_raw(raw_now)[:, ~inside].sum())
         expr = cp_model.LinearExpr.sum([*penalty_vars.excesses, *overshoots]) + over_rest
