@@ -61,6 +61,12 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
     "--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Solver random seed."
 )
 @click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, help="CP-SAT workers (0 = auto).")
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    help="Same inventory, options and seed give the same plan wherever every level is proven "
+    "within the time limit (CP-SAT's workers interleaved instead of racing: slower).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def command(
     inventory: str,
@@ -73,6 +79,7 @@ def command(
     time_limit_s: float,
     seed: int,
     workers: int,
+    reproducible: bool,
     quiet: bool,
 ) -> int:
     """Plan where every VM runs and which hosts stay on (DPM > rules > DRS), with timed moves.
@@ -99,6 +106,7 @@ def command(
             num_workers=workers,
             max_migrations=max_migrations,
             progress=progress,
+            reproducible=reproducible,
         )
         try:
             outcome = make_plan(instance, options)

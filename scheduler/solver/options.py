@@ -20,7 +20,7 @@ class SolveOptions:
 
     Attributes:
         time_limit_s: wall-clock budget for all levels together; the best plan found is returned.
-        seed: CP-SAT random seed (same seed, same workers, same machine → same search).
+        seed: CP-SAT and local-search random seed.
         num_workers: CP-SAT search workers.
         max_migrations: budget of optional moves (DRS, DPM, priority-2/3 rules). Not counted:
             moves a VM cannot avoid (maintenance evacuation, priority-1 repair; placing a new
@@ -33,6 +33,11 @@ class SolveOptions:
         progress: called with (level, message) while solving.
         host_symmetry: keep one arrangement of interchangeable hosts (``symmetry.py``); off
             only to measure what that buys (``benchmarks/symmetry_speed.py``).
+        reproducible: run CP-SAT's workers interleaved instead of racing (``sat.new_solver``),
+            so that the same inventory, options and seed give the same plan whenever every
+            level ends on its proof before its share of the time limit. Slower; a level the
+            clock stops, and the local search of large clusters, still depend on how far the
+            machine got.
     """
 
     time_limit_s: float = 30.0
@@ -43,6 +48,7 @@ class SolveOptions:
     max_free_vms: int = 3000
     progress: ProgressCallback | None = None
     host_symmetry: bool = True
+    reproducible: bool = False
 
     @property
     def workers(self) -> int:

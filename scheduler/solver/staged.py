@@ -178,7 +178,7 @@ def solve_staged(
             weight = 1
             pm.model.minimize(level.expr)
         pm.hint(assignment, on_mask, built)
-        solver = new_solver(budget, options.workers, options.seed)
+        solver = new_solver(budget, options.workers, options.seed, reproducible=options.reproducible)
         gap = RELATIVE_GAP.get(key, 0.0)
         solver.parameters.relative_gap_limit = gap
         if options.progress:
@@ -274,7 +274,7 @@ def _forced_moves(
     budget = max(MIN_LEVEL_S, (deadline - time.monotonic()) * FORCED_MOVES_SHARE)
     if options.progress:
         options.progress("forced moves", f"fewest moves capacity needs ({budget:.1f} s budget)")
-    solver = new_solver(budget, options.workers, options.seed)
+    solver = new_solver(budget, options.workers, options.seed, reproducible=options.reproducible)
     status = solve_stoppable(solver, pm.model)
     if status == cp_model.INFEASIBLE:
         if warm_holds:

@@ -121,6 +121,24 @@ def test_max_migrations_flag_caps_optional_moves(tmp_path: Path):
     assert plan.migrations == ()
 
 
+@pytest.mark.parametrize(("flags", "reproducible"), [([], False), (["--reproducible"], True)])
+def test_reproducible_flag_reaches_the_solver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], reproducible: bool
+):
+    seen = []
+    make_plan = plan_command.make_plan
+
+    def recording(instance: Any, options: Any) -> Any:
+        seen.append(options.reproducible)
+        return make_plan(instance, options)
+
+    monkeypatch.setattr(plan_command, "make_plan", recording)
+    status, plan = plan_at(write(tmp_path, hot_cluster()), tmp_path / "plan.json", *flags)
+    assert status == 0
+    assert plan is not None
+    assert seen == [reproducible]
+
+
 def test_json_inventory_is_read_too(tmp_path: Path):
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps(hot_cluster()))

@@ -30,8 +30,10 @@ def test_a_solve_that_ends_early_by_itself_is_not_taken_for_ctrl_c(
     real_new_solver = staged_module.new_solver
     made: list[cp_model.CpSolver] = []
 
-    def stopping_after_presolve(time_limit_s: float, workers: int, seed: int) -> cp_model.CpSolver:
-        solver = real_new_solver(time_limit_s, workers, seed)
+    def stopping_after_presolve(
+        time_limit_s: float, workers: int, seed: int, *, reproducible: bool = False
+    ) -> cp_model.CpSolver:
+        solver = real_new_solver(time_limit_s, workers, seed, reproducible=reproducible)
         solver.parameters.stop_after_presolve = True
         made.append(solver)
         return solver
