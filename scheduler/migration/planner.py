@@ -261,7 +261,7 @@ class _Planner:
         self.facts = self._facts()
         self.drained_first = [h.state is HostState.MAINTENANCE for h in instance.hosts]
         self.reason_by_vm = self._reasons(reasons)
-        self._cost_s: dict[int, float] = {}
+        self._alone: dict[int, tuple[float, bool]] = {}  # vm → (seconds, lands) alone on idle links
         self._inputs: dict[int, MigrationInput] = {}
 
     def _facts(self) -> Facts:
@@ -318,19 +318,23 @@ class _Planner:
 
     def cost_s(self, vm: int) -> float:
         """Seconds the VM's move takes alone on idle links (the cost a parking move adds)."""
-        cached = self._cost_s.get(vm)
+        return self._alone_run(vm)[0]
+
+    def _alone_run(self, vm: int) -> tuple[float, bool]:
+        """(seconds, whether it lands) of the VM's move alone on idle links, from one run to its
+        end: the costs and the check that every move lands ask both of every move."""
+        cached = self._alone.get(vm)
         if cached is None:
             # The whole link, as the estimator gives a move alone: the run keeps its pre-copy to
             # the preset's cap by itself, and a QEMU switchover uses the rest.
-            cached = self.make_run(vm).time_to_finish(self.link_mibps)
-            self._cost_s[vm] = cached
+            cached = self._alone[vm] = self.make_run(vm).finish_and_landing(self.link_mibps)
         return cached
 
     def _check_movable_alone(self, moves: Sequence[Move]) -> None:
         """Every move must at least land alone: a migration that never ends, or one the hypervisor
         gives up on (its timeout), leaves the VM where it was and reaches nothing."""
         never = [m for m in moves if math.isinf(self.cost_s(m.vm))]
-        aborted = [m for m in moves if m not in never and not self.make_run(m.vm).lands(self.link_mibps)]
+        aborted = [m for m in moves if m not in never and not self._alone_run(m.vm)[1]]
         for bad, why in (
             (never, f"the guest dirties memory faster than {self.preset.name} can send it"),
             (aborted, f"{self.preset.name} gives up on them at the migration timeout"),
