@@ -333,8 +333,14 @@ class _Planner:
     def _check_movable_alone(self, moves: Sequence[Move]) -> None:
         """Every move must at least land alone: a migration that never ends, or one the hypervisor
         gives up on (its timeout), leaves the VM where it was and reaches nothing."""
-        never = [m for m in moves if math.isinf(self.cost_s(m.vm))]
-        aborted = [m for m in moves if m not in never and not self._alone_run(m.vm)[1]]
+        never: list[Move] = []
+        aborted: list[Move] = []
+        for m in moves:
+            seconds, lands = self._alone_run(m.vm)
+            if math.isinf(seconds):
+                never.append(m)
+            elif not lands:
+                aborted.append(m)
         for bad, why in (
             (never, f"the guest dirties memory faster than {self.preset.name} can send it"),
             (aborted, f"{self.preset.name} gives up on them at the migration timeout"),
