@@ -5,8 +5,9 @@ keeps every host within capacity, and the plan's makespan against a simple lower
 larger of the longest single move (alone on idle links) and, over hosts, the seconds of moves
 touching the host divided by the moves it may run at once.
 Writes: nothing; prints the instance, planning time, moves, makespan and bound, migration seconds
-and data moved, and the checker's verdict. Exits 1 when the planner finds no safe order or the
-replay checker finds anything (the only assertions: it is a measurement, not a timed test).
+and data moved, and the checker's verdict (the replay, and the re-simulation of every move on the
+shared links, with its time). Exits 1 when the planner finds no safe order or the checker finds
+anything (the only assertions: it is a measurement, not a timed test).
 Takes: under 10 seconds on 2 cores at the default size (planning itself 0.4-1 s under QEMU's cap,
 2-3 s at full link rate; building the target and replaying the plan take the rest).
 Reading it: the target is under 10 s of planning; the makespan ratio says how much link sharing
@@ -27,6 +28,7 @@ import numpy as np
 
 from benchmarks.common import add_cluster_size, make_parser, positive_int
 from scheduler.check.replay import replay_plan
+from scheduler.check.timing import timing_findings
 from scheduler.compat import compatibility
 from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.migration.precopy import PrecopyRun, migration_input_for, preset_for_policy
@@ -134,8 +136,10 @@ def run(case: Case) -> tuple[Schedule, float]:
     return schedule, time.perf_counter() - t0
 
 
-def check(case: Case, schedule: Schedule) -> list[str]:
-    """Findings of the replay of the schedule (empty when the plan is safe and reaches the target)."""
+def check(case: Case, schedule: Schedule) -> tuple[list[str], float]:
+    """Findings of the replay of the schedule and of its re-simulation on the shared links (empty
+    when the plan is safe, reaches the target and its moves end when it says), and the seconds the
+    re-simulation took."""
     plan = Plan(
         cluster=case.instance.name,
         status=PlanStatus.FEASIBLE,
@@ -144,7 +148,10 @@ def check(case: Case, schedule: Schedule) -> list[str]:
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
     )
-    return [str(f) for f in replay_plan(case.instance, plan)]
+    findings = replay_plan(case.instance, plan)
+    t0 = time.perf_counter()
+    findings += timing_findings(case.instance, plan)
+    return [str(f) for f in findings], time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"planner: no safe order: {exc}")
         return 1
     s = schedule.stats
-    findings = check(case, schedule)
+    findings, timing_s = check(case, schedule)
     print(
         f"instance: {case.instance.num_hosts} hosts, {case.instance.num_vms} VMs (built in {build_s:.1f} s)"
     )
@@ -199,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"makespan: {s.makespan_s:.0f} s, lower bound: {s.lower_bound_s:.0f} s, ratio {ratio:.2f}")
     data_gib = s.total_transferred_mib / 1024
     print(f"total migration time: {s.total_migration_s:.0f} s, data moved: {data_gib:.0f} GiB")
+    print(f"timing re-simulated by the checker in {timing_s:.2f} s ({timing_s / plan_s:.2f}x planning)")
     print(f"checker: {'valid' if not findings else f'{len(findings)} finding(s)'}")
     for f in findings[:10]:
         print("  ", f)

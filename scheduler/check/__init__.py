@@ -1,7 +1,9 @@
 """The solver-free checker: the executable specification of docs/inventory.md and docs/plan.md.
 
-Rule checkers, capacity, final-state feasibility, plan replay, metrics and lower bounds. Nothing
-here imports a solver: the optimizer's output is verified by code that does not share its model.
+Rule checkers, capacity, final-state feasibility, plan replay, the re-simulation of a plan's
+migrations on shared links, metrics and lower bounds. Nothing here imports a solver: the
+optimizer's output is verified by code that does not share its model. The timing check shares
+the physics (the pre-copy estimator and the link shares), not the planner's scheduling loop.
 """
 
 from scheduler.check.bounds import (
@@ -43,6 +45,7 @@ from scheduler.check.rules import (
     departures_to_keep,
     rule_status,
 )
+from scheduler.check.timing import timing_findings
 from scheduler.check.verify import VerificationReport, verify_plan
 
 __all__ = [
@@ -80,6 +83,7 @@ __all__ = [
     "replay",
     "replay_plan",
     "rule_status",
+    "timing_findings",
     "verify_plan",
     "watts_lower_bound",
 ]

@@ -28,6 +28,7 @@ MIGRATION_SELF = "migration.self"  # source equals target
 MIGRATION_OVERLAP = "migration.overlap"  # a VM starts a move while another of its moves runs
 MIGRATION_NEW_VM = "migration.new_vm"  # a migration of a VM that has no host yet
 MIGRATION_ABORTED = "migration.aborted"  # its own estimate says the move gives up: the VM stays put
+MIGRATION_TIMING = "migration.timing"  # re-simulated on the shared links, the move ends or behaves otherwise
 BOOT = "boot"  # a move into a host before boot_s after its power_on
 PLACEMENT_MISSING = "placement.missing"
 HOST_STATES_MISSING = "host_states.missing"

@@ -15,7 +15,15 @@ from scheduler.what_if import with_what_if
 @click.argument("inventory", type=InputPath(dir_okay=True))
 @click.argument("plan", type=InputPath())
 @maintenance_option("plan")
-def command(inventory: str, plan: str, maintenance: tuple[str, ...]) -> int:
+@click.option(
+    "--timing/--no-timing",
+    default=True,
+    show_default=True,
+    help="Re-simulate every migration on the shared host links and require the plan's end times, "
+    "verdicts, downtimes and data to match; --no-timing takes each move's estimate as given "
+    "(for plans timed by another migration model).",
+)
+def command(inventory: str, plan: str, maintenance: tuple[str, ...], timing: bool) -> int:
     """Check PLAN against INVENTORY; list every problem. Exit 0 valid, 1 invalid, 2 bad input.
 
     A plan made with ``plan --maintenance HOST`` is checked with the same ``--maintenance HOST``.
@@ -24,7 +32,7 @@ def command(inventory: str, plan: str, maintenance: tuple[str, ...]) -> int:
     if maintenance:
         instance = with_what_if(instance, maintenance=maintenance)
     document = read_plan(plan)
-    report = verify_plan(instance, document)
+    report = verify_plan(instance, document, timing=timing)
     console = make_console()
     if report.valid:
         console.print(

@@ -10,7 +10,10 @@ Link model: each host has one NIC capacity (MiB/s of payload) that applies to it
 ingress **separately**, as full-duplex Ethernet does (BtrPlace likewise keeps one cumulative
 resource per link direction). A migration from ``a`` to ``b`` uses ``a``'s egress and ``b``'s
 ingress; two moves out of one host share its egress, a move into and a move out of one host do not
-compete.
+compete. Each move gets its ``link_shares`` share, recomputed whenever a move starts or ends. The
+planner (``schedule.py``) times its moves with this model, and the checker
+(``check.timing``) re-simulates a plan's moves with :class:`SharedLinkSimulation` to confirm
+those times.
 """
 
 from __future__ import annotations
@@ -74,6 +77,31 @@ def max_min_fair_rates(
     return rates
 
 
+def link_shares(
+    flows: Mapping[K, tuple[str, str, float]], capacity_mibps: Mapping[str, float]
+) -> dict[K, float]:
+    """The bandwidth each flow may use: its max-min fair rate (``max_min_fair_rates``) plus what
+    both of its links leave unused.
+
+    Why the rest on top: a flow's demand is what its pre-copy asks (its cap, or the link), and a
+    capped pre-copy keeps to its cap by itself; its final copy is uncapped and takes whatever its
+    links have left, as QEMU lifts the limit at switchover. A host missing from ``capacity_mibps``
+    leaves an unbounded rest.
+    """
+    rates = max_min_fair_rates(flows, capacity_mibps)
+    used_out: dict[str, float] = {}
+    used_in: dict[str, float] = {}
+    for key, (src, dst, _demand) in flows.items():
+        used_out[src] = used_out.get(src, 0.0) + rates[key]
+        used_in[dst] = used_in.get(dst, 0.0) + rates[key]
+    shares: dict[K, float] = {}
+    for key, (src, dst, _demand) in flows.items():
+        rest_out = capacity_mibps.get(src, math.inf) - used_out[src]
+        rest_in = capacity_mibps.get(dst, math.inf) - used_in[dst]
+        shares[key] = rates[key] + max(min(rest_out, rest_in), 0.0)
+    return shares
+
+
 @dataclass(frozen=True, slots=True)
 class MoveSpec(Generic[K]):
     """One migration to simulate: its id, hosts, input and preset."""
@@ -90,15 +118,26 @@ class _Active(Generic[K]):
     spec: MoveSpec[K]
     run: PrecopyRun
     start_s: float
+    demand_mibps: float  # what its pre-copy asks of the links (its cap, or the link), fixed at its start
+    rate_mibps: float = 0.0
+    end_s: float = math.inf  # when it ends at ``rate_mibps``
+
+    def copy(self) -> _Active[K]:
+        return _Active(
+            self.spec, self.run.copy(), self.start_s, self.demand_mibps, self.rate_mibps, self.end_s
+        )
 
 
 class SharedLinkSimulation(Generic[K]):
     """Migrations that share host NICs, simulated from event to event.
 
     Why event-driven: rates are piecewise constant between starts and ends, so between two events
-    every :class:`PrecopyRun` advances at a fixed max-min share; at each event the shares are
-    recomputed. A planner asks "what happens to the running moves if I start this one now" with
-    :meth:`preview_start` or :meth:`would_break_convergence` before committing with :meth:`start`.
+    every :class:`PrecopyRun` advances at a fixed share (``link_shares``, capped at the move's own
+    link); at each event the shares of the moves linked to it are recomputed (max-min fairness
+    splits exactly along the components of moves that share a link, so the others keep theirs).
+    A planner asks "what happens to the running moves if I start this one now" with
+    :meth:`preview_start` or :meth:`would_break_convergence` before committing with :meth:`start`;
+    a checker adds every move of a plan at its start time and runs to completion.
     """
 
     def __init__(self, capacity_mibps: Mapping[str, float], now_s: float = 0.0) -> None:
@@ -108,6 +147,9 @@ class SharedLinkSimulation(Generic[K]):
         self._pending: list[tuple[float, int, MoveSpec[K]]] = []
         self._seq = 0
         self._done: dict[K, tuple[float, float, MigrationEstimate]] = {}
+        self._keys: set[K] = set()  # every id ever added: pending, running or done
+        self._out: dict[str, set[K]] = {}  # running moves by source (its egress)
+        self._in: dict[str, set[K]] = {}  # running moves by target (its ingress)
 
     # -- building --------------------------------------------------------------------------------
 
@@ -116,12 +158,9 @@ class SharedLinkSimulation(Generic[K]):
         at = self.now_s if start_s is None else start_s
         if at < self.now_s - _EPS:
             raise ValueError(f"cannot start {spec.key!r} in the past ({at} < {self.now_s})")
-        if (
-            spec.key in self._active
-            or spec.key in self._done
-            or any(p[2].key == spec.key for p in self._pending)
-        ):
+        if spec.key in self._keys:
             raise ValueError(f"duplicate move id {spec.key!r}")
+        self._keys.add(spec.key)
         heapq.heappush(self._pending, (at, self._seq, spec))
         self._seq += 1
 
@@ -133,10 +172,13 @@ class SharedLinkSimulation(Generic[K]):
     def copy(self) -> SharedLinkSimulation[K]:
         """An independent copy for look-ahead."""
         other: SharedLinkSimulation[K] = SharedLinkSimulation(self.capacity_mibps, self.now_s)
-        other._active = {k: _Active(a.spec, a.run.copy(), a.start_s) for k, a in self._active.items()}
+        other._active = {k: a.copy() for k, a in self._active.items()}
         other._pending = list(self._pending)
         other._seq = self._seq
         other._done = dict(self._done)
+        other._keys = set(self._keys)
+        other._out = {h: set(keys) for h, keys in self._out.items()}
+        other._in = {h: set(keys) for h, keys in self._in.items()}
         return other
 
     # -- state -----------------------------------------------------------------------------------
@@ -152,43 +194,95 @@ class SharedLinkSimulation(Generic[K]):
         return dict(self._done)
 
     def rates(self) -> dict[K, float]:
-        """Current max-min fair rate (MiB/s) of every running migration."""
-        flows = {k: (a.spec.source, a.spec.target, a.run.demand_mibps) for k, a in self._active.items()}
-        return max_min_fair_rates(flows, self.capacity_mibps)
+        """Current rate (MiB/s) of every running migration."""
+        return {k: a.rate_mibps for k, a in self._active.items()}
 
     # -- time ------------------------------------------------------------------------------------
 
     def _start_due(self) -> None:
+        """Start the moves due now and end the runs with nothing left, then share their links anew."""
+        out_links: set[str] = set()
+        in_links: set[str] = set()
         while self._pending and self._pending[0][0] <= self.now_s + _EPS:
             _at, _seq, spec = heapq.heappop(self._pending)
-            self._active[spec.key] = _Active(spec, PrecopyRun(spec.inp, spec.preset), self.now_s)
-        self._collect()
+            run = PrecopyRun(spec.inp, spec.preset)
+            self._active[spec.key] = _Active(spec, run, self.now_s, run.demand_mibps)
+            self._out.setdefault(spec.source, set()).add(spec.key)
+            self._in.setdefault(spec.target, set()).add(spec.key)
+            out_links.add(spec.source)
+            in_links.add(spec.target)
+        ended_out, ended_in = self._collect()
+        self._rerate(out_links | ended_out, in_links | ended_in)
 
-    def _collect(self) -> None:
+    def _collect(self) -> tuple[set[str], set[str]]:
+        """Record the runs that have ended; returns the egress and ingress links they free."""
+        out_links: set[str] = set()
+        in_links: set[str] = set()
         for key in [k for k, a in self._active.items() if a.run.finished]:
             active = self._active.pop(key)
+            self._out[active.spec.source].discard(key)
+            self._in[active.spec.target].discard(key)
+            out_links.add(active.spec.source)
+            in_links.add(active.spec.target)
             self._done[key] = (active.start_s, self.now_s, active.run.result())
+        return out_links, in_links
+
+    def _component(self, out_links: set[str], in_links: set[str]) -> set[K]:
+        """Running moves connected to the given egress / ingress links through shared links."""
+        found: set[K] = set()
+        outs, ins = list(out_links), list(in_links)
+        seen_out, seen_in = set(outs), set(ins)
+        while outs or ins:
+            keys = self._out.get(outs.pop(), set()) if outs else self._in.get(ins.pop(), set())
+            for key in keys - found:
+                found.add(key)
+                spec = self._active[key].spec
+                if spec.source not in seen_out:
+                    seen_out.add(spec.source)
+                    outs.append(spec.source)
+                if spec.target not in seen_in:
+                    seen_in.add(spec.target)
+                    ins.append(spec.target)
+        return found
+
+    def _rerate(self, out_links: set[str], in_links: set[str]) -> None:
+        """New shares for the running moves linked to the given links, and when each now ends.
+        Every run is up to date at ``now_s`` (``step`` advances them all)."""
+        component = self._component(out_links, in_links)
+        if not component:
+            return
+        flows = {
+            k: (self._active[k].spec.source, self._active[k].spec.target, self._active[k].demand_mibps)
+            for k in component
+        }
+        shares = link_shares(flows, self.capacity_mibps)
+        for key in component:
+            active = self._active[key]
+            rate = min(shares[key], active.spec.inp.link_mibps)
+            if rate == active.rate_mibps and math.isfinite(active.end_s):
+                continue
+            active.rate_mibps = rate
+            active.end_s = self.now_s + active.run.time_to_end(rate)
 
     def step(self, until_s: float = math.inf) -> bool:
         """Advance to the next event (a start or an end), or to ``until_s``; False when nothing is left."""
         self._start_due()
         if not self._active and not self._pending:
             return False
-        rates = self.rates()
         horizon = min(until_s, self._pending[0][0] if self._pending else math.inf)
-        ends = [a.run.time_to_end(rates[k]) for k, a in self._active.items()]
-        dt = min([horizon - self.now_s, *ends]) if ends else horizon - self.now_s
+        next_end = min((a.end_s for a in self._active.values()), default=math.inf)
+        dt = min(horizon, next_end) - self.now_s
         if math.isinf(dt):
             raise RuntimeError("no migration can progress (no bandwidth and no timeout)")
         dt = max(dt, 0.0)
-        for (key, active), end in zip(self._active.items(), ends, strict=True):
-            if end <= dt + 1e-9:
+        for active in self._active.values():
+            left = active.end_s - self.now_s
+            if left <= dt + 1e-9:
                 # This run ends at this event: a little slack so rounding cannot leave it a hair short.
-                active.run.advance(end + 1e-9, rates[key])
+                active.run.advance(left + 1e-9, active.rate_mibps)
             else:
-                active.run.advance(dt, rates[key])
+                active.run.advance(dt, active.rate_mibps)
         self.now_s += dt
-        self._collect()
         self._start_due()
         return bool(self._active or self._pending) or dt > 0
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from scheduler.compat import compatibility
 from scheduler.errors import InputError, Problem
-from scheduler.migration.links import max_min_fair_rates
+from scheduler.migration.links import link_shares
 from scheduler.migration.moves import Facts, Move, Usage
 from scheduler.migration.ordering import PriorityKey, priority_keys
 from scheduler.migration.parking import add_parking, resolve_by_search
@@ -400,7 +400,7 @@ class _Planner:
             keys_of=partial(self._keys_of, limit=limit),
             make_run=self.make_run,
             alone_s=self.cost_s,
-            fair_rates=self._fair_rates,
+            link_shares=self._link_shares,
             link_mibps=self.link_mibps,
             concurrency=limit,
             power_off=set(self.target.power_off),
@@ -433,12 +433,12 @@ class _Planner:
             f"at {self.concurrency} the planner found no safe order ({blocked.message})"
         )
 
-    def _fair_rates(
+    def _link_shares(
         self, flows: Mapping[int, tuple[int, int, float]], capacity_mibps: Mapping[int, float]
     ) -> dict[int, float]:
         names = self.host_names
         named = {k: (names[s], names[d], demand) for k, (s, d, demand) in flows.items()}
-        return max_min_fair_rates(named, {names[h]: c for h, c in capacity_mibps.items()})
+        return link_shares(named, {names[h]: c for h, c in capacity_mibps.items()})
 
     def _replan(
         self, host_of: list[int], usage: Usage, pending: list[Move], force_search: bool

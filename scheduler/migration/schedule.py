@@ -71,7 +71,8 @@ class Run(Protocol):
     def result(self) -> EstimateLike: ...
 
 
-FairRates = Callable[[Mapping[int, tuple[int, int, float]], Mapping[int, float]], dict[int, float]]
+# (source, target, demand) per move and NIC capacity per host → each move's share (``links.link_shares``).
+LinkShares = Callable[[Mapping[int, tuple[int, int, float]], Mapping[int, float]], dict[int, float]]
 # (host of each VM, usage, moves left, whether only the exhaustive fallback will do) -> new moves
 Replan = Callable[[list[int], Usage, list[Move], bool], list[Move]]
 KeysOf = Callable[[Sequence[Move], Usage], list[PriorityKey]]
@@ -130,7 +131,7 @@ class Simulation:
         keys_of: KeysOf,
         make_run: Callable[[int], Run],
         alone_s: Callable[[int], float],
-        fair_rates: FairRates,
+        link_shares: LinkShares,
         link_mibps: float,
         concurrency: int,
         power_off: set[int],
@@ -147,7 +148,7 @@ class Simulation:
         self.keys_of = keys_of
         self.make_run = make_run
         self.alone_s = alone_s
-        self.fair_rates = fair_rates
+        self.link_shares = link_shares
         self.link_mibps = link_mibps
         self.concurrency = concurrency
         self.power_off_left = set(power_off)
@@ -461,24 +462,14 @@ class Simulation:
         }
 
     def _shares(self, flows: Mapping[int, tuple[int, int, float]]) -> dict[int, float]:
-        """The bandwidth each flow (source, target, demand) may use: its max-min fair share, plus
-        what its links leave unused (a capped pre-copy keeps to its cap; the final copy, uncapped,
-        may take the rest, as QEMU lifts the limit at switchover)."""
+        """The bandwidth each flow (source, target, demand) may use (``links.link_shares``): its
+        max-min fair share, plus what its links leave unused (a capped pre-copy keeps to its cap;
+        the final copy, uncapped, may take the rest, as QEMU lifts the limit at switchover)."""
         caps: dict[int, float] = {}
         for src, dst, _ in flows.values():
             caps[src] = self.link_mibps
             caps[dst] = self.link_mibps
-        rates = self.fair_rates(flows, caps)
-        used_out: dict[int, float] = {}
-        used_in: dict[int, float] = {}
-        for j, (src, dst, _) in flows.items():
-            used_out[src] = used_out.get(src, 0.0) + rates[j]
-            used_in[dst] = used_in.get(dst, 0.0) + rates[j]
-        link = self.link_mibps
-        return {
-            j: max(rates[j], min(link - used_out[src], link - used_in[dst]) + rates[j])
-            for j, (src, dst, _) in flows.items()
-        }
+        return self.link_shares(flows, caps)
 
     def _start(self, i: int, t: float, ended_now: Sequence[int]) -> None:
         m = self.moves[i]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.migration.links import MoveSpec, SharedLinkSimulation, max_min_fair_rates
+from scheduler.migration.links import MoveSpec, SharedLinkSimulation, link_shares, max_min_fair_rates
 from scheduler.migration.precopy import MigrationInput, simulate
 from scheduler.migration.presets import preset_for
 
@@ -60,6 +60,17 @@ def test_fair_rates_are_feasible_and_bottlenecked(
         if rates[key] < demand - 1e-6:
             full = [load[(src, "out")] >= capacity[src] - 1e-6, load[(dst, "in")] >= capacity[dst] - 1e-6]
             assert any(full)
+
+
+def test_link_shares_give_each_flow_its_fair_rate_plus_what_its_links_leave() -> None:
+    """m1's pre-copy keeps to a 128 MiB/s cap, and alone it may use the whole link (its uncapped
+    final copy). With m2 out of a and m3 into c: c's ingress holds m2 to half the link, so a's
+    egress leaves m1 the other half (its 128 fair, plus the rest)."""
+    assert link_shares({"m1": ("a", "b", 128.0)}, {"a": LINK, "b": LINK}) == pytest.approx({"m1": LINK})
+    flows = {"m1": ("a", "b", 128.0), "m2": ("a", "c", LINK), "m3": ("d", "c", LINK)}
+    shares = link_shares(flows, dict.fromkeys("abcd", LINK))
+    assert shares == pytest.approx({"m1": LINK / 2, "m2": LINK / 2, "m3": LINK / 2})
+    assert max_min_fair_rates(flows, dict.fromkeys("abcd", LINK))["m1"] == pytest.approx(128.0)
 
 
 def _spec(key: str, src: str, dst: str, dirty: float, memory: float = 4096.0) -> MoveSpec[str]:
