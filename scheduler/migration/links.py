@@ -260,7 +260,7 @@ class SharedLinkSimulation(Generic[K]):
             active = self._active[key]
             rate = min(shares[key], active.spec.inp.link_mibps)
             if rate == active.rate_mibps and math.isfinite(active.end_s):
-                continue
+                continue  # same share: the end found at it still stands (the run kept to it)
             active.rate_mibps = rate
             active.end_s = self.now_s + active.run.time_to_end(rate)
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
-
-import pytest
 
 from scheduler.check import verify_plan
 from scheduler.check.timing import timing_findings
-from scheduler.cli.main import main
-from scheduler.io import write_inventory, write_plan
 from scheduler.migration.planner import plan_migrations
 from scheduler.migration.precopy import estimate_vm
 from scheduler.model import (
@@ -154,23 +149,3 @@ def test_figures_rounded_when_written_still_pass_but_a_changed_downtime_does_not
     (finding,) = timing_findings(instance, edited)
     assert finding.vm == "v0"
     assert "downtime" in finding.message
-
-
-def test_the_cli_checks_timing_unless_told_not_to(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    instance = cluster([8, 8])
-    plan = planned(instance, {"v0": "h2", "v1": "h3"})
-    claimed = dataclasses.replace(plan, migrations=tuple(alone(instance, m) for m in plan.migrations))
-    inventory, document = tmp_path / "inventory.yaml", tmp_path / "plan.json"
-    write_inventory(instance, inventory)
-    write_plan(claimed, document)
-
-    def verify(*flags: str) -> int:
-        with pytest.raises(SystemExit) as caught:
-            main(["verify", str(inventory), str(document), *flags])
-        return int(caught.value.code or 0)
-
-    assert verify() == 1
-    assert "migration.timing" in capsys.readouterr().out
-    assert verify("--no-timing") == 0
-    write_plan(plan, document)
-    assert verify() == 0

@@ -1,8 +1,9 @@
 """``scheduler verify`` (and ``schedule`` and ``report``) with ``--maintenance``: a what-if plan
-is checked against the inventory with the same hosts put in maintenance."""
+is checked against the inventory with the same hosts put in maintenance; and ``--no-timing``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,26 @@ def test_what_if_plan_verifies_with_the_same_flag_only(
     assert "(a plan made with --maintenance is verified with the same flag)" in out
     assert run("verify", str(inventory), str(plan), "--maintenance", "h1") == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_verify_re_simulates_migration_times_unless_told_not_to(
+    what_if: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each move said to last twice as long as the shared links make it: invalid by default, valid
+    with --no-timing (the replay alone takes the estimates as given)."""
+    inventory, plan = what_if
+    document = json.loads(plan.read_text())
+    assert document["migrations"]
+    for m in document["migrations"]:
+        m["estimate"]["total_s"] *= 2
+        m["end_s"] = m["start_s"] + m["estimate"]["total_s"]
+    plan.write_text(json.dumps(document))
+    capsys.readouterr()
+    assert run("verify", str(inventory), str(plan), "--maintenance", "h1") == 1
+    out = capsys.readouterr().out
+    assert "[migration.timing]" in out
+    assert "re-simulated on the shared links" in out
+    assert run("verify", str(inventory), str(plan), "--maintenance", "h1", "--no-timing") == 0
 
 
 def test_what_if_plan_schedules_and_reports_with_the_same_flag(
