@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from scheduler.check.verify import verify_plan
@@ -23,7 +25,14 @@ from scheduler.what_if import with_what_if
     "verdicts, downtimes and data to match; --no-timing takes each move's estimate as given "
     "(for plans timed by another migration model).",
 )
-def command(inventory: str, plan: str, maintenance: tuple[str, ...], timing: bool) -> int:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the verdict as JSON: valid, the plan's status and counts, and every finding with "
+    "its code, message, time, host, VM and rule.",
+)
+def command(inventory: str, plan: str, maintenance: tuple[str, ...], timing: bool, as_json: bool) -> int:
     """Check PLAN against INVENTORY; list every problem. Exit 0 valid, 1 invalid, 2 bad input.
 
     A plan made with ``plan --maintenance HOST`` is checked with the same ``--maintenance HOST``.
@@ -33,6 +42,16 @@ def command(inventory: str, plan: str, maintenance: tuple[str, ...], timing: boo
         instance = with_what_if(instance, maintenance=maintenance)
     document = read_plan(plan)
     report = verify_plan(instance, document, timing=timing)
+    if as_json:
+        verdict = {
+            "status": document.status.value,
+            "migrations": len(document.migrations),
+            "power_actions": len(document.power_actions),
+            "timing_checked": timing,
+            **report.to_dict(),
+        }
+        click.echo(json.dumps(verdict, indent=2))
+        return 0 if report.valid else 1
     console = make_console()
     if report.valid:
         console.print(

@@ -67,6 +67,23 @@ def test_verify_re_simulates_migration_times_unless_told_not_to(
     assert "[migration.timing]" in out
     assert "re-simulated on the shared links" in out
     assert run("verify", str(inventory), str(plan), "--maintenance", "h1", "--no-timing") == 0
+    capsys.readouterr()
+    assert run("verify", str(inventory), str(plan), "--maintenance", "h1", "--json") == 1
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["valid"] is False
+    assert verdict["timing_checked"] is True
+    assert verdict["migrations"] == len(document["migrations"])
+    assert {f["code"] for f in verdict["findings"]} == {"migration.timing"}
+    assert {f["vm"] for f in verdict["findings"]} == {m["vm"] for m in document["migrations"]}
+    assert run("verify", str(inventory), str(plan), "--maintenance", "h1", "--json", "--no-timing") == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "status": document["status"],
+        "migrations": len(document["migrations"]),
+        "power_actions": len(document["power_actions"]),
+        "timing_checked": False,
+        "valid": True,
+        "findings": [],
+    }
 
 
 def test_what_if_plan_schedules_and_reports_with_the_same_flag(
