@@ -191,6 +191,12 @@ def peer_table(df: pd.DataFrame, ours: str = "ours-t3", peer: str = "proxlb-t3")
     return _table(header, rows)
 
 
+def _runs_wall_s(df: pd.DataFrame) -> float:
+    """Σ of the runs' own wall times (search, planning, verify): what the summary's rows cost,
+    whether this invocation computed them or reused them."""
+    return float(pd.to_numeric(df["wall_s"], errors="coerce").fillna(0.0).sum())
+
+
 def summary_markdown(
     df: pd.DataFrame,
     *,
@@ -208,7 +214,8 @@ def summary_markdown(
         f"# Benchmark suite `{suite_name}`",
         "",
         f"Made by `{command}`: {len(df)} runs ({computed} computed in this invocation, {reused} reused), "
-        f"{wall_s:.0f} s wall clock for this invocation"
+        f"{wall_s:.0f} s wall clock for this invocation; the runs' own wall times add up to "
+        f"{_runs_wall_s(df):,.0f} s (reused ones as first measured)"
         + (f", on a machine with {cores} cores." if cores else "."),
         "Every plan went through the planner and the checker (`scheduler verify`); invalid, failed, "
         "skipped and crashed runs are listed, not dropped. Timings are from a shared machine: "

@@ -32,7 +32,10 @@ def test_smoke_suite_writes_csv_manifest_plots_and_summary(tmp_path: Path) -> No
     assert (tmp_path / "smoke-manifest.csv").exists()
     # Resume: nothing left to compute.
     assert invoke("--suite", "smoke", "--out", str(tmp_path), "-q", "--no-plots") == 0
-    assert "0 computed in this invocation, 4 reused" in (tmp_path / "smoke-summary.md").read_text()
+    resumed = (tmp_path / "smoke-summary.md").read_text()
+    assert "0 computed in this invocation, 4 reused" in resumed
+    runs_s = sum(float(r["wall_s"]) for r in rows)
+    assert f"the runs' own wall times add up to {runs_s:,.0f} s (reused ones as first measured)" in resumed
 
 
 def test_only_a_family_the_suite_lacks_is_a_usage_error(tmp_path: Path) -> None:
