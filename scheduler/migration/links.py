@@ -30,6 +30,7 @@ from scheduler.migration.presets import HypervisorPreset
 K = TypeVar("K", bound=Hashable)
 
 _EPS = 1e-9
+RATE_RTOL = 1e-9  # a share that moved less than this (relative) is kept: its run's end stands
 
 
 def max_min_fair_rates(
@@ -259,8 +260,11 @@ class SharedLinkSimulation(Generic[K]):
         for key in component:
             active = self._active[key]
             rate = min(shares[key], active.spec.inp.link_mibps)
-            if rate == active.rate_mibps and math.isfinite(active.end_s):
-                continue  # same share: the end found at it still stands (the run kept to it)
+            old = active.rate_mibps
+            if old > 0.0 and abs(rate - old) <= RATE_RTOL * old:
+                # The same share to rounding: the end found at it still stands. The planner keeps
+                # such a share too, so near the edge of convergence both take the same path.
+                continue
             active.rate_mibps = rate
             active.end_s = self.now_s + active.run.time_to_end(rate)
 

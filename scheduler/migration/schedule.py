@@ -33,11 +33,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from scheduler.migration import links
 from scheduler.migration.moves import Facts, Move, Usage
 from scheduler.migration.ordering import PriorityKey
 from scheduler.model import MigrationEstimateRecord, MoveReason
 
-RATE_RTOL = 1e-9  # a share that moved less than this (relative) leaves a running move's simulation alone
+# A share that moved less than this (relative) leaves a running move's simulation alone; the
+# checker's re-simulation (``links.SharedLinkSimulation``) keeps such shares too.
+RATE_RTOL = links.RATE_RTOL
 TIME_RTOL = 1e-9  # moves predicted to end within this (relative) of the next event end with it
 
 _PENDING, _RUNNING, _DONE, _CANCELLED = 0, 1, 2, 3
