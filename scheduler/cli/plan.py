@@ -64,8 +64,9 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 @click.option(
     "--reproducible",
     is_flag=True,
-    help="Same inventory, options and seed give the same plan wherever every level is proven "
-    "within the time limit (CP-SAT's workers interleaved instead of racing: slower).",
+    help="Same inventory, options and seed give the same plan wherever every level is proven, and "
+    "the local search of large clusters ends on its budget, within the time limit (CP-SAT's workers "
+    "interleaved instead of racing, local-search rounds bounded in deterministic time: slower).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 def command(

@@ -34,10 +34,12 @@ class SolveOptions:
         host_symmetry: keep one arrangement of interchangeable hosts (``symmetry.py``); off
             only to measure what that buys (``benchmarks/symmetry_speed.py``).
         reproducible: run CP-SAT's workers interleaved instead of racing (``sat.new_solver``),
-            so that the same inventory, options and seed give the same plan whenever every
-            level ends on its proof before its share of the time limit. Slower; a level the
-            clock stops, and the local search of large clusters, still depend on how far the
-            machine got.
+            and the local search of large clusters in rounds of sub-solves bounded in
+            deterministic time, with a neighbourhood budget the time limit and workers fix
+            (``lns.reproducible_budget``): the same inventory, options and seed then give the
+            same plan whenever every level ends on its proof, and the local search on its
+            budget, before the time limit. Slower, and at large scale a little costlier; a
+            level the clock stops still depends on how far the machine got.
     """
 
     time_limit_s: float = 30.0

@@ -32,7 +32,7 @@ from scheduler.interrupt import stop_requested
 from scheduler.model import NO_HOST, HostState
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.cpmodel import LevelExpr, PlacementModel
-from scheduler.solver.lns import LocalSearch
+from scheduler.solver.lns import LocalSearch, reproducible_budget
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import POWER_OFF, Problem, settled_for_balance
 from scheduler.solver.result import COST_UNIT, DRS_LEVEL, DRS_RELATIVE_GAP, LevelOutcome, level_amount
@@ -305,7 +305,8 @@ def _finish_with_local_search(
     """DRS and cost levels by large-neighbourhood search; earlier levels stay as fixed.
     ``max_moves``: the optional moves allowed in all (the budget plus the forced ones)."""
     locked = settled_for_balance(problem)
-    search = LocalSearch(problem, on_mask, band, locked, max_moves, options.seed, options.workers)
+    budget = reproducible_budget(options.time_limit_s, options.workers) if options.reproducible else None
+    search = LocalSearch(problem, on_mask, band, locked, max_moves, options.seed, options.workers, budget)
     started = time.monotonic()
     balance_before, cost_before = search.balance_value(assignment), search.cost_value(assignment)
     if options.progress:

@@ -275,3 +275,101 @@ def test_a_sub_solve_in_flight_when_moves_go_home_is_settled_first(monkeypatch: 
 
     assert len(passes) >= 2  # before the cost phase, and after the first improvement
     assert passes[1].tolist() == inst.current_host.tolist()
+
+
+class _LastFirst(Executor):
+    """An executor that starts each job on a thread and lets later jobs of a round end first (the
+    first job sleeps longest): the order sub-solves end in is not the order they were drawn in."""
+
+    def __init__(self, workers: int) -> None:
+        del workers
+        self.delay = [0.06, 0.0]
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        job: Future[object] = Future()
+        delay = self.delay[0]
+        self.delay.reverse()
+
+        def run() -> None:
+            time.sleep(delay)
+            job.set_result(fn(*args, **kwargs))
+
+        threading.Thread(target=run).start()
+        return job
+
+
+def _hot_cluster() -> tuple[Instance, np.ndarray]:
+    """Three hot hosts of eight 500 MHz VMs and nine hosts of one: much to balance, many ways."""
+    inst = make_instance(
+        [host(f"h{i}") for i in range(12)],
+        [
+            *(vm(f"v{i}", f"h{i % 3}", 500) for i in range(24)),
+            *(vm(f"w{i}", f"h{3 + i}", 500) for i in range(9)),
+        ],
+    )
+    return inst, inst.current_host.copy()
+
+
+def test_reproducible_rounds_give_one_answer_whichever_sub_solve_ends_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a neighbourhood budget the search runs in rounds settled in the order they were drawn:
+    the same assignment whether a round's first or second sub-solve ends first, within the budget."""
+    inst, warm = _hot_cluster()
+    results = []
+    for pool in (_AtOnce, _LastFirst):
+        monkeypatch.setattr(lns, "ThreadPoolExecutor", pool)
+        search = search_of(inst, warm)
+        search.workers = 2
+        search.neighbourhood_budget = 24
+        results.append((search.run(warm, deadline=time.monotonic() + 60.0), search.stats))
+    (first, first_stats), (second, second_stats) = results
+    assert np.array_equal(first, second)
+    assert first_stats == second_stats
+    assert 0 < first_stats.neighbourhoods <= 24
+    assert search.balance_value(first) == 0
+
+
+def test_reproducible_sub_solves_are_bounded_in_deterministic_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each sub-solve of a reproducible search stops on CP-SAT's deterministic time (work done, the
+    same on every machine); the clock's limit is only a distant guard."""
+    inst, warm = _hot_cluster()
+    solvers: list[cp_model.CpSolver] = []
+    original = lns.new_solver
+
+    def recorded(*args: object, **kwargs: object) -> cp_model.CpSolver:
+        solver = original(*args, **kwargs)  # type: ignore[arg-type]
+        solvers.append(solver)
+        return solver
+
+    monkeypatch.setattr(lns, "new_solver", recorded)
+    search = search_of(inst, warm)
+    search.neighbourhood_budget = 6
+    search.run(warm, deadline=time.monotonic() + 60.0)
+    assert solvers
+    for solver in solvers:
+        assert 0 < solver.parameters.max_deterministic_time <= lns.SUB_SOLVE_DETERMINISTIC
+        assert solver.parameters.max_time_in_seconds >= lns.SUB_SOLVE_S
+    assert lns.reproducible_budget(30.0, 2) == 150
+
+
+@pytest.mark.parametrize("pool", [_AtOnce, _LastFirst])
+def test_reproducible_rounds_settle_sub_solves_in_the_order_they_were_drawn(
+    monkeypatch: pytest.MonkeyPatch, pool: type[Executor]
+) -> None:
+    """{h1, h2} is drawn first and {h3, h4} second; each sends its VM home, with room under the
+    tolerance for one only. Whichever ends first, the first drawn is kept: a1 goes home, b1 stays."""
+    inst, warm = _room_for_one_move_home()
+    monkeypatch.setattr(lns, "ThreadPoolExecutor", pool)
+    search = search_of(inst, warm)
+    search.workers = 2
+    search.neighbourhood_budget = 2
+    hoods = itertools.cycle([np.array([0, 1]), np.array([2, 3])])
+    monkeypatch.setattr(search, "_cost_hosts", lambda assignment: next(hoods))
+    monkeypatch.setattr(search, "_drop_unneeded", lambda assignment: assignment)
+
+    result = search.run(warm, deadline=time.monotonic() + 60.0)
+
+    assert result[inst.vm_index["a1"]] == inst.host_index["h1"]
+    assert result[inst.vm_index["b1"]] == inst.host_index["h4"]
+    assert search.stats.neighbourhoods == 2
