@@ -28,6 +28,14 @@ Parallel sub-solves
     level and the move budget are global, so the result is kept only if the whole, evaluated
     exactly, still improves and keeps them. Sub-solves end at different times (many well within
     their 0.2 s), and the next one starts as each ends.
+
+Reproducible rounds (``--reproducible``)
+    Which sub-solve ends first, and how far each gets in 0.2 s, depends on the machine. With a
+    neighbourhood budget the search runs in rounds instead: up to ``workers`` sub-solves drawn
+    on disjoint hosts, each bounded in CP-SAT's deterministic time, the round settled in the
+    order drawn once all have ended, until the budget (fixed by the time limit and workers) is
+    spent. The same options and seed then give the same search wherever the budget fits in the
+    time limit.
 """
 
 from __future__ import annotations
