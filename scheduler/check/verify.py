@@ -38,6 +38,7 @@ class VerificationReport:
 
     valid: bool
     findings: list[Finding] = field(default_factory=list)
+    timing_checked: bool = True  # whether the migrations were re-simulated (``timing_findings``)
 
     def codes(self) -> list[str]:
         """The finding codes, in order (handy in tests and summaries)."""
@@ -45,7 +46,11 @@ class VerificationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"valid": self.valid, "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "valid": self.valid,
+            "timing_checked": self.timing_checked,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
     def __str__(self) -> str:
         if self.valid:
@@ -68,7 +73,7 @@ def verify_plan(
         findings.append(Finding(PLAN_FORMAT, f"plan format {plan.format!r}, expected {FORMAT_NAME!r}"))
     if plan.status is PlanStatus.INFEASIBLE:
         findings.extend(_conflict_findings(instance, plan))
-        return VerificationReport(not findings, findings)
+        return VerificationReport(not findings, findings, timing)
     if plan.status is PlanStatus.UNCHANGED and (plan.migrations or plan.power_actions):
         msg = (
             f"status unchanged but the plan has {len(plan.migrations)} migration(s) "
@@ -80,7 +85,7 @@ def verify_plan(
     if timing:
         findings.extend(timing_findings(instance, plan))
     findings.extend(_violation_findings(instance, plan))
-    return VerificationReport(not findings, findings)
+    return VerificationReport(not findings, findings, timing)
 
 
 def _conflict_findings(instance: Instance, plan: Plan) -> list[Finding]:

@@ -63,6 +63,6 @@ def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple
             err.print(f"  {finding}", markup=False)
         return 1
     with naming_option("--output"):
-        files = write_report(instance, document, output, dpi=dpi)
+        files = write_report(instance, document, output, dpi=dpi, verdict=verdict)
     click.echo(f"report written to {output}: " + ", ".join(f.name for f in files))
     return 0

@@ -47,7 +47,6 @@ def command(inventory: str, plan: str, maintenance: tuple[str, ...], timing: boo
             "status": document.status.value,
             "migrations": len(document.migrations),
             "power_actions": len(document.power_actions),
-            "timing_checked": timing,
             **report.to_dict(),
         }
         click.echo(json.dumps(verdict, indent=2))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from scheduler.check.verify import VerificationReport
 from scheduler.model import BALANCER_WISH, Instance, Plan, PlanStatus, Unmovable
 from scheduler.report.figures import FIGURES, RenderedFigure, render_figures
 from scheduler.report.frames import (
@@ -108,15 +109,18 @@ def _percent_notes(note: str) -> str:
     return NOTE_FRACTION.sub(lambda m: f"{m[1]} {100 * float(m[2]):.1f} %", note)
 
 
-def build_report(instance: Instance, plan: Plan, *, dpi: int = 110) -> Report:
+def build_report(
+    instance: Instance, plan: Plan, *, dpi: int = 110, verdict: VerificationReport | None = None
+) -> Report:
     """The report of ``plan`` on ``instance``: tables from ``to_frames``, figures rendered to PNG.
 
     The DRS and DPM policy is the one the plan was made under (``frames.planned_policy``); the
-    Summary says where it differs from the inventory's."""
+    Summary says where it differs from the inventory's. ``verdict``, the checker's on this plan
+    (``check.verify_plan``), is stated in the Summary when given: the report does not check."""
     frames = to_frames(instance, plan)
     figures = {f.key: f for f in render_figures(instance, plan, dpi=dpi)}
     sections = [
-        _summary(instance, plan),
+        _summary(instance, plan, verdict),
         _metrics(instance, plan, frames),
         _utilization(planned_instance(instance, plan), plan, figures),
         _migrations(plan, frames, figures["migration-gantt"]),
@@ -136,7 +140,27 @@ def build_report(instance: Instance, plan: Plan, *, dpi: int = 110) -> Report:
     )
 
 
-def _summary(instance: Instance, plan: Plan) -> Section:
+def _verdict_text(verdict: VerificationReport) -> str:
+    """What the checker found, for the Summary."""
+    if not verdict.valid:
+        first = verdict.findings[0]
+        return (
+            f"Checked: the solver-free checker (`scheduler verify`) finds "
+            f"{_plural(len(verdict.findings), 'problem')} in this plan, the first: {first.message}."
+        )
+    timing = (
+        ", and every migration re-simulated on the shared host links (its end, convergence, "
+        "downtime and data match)"
+        if verdict.timing_checked
+        else "; the migrations' timing was taken as given (not re-simulated)"
+    )
+    return (
+        "Checked: the plan passed the solver-free checker (`scheduler verify`): every migration and "
+        f"power action replayed from the inventory and the final state checked{timing}."
+    )
+
+
+def _summary(instance: Instance, plan: Plan, verdict: VerificationReport | None) -> Section:
     policy = planned_instance(instance, plan).policy
     schedule = plan.metrics.get("schedule") or {}
     lines = [
@@ -160,6 +184,8 @@ def _summary(instance: Instance, plan: Plan) -> Section:
         f"{policy.migration.max_concurrent_per_host} per host at once, "
         f"{policy.migration.hypervisor} pre-copy.",
     ]
+    if verdict is not None:
+        lines.append(_verdict_text(verdict))
     differences = policy_differences(instance, plan)
     if differences:
         # What-if flags of the plan command: the reader must not take the inventory's policy for it.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scheduler.check.verify import VerificationReport
 from scheduler.io.atomic import atomic_folder
 from scheduler.model import Instance, Plan
 from scheduler.report.document import build_report
@@ -21,13 +22,21 @@ OWNED_NAMES = frozenset({HTML_NAME, MARKDOWN_NAME, *(f"{key}.png" for key in FIG
 """Every file the writer produces: a folder holding only these may be replaced by a new report."""
 
 
-def write_report(instance: Instance, plan: Plan, folder: str | Path, *, dpi: int = 110) -> list[Path]:
+def write_report(
+    instance: Instance,
+    plan: Plan,
+    folder: str | Path,
+    *,
+    dpi: int = 110,
+    verdict: VerificationReport | None = None,
+) -> list[Path]:
     """Write the report of ``plan`` into ``folder`` (created or replaced whole); return the files.
+    ``verdict``: the checker's on the plan, stated in the Summary (``build_report``).
 
     Raises ``InputError`` when the plan names VMs or hosts the inventory lacks, or when ``folder``
     holds files this writer did not produce (they are the user's, and are not deleted).
     """
-    report = build_report(instance, plan, dpi=dpi)
+    report = build_report(instance, plan, dpi=dpi, verdict=verdict)
     target = Path(folder)
     with atomic_folder(target, OWNED_NAMES) as tmp:
         (tmp / HTML_NAME).write_text(render_html(report), encoding="utf-8")

@@ -48,6 +48,8 @@ def test_writes_the_report_and_exits_0(plan_file: Path, tmp_path: Path):
     out = tmp_path / "report"
     assert run("report", str(DEMO), str(plan_file), "-o", str(out), "--dpi", "50") == 0
     assert {"report.html", "report.md", "migration-gantt.png"} <= {p.name for p in out.iterdir()}
+    # The command verifies the plan before writing, and the report says what that found.
+    assert "re-simulated on the shared host links" in (out / "report.md").read_text()
 
 
 def test_callback_returns_its_exit_status(plan_file: Path, tmp_path: Path):

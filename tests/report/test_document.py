@@ -140,3 +140,23 @@ def test_rules_state_the_objective_order_and_both_modes(demo_report: dict[str, S
     text = _text(demo_report["rules"])
     assert "priority-2 rules, DPM (hosts on), priority-3 rules, DRS balance, migration cost" in text
     assert "3: VM-host should / should not" in _rows(demo_report["rules"], "Rules broken")
+
+
+def test_the_summary_states_the_checkers_verdict_only_when_given(demo: Instance, demo_plan: Plan):
+    """The report does not check: it states the verdict it is handed, timing included or not."""
+    from scheduler.check import verify_plan
+
+    def summary(**kwargs: object) -> str:
+        return _text(_sections(build_report(demo, demo_plan, dpi=30, **kwargs))["summary"])  # type: ignore[arg-type]
+
+    assert "Checked:" not in summary()
+    passed = summary(verdict=verify_plan(demo, demo_plan))
+    assert "Checked: the plan passed the solver-free checker" in passed
+    assert "re-simulated on the shared host links" in passed
+    untimed = summary(verdict=verify_plan(demo, demo_plan, timing=False))
+    assert "timing was taken as given" in untimed
+    late = dataclasses.replace(demo_plan.migrations[0], end_s=demo_plan.migrations[0].end_s + 60.0)
+    doctored = dataclasses.replace(demo_plan, migrations=(late, *demo_plan.migrations[1:]))
+    failed = summary(verdict=verify_plan(demo, doctored))
+    found = r"Checked: the solver-free checker \(`scheduler verify`\) finds \d+ problems? in this plan"
+    assert re.search(found, failed)
