@@ -70,7 +70,7 @@ def alone(instance: Instance, m: Migration) -> Migration:
 
 def test_the_planners_shared_link_times_re_simulate_exactly() -> None:
     """Two 8 GiB moves out of h1 run together and share its egress: each takes about twice its
-    time alone, and the re-simulation agrees to the last digit."""
+    time alone, and the re-simulation finds their times, verdicts, downtimes and data."""
     instance = cluster([8, 8])
     plan = planned(instance, {"v0": "h2", "v1": "h3"})
     first, second = plan.migrations
