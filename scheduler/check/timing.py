@@ -22,10 +22,9 @@ import math
 from scheduler.check.findings import MIGRATION_TIMING, Finding
 from scheduler.migration.links import MoveSpec, SharedLinkSimulation
 from scheduler.migration.precopy import (
-    LINK_EFFICIENCY,
-    MIBPS_PER_GBPS,
     MigrationEstimate,
     migration_input_for,
+    nic_payload_mibps,
     preset_for_policy,
 )
 from scheduler.model import Instance, Migration, Plan
@@ -47,8 +46,7 @@ def timing_findings(instance: Instance, plan: Plan) -> list[Finding]:
         return []
     policy = instance.policy.migration
     preset = preset_for_policy(policy)
-    nic_mibps = policy.network_gbps * MIBPS_PER_GBPS * LINK_EFFICIENCY
-    nics = dict.fromkeys(instance.host_index, nic_mibps)
+    nics = dict.fromkeys(instance.host_index, nic_payload_mibps(policy))
     simulation: SharedLinkSimulation[int] = SharedLinkSimulation(nics)
     for i, m in sorted(moves, key=lambda move: move[1].start_s):
         inp = migration_input_for(instance.vm(m.vm), policy)

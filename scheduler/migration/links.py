@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -101,6 +101,41 @@ def link_shares(
         rest_in = capacity_mibps.get(dst, math.inf) - used_in[dst]
         shares[key] = rates[key] + max(min(rest_out, rest_in), 0.0)
     return shares
+
+
+H = TypeVar("H", bound=Hashable)
+
+
+def linked_moves(
+    out_links: Iterable[H],
+    in_links: Iterable[H],
+    leaving: Callable[[H], Iterable[K]],
+    entering: Callable[[H], Iterable[K]],
+    ends: Callable[[K], tuple[H, H]],
+) -> set[K]:
+    """The running moves connected to the given egress (``out_links``) and ingress (``in_links``)
+    links through shared links: ``leaving(h)`` / ``entering(h)`` are the running moves out of /
+    into host ``h``, ``ends(k)`` a move's (source, target).
+
+    Max-min fair shares split exactly along such components, so a start or an end only changes
+    the shares inside its own: the planner and ``SharedLinkSimulation`` rerate just these.
+    """
+    found: set[K] = set()
+    outs, ins = list(out_links), list(in_links)
+    seen_out, seen_in = set(outs), set(ins)
+    while outs or ins:
+        for key in leaving(outs.pop()) if outs else entering(ins.pop()):
+            if key in found:
+                continue
+            found.add(key)
+            source, target = ends(key)
+            if source not in seen_out:
+                seen_out.add(source)
+                outs.append(source)
+            if target not in seen_in:
+                seen_in.add(target)
+                ins.append(target)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,28 +263,21 @@ class SharedLinkSimulation(Generic[K]):
             self._done[key] = (active.start_s, self.now_s, active.run.result())
         return out_links, in_links
 
-    def _component(self, out_links: set[str], in_links: set[str]) -> set[K]:
-        """Running moves connected to the given egress / ingress links through shared links."""
-        found: set[K] = set()
-        outs, ins = list(out_links), list(in_links)
-        seen_out, seen_in = set(outs), set(ins)
-        while outs or ins:
-            keys = self._out.get(outs.pop(), set()) if outs else self._in.get(ins.pop(), set())
-            for key in keys - found:
-                found.add(key)
-                spec = self._active[key].spec
-                if spec.source not in seen_out:
-                    seen_out.add(spec.source)
-                    outs.append(spec.source)
-                if spec.target not in seen_in:
-                    seen_in.add(spec.target)
-                    ins.append(spec.target)
-        return found
+    def _spec_ends(self, key: K) -> tuple[str, str]:
+        spec = self._active[key].spec
+        return spec.source, spec.target
 
     def _rerate(self, out_links: set[str], in_links: set[str]) -> None:
         """New shares for the running moves linked to the given links, and when each now ends.
         Every run is up to date at ``now_s`` (``step`` advances them all)."""
-        component = self._component(out_links, in_links)
+        none: set[K] = set()
+        component = linked_moves(
+            out_links,
+            in_links,
+            lambda h: self._out.get(h, none),
+            lambda h: self._in.get(h, none),
+            self._spec_ends,
+        )
         if not component:
             return
         flows = {

@@ -37,11 +37,10 @@ from scheduler.migration.moves import Facts, Move, Usage
 from scheduler.migration.ordering import PriorityKey, priority_keys
 from scheduler.migration.parking import add_parking, resolve_by_search
 from scheduler.migration.precopy import (
-    LINK_EFFICIENCY,
-    MIBPS_PER_GBPS,
     MigrationInput,
     PrecopyRun,
     migration_input_for,
+    nic_payload_mibps,
     preset_for_policy,
 )
 from scheduler.migration.schedule import NeverEndsError, Simulation, Timeline
@@ -254,7 +253,7 @@ class _Planner:
         self.policy = instance.policy.migration
         self.preset = preset_for_policy(self.policy)
         self.progress = progress
-        self.link_mibps = self.policy.network_gbps * MIBPS_PER_GBPS * LINK_EFFICIENCY
+        self.link_mibps = nic_payload_mibps(self.policy)
         self.concurrency = max(1, self.policy.max_concurrent_per_host)
         self.host_names = tuple(h.name for h in instance.hosts)
         self.current = [int(h) for h in instance.current_host]

@@ -765,6 +765,12 @@ def migration_input_for(vm: VM, policy: MigrationPolicy) -> MigrationInput:
     )
 
 
+def nic_payload_mibps(policy: MigrationPolicy) -> float:
+    """Each host's NIC under ``policy``, as migration payload (MiB/s, per direction): what the
+    planner shares between concurrent moves and the checker re-simulates them on."""
+    return policy.network_gbps * MIBPS_PER_GBPS * LINK_EFFICIENCY
+
+
 def preset_for_policy(policy: MigrationPolicy) -> HypervisorPreset:
     """The policy's hypervisor preset with its downtime limit and timeout."""
     return preset_for(

@@ -425,28 +425,15 @@ class Simulation:
         return ends
 
     def _component(self, out_links: set[int], in_links: set[int]) -> set[int]:
-        """Running moves connected to the given egress / ingress links through shared links.
+        """Running moves connected to the given egress / ingress links through shared links
+        (``links.linked_moves``): a start or an end only changes the shares inside its own."""
+        return links.linked_moves(
+            out_links, in_links, self.by_source.__getitem__, self.by_target.__getitem__, self._ends
+        )
 
-        Max-min fair shares split exactly along such components, so a start or an end only
-        changes the shares inside its own.
-        """
-        found: set[int] = set()
-        outs, ins = list(out_links), list(in_links)
-        seen_out, seen_in = set(outs), set(ins)
-        while outs or ins:
-            flows = self.by_source[outs.pop()] if outs else self.by_target[ins.pop()]
-            for j in flows:
-                if j in found:
-                    continue
-                found.add(j)
-                m = self.moves[j]
-                if m.source not in seen_out:
-                    seen_out.add(m.source)
-                    outs.append(m.source)
-                if m.target not in seen_in:
-                    seen_in.add(m.target)
-                    ins.append(m.target)
-        return found
+    def _ends(self, j: int) -> tuple[int, int]:
+        m = self.moves[j]
+        return m.source, m.target
 
     def _available(
         self, component: set[int], extra: tuple[int, int, int, float] | None = None
