@@ -110,6 +110,26 @@ def replay_plan(instance: Instance, plan: Plan, compat: Compatibility | None = N
     return out
 
 
+def unreplayable(instance: Instance, m: Migration) -> Finding | None:
+    """Why ``m`` cannot be replayed at all (unknown VM or host, a new VM, a move to its own host,
+    times that make no sense), or None when it can."""
+    if m.vm not in instance.vm_index:
+        return Finding(UNKNOWN_VM, f"migration of unknown VM {m.vm}", m.start_s, vm=m.vm)
+    for host in (m.source, m.target):
+        if host not in instance.host_index:
+            msg = f"migration of {m.vm} names unknown host {host}"
+            return Finding(UNKNOWN_HOST, msg, m.start_s, host=host, vm=m.vm)
+    if instance.vm(m.vm).host is None:
+        msg = f"migration of new VM {m.vm}: a new VM is placed, not migrated"
+        return Finding(MIGRATION_NEW_VM, msg, m.start_s, vm=m.vm)
+    if m.source == m.target:
+        return Finding(MIGRATION_SELF, f"migration of {m.vm} from {m.source} to itself", m.start_s, vm=m.vm)
+    if not (math.isfinite(m.start_s) and math.isfinite(m.end_s)) or m.start_s < 0 or m.end_s < m.start_s:
+        msg = f"migration of {m.vm} has start_s={m.start_s} and end_s={m.end_s}"
+        return Finding(MIGRATION_TIME, msg, m.start_s, vm=m.vm)
+    return None
+
+
 class _Replayer:
     """Mutable replay state: VM locations, per-host loads, running moves, power states."""
 
@@ -184,30 +204,9 @@ class _Replayer:
 
     def _admissible(self, m: Migration) -> bool:
         """Static checks of one migration; False when it cannot be replayed at all."""
-        inst = self.inst
-        if m.vm not in inst.vm_index:
-            self._add(UNKNOWN_VM, f"migration of unknown VM {m.vm}", m.start_s, vm=m.vm)
-            return False
-        for host in (m.source, m.target):
-            if host not in inst.host_index:
-                self._add(
-                    UNKNOWN_HOST,
-                    f"migration of {m.vm} names unknown host {host}",
-                    m.start_s,
-                    vm=m.vm,
-                    host=host,
-                )
-                return False
-        if inst.vm(m.vm).host is None:
-            msg = f"migration of new VM {m.vm}: a new VM is placed, not migrated"
-            self._add(MIGRATION_NEW_VM, msg, m.start_s, vm=m.vm)
-            return False
-        if m.source == m.target:
-            self._add(MIGRATION_SELF, f"migration of {m.vm} from {m.source} to itself", m.start_s, vm=m.vm)
-            return False
-        if not (math.isfinite(m.start_s) and math.isfinite(m.end_s)) or m.start_s < 0 or m.end_s < m.start_s:
-            msg = f"migration of {m.vm} has start_s={m.start_s} and end_s={m.end_s}"
-            self._add(MIGRATION_TIME, msg, m.start_s, vm=m.vm)
+        malformed = unreplayable(self.inst, m)
+        if malformed is not None:
+            self.findings.append(malformed)
             return False
         if m.estimate.extra.get("outcome") == "aborted":
             # An aborted pre-copy leaves the VM running on its source: a plan that counts the move

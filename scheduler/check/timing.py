@@ -11,15 +11,15 @@ Requirements
     The inventory's migration policy (``network_gbps``, hypervisor, downtime limit, timeout) is the
     one the plan was made under.
 Limitations
-    Moves the replay rejects outright (unknown VM or host, a new VM, negative or reversed times) are
-    left out of the re-simulation, which then runs without them; the replay reports them.
+    Moves the replay cannot replay at all (``replay.unreplayable``: unknown VM or host, a new VM,
+    negative or reversed times) are left out of the re-simulation, which then runs without them;
+    the replay reports them.
 """
 
 from __future__ import annotations
 
-import math
-
 from scheduler.check.findings import MIGRATION_TIMING, Finding
+from scheduler.check.replay import unreplayable
 from scheduler.migration.links import MoveSpec, SharedLinkSimulation
 from scheduler.migration.precopy import (
     MigrationEstimate,
@@ -41,7 +41,7 @@ DATA_ATOL_MIB = 1.0
 def timing_findings(instance: Instance, plan: Plan) -> list[Finding]:
     """A finding per migration whose end, verdict, downtime or data differ from its re-simulation
     (module docstring); none for a plan without migrations."""
-    moves = [(i, m) for i, m in enumerate(plan.migrations) if _simulable(instance, m)]
+    moves = [(i, m) for i, m in enumerate(plan.migrations) if unreplayable(instance, m) is None]
     if not moves:
         return []
     policy = instance.policy.migration
@@ -59,20 +59,6 @@ def timing_findings(instance: Instance, plan: Plan) -> list[Finding]:
         if problem:
             out.append(Finding(MIGRATION_TIMING, f"migration of {m.vm}: {problem}", m.start_s, vm=m.vm))
     return out
-
-
-def _simulable(instance: Instance, m: Migration) -> bool:
-    """Whether the replay accepts the move far enough to run it: known VM and hosts, an existing
-    VM, and times that make sense."""
-    known = m.vm in instance.vm_index and m.source in instance.host_index and m.target in instance.host_index
-    return (
-        known
-        and instance.vm(m.vm).host is not None
-        and m.source != m.target
-        and math.isfinite(m.start_s)
-        and math.isfinite(m.end_s)
-        and 0.0 <= m.start_s <= m.end_s
-    )
 
 
 def _difference(m: Migration, end_s: float, estimate: MigrationEstimate) -> str:
