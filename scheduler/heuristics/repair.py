@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scheduler.heuristics.state import LoadState
+from scheduler.heuristics.state import LoadState, displaced
 from scheduler.model import NO_HOST, Instance
 
 BoolArray = npt.NDArray[np.bool_]
@@ -42,10 +42,7 @@ def repair_placement(
         movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
     current = instance.current_host
     state = LoadState(instance, current)
-    ok_now = np.zeros(instance.num_vms, dtype=np.bool_)
-    placed = current != NO_HOST
-    ok_now[placed] = on_mask[current[placed]] & allowed[np.flatnonzero(placed), current[placed]]
-    must_move = ~ok_now & (movable | ~placed)
+    must_move = displaced(instance, allowed, on_mask) & (movable | (current == NO_HOST))
     for v in np.flatnonzero(must_move):
         state.move(int(v), NO_HOST)
 

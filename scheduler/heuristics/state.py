@@ -105,6 +105,16 @@ class LoadState:
         return self.load(resource) / self.instance.balance_columns(resource)[1].astype(np.float64)
 
 
+def displaced(instance: Instance, allowed: BoolArray, on_mask: BoolArray) -> BoolArray:
+    """VMs that cannot stay where they are: new VMs (no host), VMs on a host that is not among
+    ``on_mask`` and VMs whose host ``allowed`` forbids them (compatibility, priority-1 rules)."""
+    current = instance.current_host
+    out = current == NO_HOST
+    placed = np.flatnonzero(~out)
+    out[placed] = ~on_mask[current[placed]] | ~allowed[placed, current[placed]]
+    return np.asarray(out, dtype=np.bool_)
+
+
 def high_target_limits(instance: Instance, high_target: float) -> tuple[FloatArray, FloatArray]:
     """Per-host CPU and memory-demand limits at DPM's high target, floored as the CP model has them
     (so that a greedy result within them is feasible for the model too)."""

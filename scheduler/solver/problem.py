@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from scheduler.heuristics.state import displaced
 from scheduler.model import NO_HOST, HostState, Instance, RuleKind
 
 BoolArray = npt.NDArray[np.bool_]
@@ -94,12 +95,7 @@ def host_power(instance: Instance, dpm_enabled: bool, movable: BoolArray) -> Int
 
 def mandatory_moves(instance: Instance, allowed: BoolArray, power: IntArray) -> BoolArray:
     """VMs that must be (re)placed: new VMs, VMs on hosts that end off, VMs whose host is forbidden."""
-    cur = instance.current_host
-    placed = cur != NO_HOST
-    must = ~placed
-    idx = np.flatnonzero(placed)
-    must[idx] = (power[cur[idx]] == POWER_OFF) | ~allowed[idx, cur[idx]]
-    return np.asarray(must, dtype=np.bool_)
+    return displaced(instance, allowed, power != POWER_OFF)
 
 
 def rule_members_in_violation(instance: Instance, assignment: IntArray) -> BoolArray:

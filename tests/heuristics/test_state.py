@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from check.factories import anti_affinity, host, make_instance, vm
 
-from scheduler.heuristics.state import LoadState, partner_hosts, rule_groups
+from scheduler.heuristics.state import LoadState, displaced, partner_hosts, rule_groups
 from scheduler.model import RuleKind
 
 
@@ -23,6 +23,20 @@ def test_partner_hosts_are_where_the_other_members_run() -> None:
     assert sorted(partner_hosts(anti, at, inst.vm_index["c"]).tolist()) == [h1, h2]
     assert partner_hosts(anti, at, inst.vm_index["d"]).size == 0
     assert np.array_equal(anti == anti[inst.vm_index["a"]], np.array([True, True, True, False]))
+
+
+def test_displaced_are_new_vms_and_vms_on_hosts_off_or_forbidden() -> None:
+    """a stays; b's host goes off; c's host is forbidden to it; d is new; e sits where it may."""
+    inst = make_instance(
+        [host("h1"), host("h2"), host("h3")],
+        [vm("a", "h1"), vm("b", "h2"), vm("c", "h1"), vm("d", None), vm("e", "h3")],
+    )
+    allowed = np.ones((5, 3), dtype=np.bool_)
+    allowed[inst.vm_index["c"], inst.host_index["h1"]] = False
+    on = np.array([True, False, True])
+    assert displaced(inst, allowed, on).tolist() == [False, True, True, True, False]
+    everywhere = displaced(inst, np.ones((5, 3), dtype=np.bool_), np.ones(3, dtype=np.bool_))
+    assert everywhere.tolist() == [False, False, False, True, False]
 
 
 def test_admits_holds_each_host_to_each_of_its_limits() -> None:
