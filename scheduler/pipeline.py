@@ -73,6 +73,11 @@ def make_plan(
         _verified(instance, plan)
         return PlanOutcome(plan, result, None)
 
+    if options.progress:
+        moves = sum(
+            1 for vm in instance.vms if vm.host is not None and result.placement.get(vm.name) != vm.host
+        )
+        options.progress("plan", f"ordering and timing {moves:,} migrations, then checking the plan")
     try:
         return _scheduled(instance, compat, result, metrics, options, schedule_progress)
     except UnreachableTargetError as exc:
@@ -272,10 +277,13 @@ def plan_from_target(
         reasons=_move_reasons(instance, compat, placement, host_states),
         progress=schedule_progress,
     )
-    metrics.setdefault(
-        "before", cluster_metrics(instance, instance.current_placement(), _states(instance)).to_dict()
-    )
-    metrics.setdefault("lower_bounds", lower_bounds(instance, compat))
+    # Computed only where the caller has not (the bounds take seconds on thousands of hosts).
+    if "before" not in metrics:
+        metrics["before"] = cluster_metrics(
+            instance, instance.current_placement(), _states(instance)
+        ).to_dict()
+    if "lower_bounds" not in metrics:
+        metrics["lower_bounds"] = lower_bounds(instance, compat)
     metrics.setdefault("policy", policy_record(instance))
     metrics["after"] = cluster_metrics(instance, placement, host_states).to_dict()
     metrics["schedule"] = schedule.stats.as_dict()
@@ -543,23 +551,27 @@ def _balancer_wishes(
         for name, u in utilization.items()
         if any(u[r] > mean[r] + tolerance for r in resources)
     }
+    # The hosts with room for a hot host's VMs depend on the host alone: found once per hot host.
+    room = {
+        hot: [
+            instance.host_index[name]
+            for name, u in utilization.items()
+            if name != hot and all(u[r] < mean[r] for r in on)
+        ]
+        for hot, on in hot_on.items()
+    }
     affinity = {name: r.name for r in instance.rules if r.kind is RuleKind.AFFINITY for name in r.vms}
     listed = {u.vm for u in stuck}
     out: list[Unmovable] = []
-    for vm in instance.vms:
+    for i, vm in enumerate(instance.vms):
         host = result.placement.get(vm.name)
         if vm.name in listed or host != vm.host or host not in hot_on or vm.immobility_reasons():
             continue
-        room = [
-            name
-            for name, u in utilization.items()
-            if name != host and all(u[r] < mean[r] for r in hot_on[host])
-        ]
         if vm.name in held:
             why = "kept in place: no safe order of live migrations reached a target that moves it"
         elif vm.name in affinity:
             why = f"kept with its affinity group ({affinity[vm.name]})"
-        elif not any(compat.is_allowed(vm.name, h) for h in room):
+        elif not compat.allowed[i, room[host]].any():
             why = "no compatible host with spare load (storage, network, CPU or priority-1 rules)"
         else:
             why = "no move of it lowers the imbalance within capacity, rules and the move budget"

@@ -421,3 +421,23 @@ def test_a_plan_made_from_a_given_target_records_its_policy(busy: Instance):
     which policy they were made under, as the optimizer's do."""
     plan, _ = plan_from_target(busy, busy.current_placement(), {h.name: h.state.value for h in busy.hosts})
     assert plan.metrics["policy"] == policy_record(busy)
+
+
+def test_make_plan_computes_the_lower_bounds_once(busy: Instance, monkeypatch: pytest.MonkeyPatch):
+    """The bounds take seconds on thousands of hosts: the plan's metrics reuse the optimizer
+    side's, and ``plan_from_target`` computes them only for a caller that brings none."""
+    from scheduler import pipeline
+
+    calls: list[int] = []
+    real = pipeline.lower_bounds
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "lower_bounds", counted)
+    plan = make_plan(busy, SolveOptions(time_limit_s=2, num_workers=2)).plan
+    assert len(calls) == 1
+    assert plan.metrics["lower_bounds"] == real(busy)
+    plan_from_target(busy, busy.current_placement(), {h.name: h.state.value for h in busy.hosts})
+    assert len(calls) == 2

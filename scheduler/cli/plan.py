@@ -68,7 +68,12 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
     "the local search of large clusters ends on its budget, within the time limit (CP-SAT's workers "
     "interleaved instead of racing, local-search rounds bounded in deterministic time: slower).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress; print only the summary line (and the conflicts, when infeasible).",
+)
 def command(
     inventory: str,
     output: str,
@@ -92,15 +97,19 @@ def command(
     found so far. Progress goes to stderr: a spinner on a terminal, a line per step otherwise.
     """
     check_output_file(output, "--output", {"inventory": inventory})
-    instance = with_what_if(
-        read_inventory(inventory),
-        maintenance=maintenance,
-        threshold=threshold,
-        dpm=dpm,
-        measure=measure,
-    )
     err = make_console(stderr=True)
     with _progress(err, quiet) as progress:
+        instance = with_what_if(
+            read_inventory(inventory),
+            maintenance=maintenance,
+            threshold=threshold,
+            dpm=dpm,
+            measure=measure,
+        )
+        progress(
+            "inventory",
+            f"{instance.num_hosts:,} hosts, {instance.num_vms:,} VMs, {len(instance.rules):,} rules",
+        )
         options = SolveOptions(
             time_limit_s=time_limit_s,
             seed=seed,
@@ -123,9 +132,17 @@ def command(
 @contextlib.contextmanager
 def _progress(err: Console, quiet: bool) -> Iterator[ProgressCallback]:
     """The solver's progress callback: a spinner on a terminal; off one, where rich shows no
-    spinner, a plain timed line per event so that logs of batch runs show how the search went."""
+    spinner, a plain timed line per event so that logs of batch runs show how the search went.
+    Nothing at all with ``quiet``."""
+    if quiet:
+
+        def silent(level: str, message: str) -> None:
+            return None
+
+        yield silent
+        return
     if err.is_terminal:
-        with err.status("optimizing…") as status:
+        with err.status("reading the inventory…") as status:
 
             def update(level: str, message: str) -> None:
                 status.update(f"{level}: {message}")
@@ -135,8 +152,7 @@ def _progress(err: Console, quiet: bool) -> Iterator[ProgressCallback]:
     started = time.monotonic()
 
     def line(level: str, message: str) -> None:
-        if not quiet:
-            err.print(f"[{time.monotonic() - started:6.1f} s] {level}: {message}", markup=False)
+        err.print(f"[{time.monotonic() - started:6.1f} s] {level}: {message}", markup=False)
 
     yield line
 

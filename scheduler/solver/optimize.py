@@ -434,9 +434,15 @@ def _balanced_warm_start(
             deadline,
         )
 
-    finished = {"greedy": finish(warm)}
     large = int((allowed[movable] & warm_on[None, :]).sum()) > LOCAL_SEARCH_PAIRS
-    if large and options.max_migrations is None and band.tolerance(warm_on) > 0:
+    guides = large and options.max_migrations is None and band.tolerance(warm_on) > 0
+    if options.progress:
+        also = ", then from the LP relaxation's moves" if guides else ""
+        options.progress(
+            "warm start", f"balancing greedily{also} ({max(deadline - time.monotonic(), 0.0):.1f} s budget)"
+        )
+    finished = {"greedy": finish(warm)}
+    if guides:
         cpu_cap = _cpu_peak_cap(band, warm_on)
         guided = guided_start(
             instance, warm, warm_on, allowed, movable, band, cost_s, dpm_high, cpu_cap, deadline
@@ -541,12 +547,12 @@ def _better_warm_start(
     best = min(
         finished, key=lambda name: (not balanced[name], 0 if balanced[name] else excess[name], seconds[name])
     )
-    if options.progress and len(finished) > 1:
+    if options.progress:
         told = ", ".join(
-            f"{name} {seconds[name]:.0f} s (excess {excess[name]}{', balanced' if balanced[name] else ''})"
+            f"{name} {seconds[name]:,.0f} s (excess {excess[name]:,}{', balanced' if balanced[name] else ''})"
             for name in finished
         )
-        options.progress("warm start", f"{told}: keeping {best}")
+        options.progress("warm start", f"{told}: keeping {best}" if len(finished) > 1 else told)
     return finished[best]
 
 

@@ -348,8 +348,11 @@ def test_progress_is_a_line_per_event_off_a_terminal(
     args = [str(inventory), "-o", str(tmp_path / "plan.json"), "--time-limit", "2", "--workers", "2"]
     assert run(*args) == 0
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].endswith(" s] drs imbalance: solving from 12 (1.0 s budget)")
-    assert lines[1].endswith(" s] drs imbalance: 3 units (bound 3)")
+    # What was read, the events, and the planning stage after the search.
+    assert lines[0].endswith(" s] inventory: 3 hosts, 2 VMs, 0 rules")
+    assert lines[1].endswith(" s] drs imbalance: solving from 12 (1.0 s budget)")
+    assert lines[2].endswith(" s] drs imbalance: 3 units (bound 3)")
+    assert any(" s] plan: ordering and timing " in line for line in lines[3:])
     assert all(line.startswith("[") for line in lines)
     assert run(*args, "-q") == 0
     assert capsys.readouterr().err == ""
