@@ -1,5 +1,5 @@
 """``scheduler synth``: sizes beyond what the generator handles and unusable outputs are refused
-before anything is generated (the flag checks of the spec are in tests/test_synth.py)."""
+before anything is generated (the flag checks of the spec are in tests/synth/test_spec.py)."""
 
 from __future__ import annotations
 
