@@ -3,7 +3,8 @@
 Why a simulation and not only the closed form ``V_i = V_0·(D/R)^i`` (Liu et al., HPDC 2011): caps
 that are lifted at switchover, auto-converge throttling, SDPS, timeouts and link shares that change
 in the middle of a migration all break the geometric series. The closed form survives as the
-vectorised fast path :func:`estimate_fast`, which agrees with the simulation where both apply.
+vectorised fast path :func:`estimate_fast` (``precopy_fast.py``), which agrees with the simulation
+where both apply.
 
 The model (``docs/estimator.md`` §1; iterative pre-copy as in Clark et al., NSDI 2005, costed round
 by round as in Akoush et al., MASCOTS 2010), per pass ``i`` with pre-copy rate ``R`` and guest
@@ -23,6 +24,10 @@ progress ``f``:
   else can help (no throttle left to raise, no pass cap), the preset's stall action applies: abort
   (the source VM keeps running) or a forced stop with its long downtime. No series is summed to a
   huge number and nothing divides by ``1 − D/R``.
+
+This module holds :class:`PrecopyRun`, the simulation itself, and the one-shot estimates built on
+it. The inputs and results live in ``precopy_model.py`` and the fast path in ``precopy_fast.py``;
+both are re-exported here, so ``scheduler.migration.precopy`` keeps its public names.
 """
 
 from __future__ import annotations
@@ -30,46 +35,53 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
-
+from scheduler.migration.precopy_fast import FastEstimates, FloatArray, estimate_fast
+from scheduler.migration.precopy_model import (
+    DEVICE_STATE_MIB,
+    LINK_EFFICIENCY,
+    MAX_SIMULATED_ROUNDS,
+    MIBPS_PER_GBPS,
+    STALL_RATIO,
+    STALL_ROUNDS,
+    ZERO_PAGE_WIRE_FRACTION,
+    MigrationEstimate,
+    MigrationInput,
+    Outcome,
+    WorkingSet,
+)
 from scheduler.migration.presets import PAGE_MIB, QEMU, HypervisorPreset, preset_for
-from scheduler.model.plan import MigrationEstimateRecord
 from scheduler.model.policy import MigrationPolicy
 from scheduler.model.vm import VM
 
-MIBPS_PER_GBPS = 1e9 / 8.0 / 1048576.0
-"""1 Gbit/s in MiB/s (≈ 119.21)."""
-
-LINK_EFFICIENCY = 0.94
-"""Share of the nominal link a migration stream's payload gets (TCP/IP and framing overhead).
-
-TCP over Ethernet with a 1500-byte MTU carries 1448 bytes of payload (TCP timestamps on) per 1538
-bytes on the wire (headers, preamble and inter-frame gap): 0.941. BtrPlace's network view
-(``CNetwork.java``) uses 8/9 ≈ 0.89. A documented global constant; the validation benchmark does not
-tune it per row.
-"""
-
-ZERO_PAGE_WIRE_FRACTION = 9.0 / 4096.0
-"""A zero page is sent as a header of about 9 bytes instead of 4096 (QEMU ram.c 1104-1135)."""
-
-DEVICE_STATE_MIB = 1.0
-"""Device state sent during the stop-and-copy: an assumed size, small next to guest memory (no public
-source gives one); see ``docs/estimator.md`` §1."""
-
-STALL_RATIO = 0.95
-"""A pass that leaves at least 95 % of the previous pass's data makes no real progress.
-
-The project's stall rule, not a hypervisor's (``docs/estimator.md`` §1, non-convergence)."""
-
-STALL_ROUNDS = 3
-"""Consecutive no-progress passes after which pre-copy is declared stalled (see ``STALL_RATIO``)."""
-
-MAX_SIMULATED_ROUNDS = 10_000
-"""Safety stop for the simulation; a real pre-copy needing this many passes has stalled anyway."""
+__all__ = [
+    "DATA_CAP_RTOL",
+    "DEVICE_STATE_MIB",
+    "LINK_EFFICIENCY",
+    "MAX_SIMULATED_ROUNDS",
+    "MIBPS_PER_GBPS",
+    "SENSITIVITY",
+    "STALL_RATIO",
+    "STALL_ROUNDS",
+    "ZERO_PAGE_WIRE_FRACTION",
+    "FastEstimates",
+    "FloatArray",
+    "MigrationEstimate",
+    "MigrationInput",
+    "Outcome",
+    "Phase",
+    "PrecopyRun",
+    "WorkingSet",
+    "estimate",
+    "estimate_fast",
+    "estimate_vm",
+    "migration_input_for",
+    "nic_payload_mibps",
+    "preset_for_policy",
+    "simulate",
+]
 
 DATA_CAP_RTOL = 1e-9
 """Relative slack on the legacy-Xen data cap ``S > f·M``.
@@ -91,207 +103,6 @@ _SNAP_S = 1e-9
 """An event this close to the end of an ``advance`` slice happens within it (absolute, seconds)."""
 _SNAP_RTOL = 1e-12
 """The same, relative to the run's elapsed time (rounding grows with the clock)."""
-
-Outcome = Literal["converged", "throttled", "forced_stop", "aborted"]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkingSet:
-    """A writable-working-set dirty curve ``U(t) = H·min(1, t/τ) + C·t`` (MiB of unique pages).
-
-    Why: unique dirtied memory grows sub-linearly with the window (QEMU qapi/migration.json
-    2157-2163); a hot set rewritten every ``τ`` seconds plus a slow cold drift captures that with
-    three numbers, the parametrisation of BtrPlace's network view (hotDirtySize, hotDirtyDuration,
-    coldDirtyRate).
-    """
-
-    hot_set_mib: float
-    hot_period_s: float
-    cold_dirty_rate_mibps: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not (self.hot_set_mib >= 0 and self.hot_period_s > 0 and self.cold_dirty_rate_mibps >= 0):
-            raise ValueError("working set: hot_set_mib >= 0, hot_period_s > 0, cold_dirty_rate_mibps >= 0")
-
-    def dirtied_mib(self, window_s: float) -> float:
-        """Unique MiB written in a window of ``window_s`` seconds of guest progress."""
-        return (
-            self.hot_set_mib * min(1.0, window_s / self.hot_period_s) + self.cold_dirty_rate_mibps * window_s
-        )
-
-    @property
-    def peak_rate_mibps(self) -> float:
-        """The short-window dirty rate ``H/τ + C``, the rate SDPS compares with the link."""
-        return self.hot_set_mib / self.hot_period_s + self.cold_dirty_rate_mibps
-
-    def scaled(self, factor: float) -> WorkingSet:
-        """The same curve with every dirtying volume multiplied by ``factor``."""
-        return WorkingSet(self.hot_set_mib * factor, self.hot_period_s, self.cold_dirty_rate_mibps * factor)
-
-
-@dataclass(frozen=True, slots=True)
-class MigrationInput:
-    """Everything one migration estimate depends on, in project units.
-
-    Why frozen and validated here: estimates are cached and compared, and a negative size or a
-    zero link would otherwise surface as a division error deep in the simulation.
-
-    Attributes:
-        memory_mib: configured guest memory ``M``.
-        dirty_rate_mibps: constant unique-page dirty rate ``D`` (ignored when ``working_set`` is set).
-        network_gbps: nominal link speed ``L``.
-        nonzero_mib: memory holding non-zero pages ``M_nz``; ``None`` = all of it.
-        working_set: writable-working-set curve, preferred over ``dirty_rate_mibps`` when known.
-        link_efficiency: payload share of the link ``η``.
-        share: this migration's share ``s`` of the link (concurrent migrations).
-        compression_ratio: ``κ ≤ 1`` applied to passes after the first (XBZRLE, multifd zstd).
-        device_state_mib: device state ``S_dev`` sent in the stop-and-copy.
-        resume_ms: time for the target to resume the guest, part of the downtime.
-    """
-
-    memory_mib: float
-    dirty_rate_mibps: float = 0.0
-    network_gbps: float = 10.0
-    nonzero_mib: float | None = None
-    working_set: WorkingSet | None = None
-    link_efficiency: float = LINK_EFFICIENCY
-    share: float = 1.0
-    compression_ratio: float = 1.0
-    device_state_mib: float = DEVICE_STATE_MIB
-    resume_ms: float = 0.0
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.memory_mib > 0:
-            problems.append("memory_mib must be > 0")
-        if not self.dirty_rate_mibps >= 0:
-            problems.append("dirty_rate_mibps must be >= 0")
-        if not (math.isfinite(self.network_gbps) and self.network_gbps > 0):
-            problems.append("network_gbps must be > 0")
-        if self.nonzero_mib is not None and not 0 <= self.nonzero_mib <= self.memory_mib:
-            problems.append("nonzero_mib must be within [0, memory_mib]")
-        if not 0 < self.link_efficiency <= 1:
-            problems.append("link_efficiency must be in (0, 1]")
-        if not 0 < self.share <= 1:
-            problems.append("share must be in (0, 1]")
-        if not 0 < self.compression_ratio <= 1:
-            problems.append("compression_ratio must be in (0, 1]")
-        if not self.device_state_mib >= 0:
-            problems.append("device_state_mib must be >= 0")
-        if not self.resume_ms >= 0:
-            problems.append("resume_ms must be >= 0")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    @property
-    def link_mibps(self) -> float:
-        """Payload rate of the whole link, ``η·L`` in MiB/s."""
-        return self.network_gbps * MIBPS_PER_GBPS * self.link_efficiency
-
-    @property
-    def available_mibps(self) -> float:
-        """This migration's part of the link, ``s·η·L``."""
-        return self.link_mibps * self.share
-
-    @property
-    def first_pass_mib(self) -> float:
-        """Data on the wire in pass 0: non-zero pages plus zero-page headers."""
-        nonzero = self.memory_mib if self.nonzero_mib is None else self.nonzero_mib
-        return nonzero + (self.memory_mib - nonzero) * ZERO_PAGE_WIRE_FRACTION
-
-    @property
-    def peak_dirty_rate_mibps(self) -> float:
-        """The short-window dirty rate: ``D``, or ``H/τ + C`` for a working set."""
-        if self.working_set is not None:
-            return self.working_set.peak_rate_mibps
-        return self.dirty_rate_mibps
-
-    def dirtied_mib(self, progress_s: float) -> float:
-        """Unique MiB dirtied during ``progress_s`` seconds of guest execution, capped at memory."""
-        return min(self.memory_mib, self.dirtying_mib(progress_s))
-
-    def dirtying_mib(self, progress_s: float) -> float:
-        """Writes during ``progress_s`` seconds without the memory cap (for the ``1 − D/R`` margin)."""
-        if self.working_set is not None:
-            return self.working_set.dirtied_mib(progress_s)
-        return self.dirty_rate_mibps * progress_s
-
-    def scaled_dirtying(self, factor: float) -> MigrationInput:
-        """The same input with the dirty rate (or working set) multiplied by ``factor``."""
-        ws = None if self.working_set is None else self.working_set.scaled(factor)
-        return dataclasses.replace(self, dirty_rate_mibps=self.dirty_rate_mibps * factor, working_set=ws)
-
-
-@dataclass(frozen=True, slots=True)
-class MigrationEstimate:
-    """The predicted cost of one migration, non-convergence included.
-
-    Attributes:
-        total_s: from start to the guest running on the target (or to the abort).
-        downtime_ms: guest paused (0 when aborted: the guest never stopped).
-        transferred_mib: data put on the wire, aborted passes included.
-        iterations: pre-copy passes completed, the first full pass included, the stop-and-copy not.
-        converges: finished within the preset's downtime budget.
-        outcome: ``converged`` | ``throttled`` (converged only thanks to a guest throttle) |
-            ``forced_stop`` (finished, downtime over budget) | ``aborted`` (source VM keeps running).
-        stop_reason: the rule that ended pre-copy (``threshold``, ``dirty_pages``, ``max_rounds``,
-            ``data_cap``, ``clean``, ``stalled``, ``timeout``, ``switchover_timeout``).
-        margin: ``1 − λ_0`` with ``λ_0`` = data dirtied during the first pass / data it sent; for a
-            constant rate ``1 − D/R``. Near 0 or negative: the total time is not trustworthy.
-            At the nominal dirty rate, also for a high-risk move.
-        failure_action: what the preset does when pre-copy does not converge.
-        forced_stop_downtime_ms: the downtime if the switchover were forced at the end.
-        abort_cost_s: link time spent for nothing when aborted (0 otherwise).
-        throttle_pct: the guest throttle in force at the end (auto-converge or SDPS), percent.
-        high_risk: the convergence verdict flips within ±20 % of the dirty rate; the figures are
-            then the pessimistic (+20 %) ones.
-        nominal_total_s: for a high-risk move, the total time at the nominal dirty rate.
-        hypervisor: preset name.
-        precopy_rate_mibps: the pre-copy rate at the end (after the cap).
-    """
-
-    total_s: float
-    downtime_ms: float
-    transferred_mib: float
-    iterations: int
-    converges: bool
-    outcome: Outcome
-    stop_reason: str
-    margin: float
-    failure_action: str
-    forced_stop_downtime_ms: float
-    abort_cost_s: float
-    throttle_pct: float
-    hypervisor: str
-    precopy_rate_mibps: float
-    high_risk: bool = False
-    nominal_total_s: float | None = None
-
-    def to_record(self) -> MigrationEstimateRecord:
-        """The plan's estimate object (``docs/plan.md``); every key beyond the five goes in ``extra``."""
-        extra: dict[str, object] = {
-            "outcome": self.outcome,
-            "stop_reason": self.stop_reason,
-            "margin": round(self.margin, 6),
-            "high_risk": self.high_risk,
-            "failure_action": self.failure_action,
-            "forced_stop_downtime_ms": round(self.forced_stop_downtime_ms, 3),
-            "abort_cost_s": round(self.abort_cost_s, 3),
-            "throttle_pct": round(self.throttle_pct, 3),
-            "hypervisor": self.hypervisor,
-            "precopy_rate_mibps": round(self.precopy_rate_mibps, 3),
-        }
-        if self.nominal_total_s is not None:
-            extra["nominal_total_s"] = round(self.nominal_total_s, 3)
-        return MigrationEstimateRecord(
-            total_s=self.total_s,
-            downtime_ms=self.downtime_ms,
-            transferred_mib=self.transferred_mib,
-            iterations=self.iterations,
-            converges=self.converges,
-            extra=extra,
-        )
-
 
 Phase = Literal["precopy", "switchover", "resume", "done"]
 
@@ -782,135 +593,3 @@ def estimate_vm(vm: VM, policy: MigrationPolicy, *, share: float = 1.0) -> Migra
     """Estimate moving ``vm`` under ``policy`` with ``share`` of the link (1.0 = alone)."""
     inp = dataclasses.replace(migration_input_for(vm, policy), share=share)
     return estimate(inp, preset_for_policy(policy))
-
-
-# -- vectorised fast path ----------------------------------------------------------------------------
-
-FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class FastEstimates:
-    """Arrays of estimates from :func:`estimate_fast` (same shapes as the broadcast inputs)."""
-
-    total_s: FloatArray
-    downtime_ms: FloatArray
-    transferred_mib: FloatArray
-    iterations: npt.NDArray[np.int64]
-    converges: npt.NDArray[np.bool_]
-    aborted: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-
-
-def _first_index_below(v1: FloatArray, q: FloatArray, target: FloatArray, strict: bool) -> FloatArray:
-    """Smallest ``i ≥ 1`` with ``v1·q^(i−1) ≤ target`` (``<`` when strict); inf when none.
-
-    Closed form ``i = 1 + ⌈log(target/v1)/log q⌉`` for ``0 < q < 1``, then nudged by one where
-    floating point put the boundary on the wrong side, so it matches the pass-by-pass simulation.
-    """
-
-    def ok(values: FloatArray) -> npt.NDArray[np.bool_]:
-        return values < target if strict else values <= target
-
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        first_ok = ok(v1)
-        shrinking = (q > 0) & (q < 1) & (target > 0)
-        raw = np.log(np.where(shrinking, target / v1, 1.0)) / np.log(np.where(shrinking, q, 0.5))
-        k = np.ceil(np.maximum(raw, 0.0))
-        k = np.where(shrinking, k, 0.0)
-        k = np.where(shrinking & ~ok(v1 * q**k), k + 1, k)
-        k = np.where(shrinking & (k > 1) & ok(v1 * q ** (k - 1)), k - 1, k)
-        index = np.where(first_ok, 1.0, np.where(shrinking, 1.0 + k, np.inf))
-        index = np.where(v1 <= 0, 1.0, index)
-    return np.asarray(index, dtype=np.float64)
-
-
-def estimate_fast(
-    memory_mib: npt.ArrayLike,
-    dirty_rate_mibps: npt.ArrayLike,
-    rate_mibps: float | npt.ArrayLike,
-    downtime_limit_ms: float,
-    *,
-    nonzero_mib: npt.ArrayLike | None = None,
-    switchover_rate_mibps: float | npt.ArrayLike | None = None,
-    threshold_rule: bool = True,
-    threshold_at_switchover_rate: bool = False,
-    min_dirty_pages: int | None = None,
-    max_rounds: int | None = None,
-    compression_ratio: float = 1.0,
-    device_state_mib: float = DEVICE_STATE_MIB,
-    resume_ms: float = 0.0,
-) -> FastEstimates:
-    """Closed-form estimates for constant dirty rates, vectorised over numpy arrays.
-
-    Why: the optimizer's inner loop costs thousands of candidate moves; this needs no Python loop.
-    It covers the QEMU-style threshold rule (``pending ≤ R·(d − t_resume − S_dev/R_sw)``), the Xen
-    dirty-page and pass-cap rules, compression and the stall abort, with no throttle, no timeout and
-    no data cap; use the simulation for those.
-
-    Maths, with ``W_0`` the first-pass data, ``q = κ·D/R`` and ``V_1 = min(M, D·W_0/R)``:
-    ``V_i = min(M, V_1·q^(i−1))``; the stop pass ``n`` is the first ``i`` meeting the rule (closed
-    form via logarithms); the data sent before it is
-    ``Σ_{i<n} κV_i = κ·(V_1·(1 − q^m)/(1 − q) + (n − 1 − m)·M)`` with ``m`` the passes below the
-    memory cap; ``total = (W_0 + Σ)/R + (κV_n + S_dev)/R_sw + t_resume``. Without a pass cap,
-    ``q ≥ 0.95`` stalls after 3 passes (4 when the first pass's ratio is below 0.95) and aborts.
-    """
-    mem = np.asarray(memory_mib, dtype=np.float64)
-    dirty = np.asarray(dirty_rate_mibps, dtype=np.float64)
-    rate = np.asarray(rate_mibps, dtype=np.float64)
-    sw = rate if switchover_rate_mibps is None else np.asarray(switchover_rate_mibps, dtype=np.float64)
-    nz = mem if nonzero_mib is None else np.asarray(nonzero_mib, dtype=np.float64)
-    mem, dirty, rate, sw, nz = np.broadcast_arrays(mem, dirty, rate, sw, nz)
-    if np.any(rate <= 0) or np.any(sw <= 0) or np.any(mem <= 0) or np.any(dirty < 0):
-        raise ValueError("estimate_fast needs memory > 0, dirty rate >= 0 and rates > 0")
-    kappa = float(compression_ratio)
-    wire0 = nz + (mem - nz) * ZERO_PAGE_WIRE_FRACTION
-    v1 = np.minimum(mem, dirty * (wire0 / rate))
-    q = kappa * dirty / rate
-
-    n_stop = np.full(mem.shape, np.inf)
-    if threshold_rule:
-        measured = sw if threshold_at_switchover_rate else rate
-        budget = measured * (downtime_limit_ms / 1000.0 - resume_ms / 1000.0 - device_state_mib / sw)
-        # κ·V_i ≤ budget  ⇔  V_i ≤ budget/κ; a negative budget is never met (except by V = 0).
-        n_stop = np.minimum(n_stop, _first_index_below(v1, q, budget / kappa, strict=False))
-    if min_dirty_pages is not None:
-        target = np.full(mem.shape, min_dirty_pages * PAGE_MIB)
-        n_stop = np.minimum(n_stop, _first_index_below(v1, q, target, strict=True))
-    n_stop = np.where(v1 <= 0, 1.0, n_stop)
-    if max_rounds is not None:
-        n_stop = np.minimum(n_stop, float(max_rounds))
-        n_stall = np.full(mem.shape, np.inf)
-    else:
-        first_ratio = kappa * v1 / wire0
-        n_stall = np.where(q >= STALL_RATIO, np.where(first_ratio >= STALL_RATIO, 3.0, 4.0), np.inf)
-    n_stop = np.minimum(n_stop, float(MAX_SIMULATED_ROUNDS))
-    aborted = n_stall < n_stop
-    n = np.where(aborted, n_stall, n_stop)
-
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        growing = q > 1
-        below_cap = np.where(
-            growing,
-            np.ceil(np.log(np.where(growing & (v1 > 0), mem / np.where(v1 > 0, v1, 1.0), 1.0)) / np.log(q)),
-            n - 1,
-        )
-        m = np.clip(np.where(v1 <= 0, n - 1, below_cap), 0, n - 1)
-        geometric = np.where(np.isclose(q, 1.0), v1 * m, v1 * (1 - q**m) / (1 - q))
-        sent_between = kappa * (geometric + (n - 1 - m) * mem)
-        v_n = np.minimum(mem, v1 * q ** (n - 1))
-    v_n = np.where(v1 <= 0, 0.0, v_n)
-    precopy_s = (wire0 + sent_between) / rate
-    final_mib = kappa * v_n + device_state_mib
-    downtime_s = final_mib / sw + resume_ms / 1000.0
-    total = np.where(aborted, precopy_s, precopy_s + downtime_s)
-    transferred = np.where(aborted, wire0 + sent_between, wire0 + sent_between + final_mib)
-    downtime_ms = np.where(aborted, 0.0, 1000.0 * downtime_s)
-    converges = ~aborted & (downtime_ms <= downtime_limit_ms * (1 + 1e-9) + 1e-9)
-    return FastEstimates(
-        total_s=total,
-        downtime_ms=downtime_ms,
-        transferred_mib=transferred,
-        iterations=n.astype(np.int64),
-        converges=converges,
-        aborted=aborted,
-    )

@@ -1,4 +1,4 @@
-"""The pre-copy estimator: properties, the fast path, the stateful run and the plan record."""
+"""The pre-copy estimator: properties, the stateful run and the one-shot API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import dataclasses
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,13 +16,12 @@ from scheduler.migration.precopy import (
     PrecopyRun,
     WorkingSet,
     estimate,
-    estimate_fast,
     estimate_vm,
     migration_input_for,
     simulate,
 )
 from scheduler.migration.presets import PRESETS, preset_for
-from scheduler.model import VM, MigrationEstimateRecord, MigrationPolicy
+from scheduler.model import VM, MigrationPolicy
 
 FAST = settings(max_examples=60, deadline=None)
 
@@ -291,69 +289,6 @@ def test_compression_reduces_data_after_the_first_pass() -> None:
     packed = simulate(dataclasses.replace(base, compression_ratio=0.5))
     assert packed.transferred_mib < plain.transferred_mib
     assert packed.transferred_mib > 4096
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    memories,
-    st.floats(min_value=0, max_value=1),
-    dirty_rates,
-    links,
-    st.floats(min_value=0.3, max_value=1),
-    st.sampled_from(["qemu", "xen", "fusioncompute"]),
-)
-def test_fast_path_equals_simulation(
-    memory: float, nz_share: float, dirty: float, gbps: float, kappa: float, name: str
-) -> None:
-    """The closed form gives the simulation's time, downtime, data, passes and verdict."""
-    preset = preset_for(name)
-    inp = MigrationInput(
-        memory_mib=memory,
-        dirty_rate_mibps=dirty,
-        network_gbps=gbps,
-        nonzero_mib=nz_share * memory,
-        compression_ratio=kappa,
-    )
-    sim = simulate(inp, preset)
-    rate = min(inp.link_mibps, preset.bandwidth_cap_mibps or math.inf)
-    fast = estimate_fast(
-        np.array([memory]),
-        np.array([dirty]),
-        rate,
-        preset.downtime_limit_ms,
-        nonzero_mib=np.array([nz_share * memory]),
-        switchover_rate_mibps=inp.link_mibps if preset.lift_cap_at_switchover else rate,
-        threshold_rule=preset.threshold_rule,
-        min_dirty_pages=preset.min_dirty_pages,
-        max_rounds=preset.max_rounds,
-        compression_ratio=kappa,
-        device_state_mib=inp.device_state_mib,
-    )
-    assert int(fast.iterations[0]) == sim.iterations
-    assert bool(fast.converges[0]) == sim.converges
-    assert fast.total_s[0] == pytest.approx(sim.total_s, rel=1e-6)
-    assert fast.downtime_ms[0] == pytest.approx(sim.downtime_ms, rel=1e-6, abs=1e-9)
-    assert fast.transferred_mib[0] == pytest.approx(sim.transferred_mib, rel=1e-6)
-
-
-def test_fast_path_broadcasts_and_rejects_bad_input() -> None:
-    """Arrays broadcast against scalars; a zero rate is refused rather than divided by."""
-    out = estimate_fast(np.array([1024.0, 2048.0]), np.array([10.0, 500.0]), 128.0, 300.0)
-    assert out.total_s.shape == (2,)
-    assert bool(out.converges[0])
-    assert not bool(out.converges[1])
-    with pytest.raises(ValueError, match="rates > 0"):
-        estimate_fast(np.array([1024.0]), np.array([1.0]), 0.0, 300.0)
-
-
-def test_record_carries_the_extras() -> None:
-    """``to_record`` fills the plan's five keys and keeps the rest in ``extra``."""
-    est = simulate(MigrationInput(memory_mib=2048, dirty_rate_mibps=20))
-    record = est.to_record()
-    assert isinstance(record, MigrationEstimateRecord)
-    assert record.total_s == est.total_s
-    assert record.iterations == est.iterations
-    assert {"outcome", "margin", "high_risk", "failure_action", "abort_cost_s"} <= set(record.extra)
 
 
 def test_estimate_vm_uses_the_policy() -> None:
