@@ -32,6 +32,7 @@ def structural_conflicts(instance: Instance, compat: Compatibility, power: np.nd
     usable = power != POWER_OFF
     ok = compat.allowed & usable[None, :]
     out += _oversized_vms(instance, ok)
+    out += _immobile_overload(instance, usable)
     for v in np.flatnonzero(~ok.any(axis=1)):
         vm = instance.vms[v]
         reasons = vm.immobility_reasons()
@@ -108,6 +109,40 @@ def _oversized_vms(instance: Instance, ok: np.ndarray) -> list[Conflict]:
                 f"VM {vm.name} needs {' and '.join(needs)}; {where} {' and '.join(largest)}",
                 hosts=tuple(dict.fromkeys(hosts)),
                 vms=(vm.name,),
+            )
+        )
+    return out
+
+
+def _immobile_overload(instance: Instance, usable: np.ndarray) -> list[Conflict]:
+    """Hosts that stay usable whose VMs that cannot move (pinned, devices, DRS off...) alone exceed
+    the host's CPU or admitted memory: no plan relieves them (a host leaving service is reported
+    for the VMs that cannot leave it). The model holds such VMs as fixed load, which no
+    capacity constraint can then hold, so without this the overload would only show in the checker."""
+    immobile = np.array([bool(v.immobility_reasons()) for v in instance.vms], dtype=np.bool_)
+    immobile &= instance.current_host != NO_HOST
+    hosts = instance.current_host[immobile]
+    n = instance.num_hosts
+    cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[immobile], minlength=n)
+    mem = np.bincount(hosts, instance.vm_memory_mib[immobile], minlength=n)
+    mem_cap = np.floor(instance.host_memory_admission_mib)  # as the CP model and the checker have it
+    out: list[Conflict] = []
+    for h in np.flatnonzero(usable & ((cpu > instance.host_cpu_mhz) | (mem > mem_cap))):
+        host = instance.hosts[h]
+        vms = tuple(instance.vms[v].name for v in np.flatnonzero(immobile & (instance.current_host == h)))
+        over = []
+        if cpu[h] > instance.host_cpu_mhz[h]:
+            over.append(f"{int(cpu[h]):,} MHz of CPU against its {int(instance.host_cpu_mhz[h]):,} MHz")
+        if mem[h] > mem_cap[h]:
+            admits = int(mem_cap[h])
+            over.append(f"{int(mem[h]):,} MiB of configured memory against the {admits:,} MiB it admits")
+        out.append(
+            Conflict(
+                "capacity",
+                host.name,
+                f"the VMs on host {host.name} that cannot move ({', '.join(vms)}) need {' and '.join(over)}",
+                hosts=(host.name,),
+                vms=vms,
             )
         )
     return out

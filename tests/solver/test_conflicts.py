@@ -99,6 +99,31 @@ def test_immobile_vm_on_a_maintenance_host_conflicts(plan_of: Planner, flag: dic
     assert named_vms(plan) == {"s"}
 
 
+def test_vms_that_cannot_move_overfilling_their_host_conflict(plan_of: Planner):
+    """p (pinned) and q (DRS off) need 12,000 MHz on h1's 10,000: no plan relieves h1. a could
+    leave for h2, but that does not help, so it is not named."""
+    instance = make_instance(
+        [host("h1"), host("h2")],
+        [vm("p", "h1", 6_000, pinned=True), vm("q", "h1", 6_000, drs_enabled=False), vm("a", "h1")],
+    )
+    plan = infeasible_plan(plan_of, instance)
+    assert [c.kind for c in plan.conflicts] == ["capacity"]
+    assert named_hosts(plan) == {"h1"}
+    assert named_vms(plan) == {"p", "q"}
+    assert "12,000 MHz of CPU against its 10,000 MHz" in plan.conflicts[0].explanation
+
+
+def test_vms_that_cannot_move_off_a_maintenance_host_are_no_capacity_conflict(plan_of: Planner):
+    """p and q (8,000 MHz) overfill h1 (4,000), which leaves service, so its capacity does not
+    matter: the conflict is the evacuation."""
+    instance = make_instance(
+        [host("h1", 4_000, state=HostState.MAINTENANCE), host("h2")],
+        [vm("p", "h1", 4_000, pinned=True), vm("q", "h1", 4_000, pinned=True)],
+    )
+    plan = infeasible_plan(plan_of, instance)
+    assert {c.kind for c in plan.conflicts} == {"maintenance"}
+
+
 def test_demand_beyond_cluster_capacity_is_a_capacity_conflict(plan_of: Planner):
     """Four VMs of 6,000 MHz (24,000) on two hosts of 10,000 MHz (20,000)."""
     instance = make_instance([host("h1"), host("h2")], [vm(x, "h1", 6_000) for x in "abcd"])
