@@ -77,7 +77,8 @@ def make_plan(
         moves = sum(
             1 for vm in instance.vms if vm.host is not None and result.placement.get(vm.name) != vm.host
         )
-        options.progress("plan", f"ordering and timing {moves:,} migrations, then checking the plan")
+        counted = f"{moves:,} migration{'' if moves == 1 else 's'}"
+        options.progress("plan", f"ordering and timing {counted}, then checking the plan")
     try:
         return _scheduled(instance, compat, result, metrics, options, schedule_progress)
     except UnreachableTargetError as exc:

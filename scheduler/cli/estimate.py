@@ -167,7 +167,11 @@ def sweep_title(base: MigrationInput, parameter: str, preset: HypervisorPreset) 
     help=f"Number of sweep points, 2 .. {MAX_SWEEP_STEPS:,}.",
 )
 @click.option(
-    "--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="PNG plot."
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Plot of the sweep; the suffix names the format (.png, .svg, .pdf...).",
 )
 def command(
     memory_mib: float,
@@ -234,6 +238,9 @@ def command(
             check_output_file(plot_path, "--plot")
         except InputError as exc:
             problems += exc.problems
+        unknown = _unknown_plot_format(plot_path)
+        if unknown:
+            problems.append(_problem("--plot", unknown))
     if problems:
         raise InputError(problems)
 
@@ -324,3 +331,14 @@ def command(
             plt.close(ax.figure)
         console.print(f"plot written to {plot_path}")
     return 0
+
+
+def _unknown_plot_format(path: Path) -> str | None:
+    """Why matplotlib cannot write ``path``'s format, or ``None`` (no suffix means PNG)."""
+    from matplotlib.backend_bases import FigureCanvasBase  # only when a plot is asked for
+
+    suffix = path.suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if not suffix or suffix in formats:
+        return None
+    return f"cannot write a plot as .{suffix}; use one of " + ", ".join(f".{f}" for f in sorted(formats))

@@ -67,20 +67,35 @@ def _name_max(folder: Path) -> int:
 
 def _check_not_an_input(path: Path, option: str, inputs: Mapping[str, str]) -> None:
     for what, given in inputs.items():
-        if _same_path(path, Path(given)):
+        source = Path(given)
+        if _same_path(path, source):
             raise _problem(option, f"{path} is the {what}; writing there would replace it")
+        # An inventory may be a folder of CSV files: a file written into it could replace one.
+        if source.is_dir() and source.resolve() in path.resolve().parents:
+            raise _problem(option, f"{path} is inside the {what} folder {source}; write it elsewhere")
+
+
+def _check_regular(path: Path, option: str) -> None:
+    """Outputs are written to a new file renamed over ``path``: that would replace a device or a
+    pipe (``/dev/null`` run as root) with a plain file, so only plain files may be overwritten."""
+    if path.exists() and not path.is_file():
+        raise _problem(
+            option, f"{path} is not a regular file (a device or a pipe); outputs are written as new files"
+        )
 
 
 def check_output_file(path: str | Path, option: str, inputs: Mapping[str, str] | None = None) -> None:
     """Raise ``InputError`` naming ``option`` unless a file can be written at ``path``.
 
-    The folder must exist and take new files, ``path`` must not be a folder, and it must not be
-    one of ``inputs`` (what it is -> the path given), which the output would silently replace.
+    The folder must exist and take new files, ``path`` must not be a folder, a device or a pipe,
+    and it must not be one of ``inputs`` (what it is -> the path given) or inside one that is a
+    folder, which the output would silently replace.
     """
     target = Path(path)
     _check_name_length(target, option)
     if target.is_dir():
         raise _problem(option, f"{target} is a folder; name a file")
+    _check_regular(target, option)
     _check_parent(target, option)
     _check_not_an_input(target, option, inputs or {})
 

@@ -64,6 +64,10 @@ VIOLATION_KEYS = frozenset({"rule", "priority", "vms", "detail"})
 UNMOVABLE_KEYS = frozenset({"vm", "reasons"})
 CONFLICT_KEYS = frozenset({"kind", "name", "explanation", "rules", "hosts", "vms"})
 
+# Times in a plan are seconds from its start. Past this (over three years) a double no longer
+# resolves the microseconds the checker's re-simulation steps by, and no real plan runs so long.
+MAX_PLAN_TIME_S = 1e8
+
 _STATUSES = tuple(s.value for s in PlanStatus)
 _REASONS = tuple(r.value for r in MoveReason)
 _ACTIONS = tuple(a.value for a in PowerActionKind)
@@ -208,11 +212,13 @@ def _migration(p: Problems, entry: str, m: Mapping[str, Any]) -> Migration:
         vm=get_str(p, entry, m, "vm"),
         source=get_str(p, entry, m, "source"),
         target=get_str(p, entry, m, "target"),
-        start_s=get_number(p, entry, m, "start_s", minimum=0),
-        end_s=get_number(p, entry, m, "end_s", minimum=0),
+        start_s=get_number(p, entry, m, "start_s", minimum=0, maximum=MAX_PLAN_TIME_S),
+        end_s=get_number(p, entry, m, "end_s", minimum=0, maximum=MAX_PLAN_TIME_S),
         reason=MoveReason(reason) if reason else MoveReason.PLACEMENT,
         estimate=MigrationEstimateRecord(
-            total_s=get_number(p, entry, est, "total_s", minimum=0, field="estimate.total_s"),
+            total_s=get_number(
+                p, entry, est, "total_s", minimum=0, maximum=MAX_PLAN_TIME_S, field="estimate.total_s"
+            ),
             downtime_ms=get_number(p, entry, est, "downtime_ms", minimum=0, field="estimate.downtime_ms"),
             transferred_mib=get_number(
                 p, entry, est, "transferred_mib", minimum=0, field="estimate.transferred_mib"
@@ -268,7 +274,7 @@ def parse_plan(data: Any, source: str) -> Plan:
             PowerAction(
                 host=get_str(p, entry, m, "host"),
                 action=PowerActionKind(action) if action else PowerActionKind.POWER_ON,
-                at_s=get_number(p, entry, m, "at_s", minimum=0),
+                at_s=get_number(p, entry, m, "at_s", minimum=0, maximum=MAX_PLAN_TIME_S),
             )
         )
     violations = []

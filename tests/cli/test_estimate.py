@@ -76,6 +76,7 @@ SWEEP = ["--memory-mib", "1024", "--sweep", "memory", "--sweep-from", "1", "--sw
         (["--memory-mib", "1024", "--downtime-limit-ms", "0"], "--downtime-limit-ms"),
         ([*SWEEP, "--sweep-steps", "10000000"], "--sweep-steps"),
         ([*SWEEP, "--plot", "missing/sweep.png"], "--plot"),
+        ([*SWEEP, "--plot", "sweep.txt"], "--plot"),
     ],
 )
 def test_bad_values_are_input_errors(args: list[str], field: str) -> None:

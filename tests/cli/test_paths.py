@@ -90,6 +90,33 @@ def test_output_file_equal_to_an_input_is_refused(tmp_path: Path) -> None:
     check_output_file(tmp_path / "plan.json", "--output", {"inventory": str(inventory)})
 
 
+def test_output_file_inside_an_inventory_folder_is_refused(tmp_path: Path) -> None:
+    """A CSV-folder inventory: writing into it could replace hosts.csv, vms.csv... or add to it."""
+    folder = tmp_path / "inventory"
+    folder.mkdir()
+    (folder / "hosts.csv").write_text("name\n")
+    for output in (folder / "hosts.csv", folder / "plan.json"):
+        with pytest.raises(InputError) as info:
+            check_output_file(output, "--output", {"inventory": str(folder)})
+        assert problem_text(info) == f"{output} is inside the inventory folder {folder}; write it elsewhere"
+    assert (folder / "hosts.csv").read_text() == "name\n"
+    check_output_file(tmp_path / "plan.json", "--output", {"inventory": str(folder)})
+
+
+def test_output_file_that_is_a_pipe_is_refused(tmp_path: Path) -> None:
+    """An atomic write renames a new file over its target: a pipe or a device (``/dev/null``
+    written as root) would become a plain file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError) as info:
+        check_output_file(fifo, "--output")
+    assert (
+        problem_text(info)
+        == f"{fifo} is not a regular file (a device or a pipe); outputs are written as new files"
+    )
+    assert fifo.is_fifo()
+
+
 def test_output_folder_parents_are_not_created(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         check_output_folder(tmp_path / "missing" / "deeper" / "report", "--output")

@@ -151,6 +151,26 @@ def test_plan_errors_are_all_reported(tmp_path: Path) -> None:
     }
 
 
+def test_times_past_what_the_checker_resolves_are_refused(tmp_path: Path) -> None:
+    """At 10^20 s a double cannot hold a migration's seconds: the re-simulation would never end."""
+    doc = plan_to_dict(sample_plan())
+    doc["migrations"][0]["start_s"] = 1e20
+    doc["migrations"][0]["end_s"] = 1e20
+    doc["migrations"][0]["estimate"]["total_s"] = 1e9
+    doc["power_actions"][0]["at_s"] = 1e20
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as info:
+        read_plan(path)
+    assert {(p.entry, p.field) for p in info.value.problems} == {
+        ("migrations[0]", "start_s"),
+        ("migrations[0]", "end_s"),
+        ("migrations[0]", "estimate.total_s"),
+        ("power_actions[0]", "at_s"),
+    }
+    assert "must be at most 100,000,000, got 1e+20" in str(info.value)
+
+
 def test_malformed_plan_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text('{\n  "format": "scheduler-plan/1",\n  "status": optimal\n}\n')
