@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Characters a terminal would act on or could not encode (a NUL, a line break, a lone surrogate),
+# shown escaped where a message quotes the input: an entry is labelled by the name it gives.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _visible(text: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,12 +24,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.file
+        where = _visible(self.file)
         if self.entry:
-            where += f": {self.entry}"
+            where += f": {_visible(self.entry)}"
         if self.field:
-            where += f": {self.field}"
-        return f"{where}: {self.message}"
+            where += f": {_visible(self.field)}"
+        return f"{where}: {_visible(self.message)}"
 
 
 class InputError(Exception):

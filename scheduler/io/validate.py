@@ -26,8 +26,9 @@ _SHORT_SCALE: Final = 10
 
 # Names are CSV list items (";"-separated) and are compared verbatim, so a ";", a control
 # character (a line break inside a CSV cell) or stray surrounding whitespace would not survive
-# a round trip through the CSV form, and would be invisible in messages anyway.
-_BAD_NAME = re.compile(r"^\s|\s$|[;\x00-\x1f\x7f]")
+# a round trip through the CSV form, and would be invisible in messages anyway. A lone surrogate
+# (JSON's "\udc80") is no character at all: no file, terminal or report could encode it.
+_BAD_NAME = re.compile(r"^\s|\s$|[;\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class Problems:
@@ -259,7 +260,8 @@ def get_str(
 
 
 def check_name(p: Problems, entry: str, field: str, v: Any) -> str | None:
-    """``v`` as a name (non-empty, no ';' or control character, no surrounding space), else ``None``."""
+    """``v`` as a name (non-empty, no ';', control character or lone surrogate, no surrounding
+    space), else ``None``."""
     if type(v) is str and v and not _BAD_NAME.search(v):
         return v
     if isinstance(v, str):
@@ -269,7 +271,8 @@ def check_name(p: Problems, entry: str, field: str, v: Any) -> str | None:
             p.add(
                 entry,
                 field,
-                f"name {v!r} must not contain ';' or control characters, nor start or end with a space",
+                f"name {v!r} must not contain ';', control characters or lone surrogates, nor start or "
+                "end with a space",
             )
     else:
         p.add(entry, field, f"expected a name (string), got {describe(v)}")

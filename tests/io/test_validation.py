@@ -498,6 +498,23 @@ def test_names_with_list_separator_are_rejected() -> None:
     assert_problem(data, "vm a", "networks", "must not contain ';'")
 
 
+def test_names_with_a_lone_surrogate_are_rejected_and_shown_escaped() -> None:
+    """JSON's "\\udc80" decodes to no character: no file, terminal or report could write it."""
+    data = base()
+    data["vms"][0]["name"] = "a\udc80"
+    (problem,) = [p for p in problems_of(data) if p.field == "name"]
+    assert problem.entry == "vm a\udc80"
+    assert "lone surrogates" in problem.message
+    assert str(problem).startswith(f"{SOURCE}: vm a\\udc80: name: name 'a\\udc80' must not contain")
+    str(problem).encode("utf-8")  # printable as it is
+
+
+def test_problem_text_shows_control_characters_escaped() -> None:
+    """An entry is labelled by the name the input gives, which may hold a NUL or a line break."""
+    problem = Problem("inv.json", "vm a\x00b", "name", "name 'a\\x00b' is bad\n")
+    assert str(problem) == "inv.json: vm a\\x00b: name: name 'a\\x00b' is bad\\n"
+
+
 def test_top_level_not_a_mapping() -> None:
     assert_problem([1, 2], "", "", "expected a mapping")
 
