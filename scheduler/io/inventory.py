@@ -18,6 +18,7 @@ from scheduler.io.validate import (
     Problems,
     check_keys,
     check_name,
+    cluster_name_problem,
     describe,
     get_bool,
     get_int,
@@ -160,6 +161,9 @@ def _parse(data: Any, p: Problems, loc: _Locator) -> Instance:
         name = Path(p.file).stem or "cluster"
     elif not isinstance(name, str) or not name:
         p.add("", "name", f"expected a non-empty string, got {describe(name)}")
+        name = "cluster"
+    elif (problem := cluster_name_problem(name)) is not None:
+        p.add("", "name", problem)
         name = "cluster"
 
     policy = _policy(p, loc.part("policy"), data)

@@ -29,6 +29,7 @@ _SHORT_SCALE: Final = 10
 # a round trip through the CSV form, and would be invisible in messages anyway. A lone surrogate
 # (JSON's "\udc80") is no character at all: no file, terminal or report could encode it.
 _BAD_NAME = re.compile(r"^\s|\s$|[;\x00-\x1f\x7f\ud800-\udfff]")
+_UNPRINTABLE_TEXT = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class Problems:
@@ -259,21 +260,34 @@ def get_str(
     return ""
 
 
+def name_problem(v: str) -> str | None:
+    """What is wrong with ``v`` as the name of a host, VM, rule, group, datastore or network."""
+    if not v:
+        return "name must not be empty"
+    if _BAD_NAME.search(v):
+        return (
+            f"name {v!r} must not contain ';', control characters or lone surrogates, nor start or "
+            "end with a space"
+        )
+    return None
+
+
+def cluster_name_problem(v: str) -> str | None:
+    """What is wrong with ``v`` as a cluster's name (free text on one line)."""
+    if not v:
+        return "must not be empty"
+    if _UNPRINTABLE_TEXT.search(v):
+        return f"{v!r} must not contain control characters or lone surrogates"
+    return None
+
+
 def check_name(p: Problems, entry: str, field: str, v: Any) -> str | None:
-    """``v`` as a name (non-empty, no ';', control character or lone surrogate, no surrounding
-    space), else ``None``."""
-    if type(v) is str and v and not _BAD_NAME.search(v):
-        return v
-    if isinstance(v, str):
-        if not v:
-            p.add(entry, field, "name must not be empty")
-        else:
-            p.add(
-                entry,
-                field,
-                f"name {v!r} must not contain ';', control characters or lone surrogates, nor start or "
-                "end with a space",
-            )
+    """``v`` as a name (``name_problem``), else ``None``."""
+    if type(v) is str:
+        problem = name_problem(v)
+        if problem is None:
+            return v
+        p.add(entry, field, problem)
     else:
         p.add(entry, field, f"expected a name (string), got {describe(v)}")
     return None

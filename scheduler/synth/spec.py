@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from scheduler.io.inventory import MAX_MEMORY_OVERCOMMIT, MAX_NETWORK_GBPS, MIN_NETWORK_GBPS
+from scheduler.io.validate import cluster_name_problem, name_problem
 from scheduler.model import defaults as d
 
 RuleDensity = Literal["none", "typical", "dense"]
@@ -158,16 +159,28 @@ def spec_problems(spec: SynthSpec) -> list[tuple[str, str]]:
         "hypervisor",
         f"must be one of {', '.join(d.HYPERVISORS)}, got {spec.hypervisor!r}",
     )
+    # What is generated must read back: the inventory's own bounds apply.
     need(
-        math.isfinite(spec.network_gbps) and spec.network_gbps > 0,
+        MIN_NETWORK_GBPS <= spec.network_gbps <= MAX_NETWORK_GBPS,
         "network_gbps",
-        f"must be a positive number, got {spec.network_gbps}",
+        f"must be in {MIN_NETWORK_GBPS:g}..{MAX_NETWORK_GBPS:,g}, got {spec.network_gbps}",
     )
     if spec.memory_overcommit is not None:
         need(
-            math.isfinite(spec.memory_overcommit) and spec.memory_overcommit >= 1.0,
+            1.0 <= spec.memory_overcommit <= MAX_MEMORY_OVERCOMMIT,
             "memory_overcommit",
-            f"must be at least 1, got {spec.memory_overcommit}",
+            f"must be in 1..{MAX_MEMORY_OVERCOMMIT:g}, got {spec.memory_overcommit}",
+        )
+    if spec.name is not None:
+        problem = cluster_name_problem(spec.name)
+        need(problem is None, "name", problem or "")
+    if spec.name_prefix:
+        # The prefix starts every name: it must keep them names (a letter stands for the rest).
+        need(
+            name_problem(spec.name_prefix + "x") is None,
+            "name_prefix",
+            f"{spec.name_prefix!r} would start names with a space or put ';', control characters or "
+            "lone surrogates in them",
         )
     need(not (spec.imc and spec.vendors > 1), "imc", "IMC works within one CPU vendor; use vendors=1")
     return problems
