@@ -37,6 +37,7 @@ UNKNOWN_HOST = "unknown.host"
 UNKNOWN_RULE = "unknown.rule"
 VIOLATION_UNREPORTED = "violation.unreported"  # a broken priority-2/3 rule missing from plan.violations
 VIOLATION_SPURIOUS = "violation.spurious"  # plan.violations names a rule the final state satisfies
+VIOLATION_ENTRY = "violation.entry"  # an entry that misdescribes its rule (priority, VMs, listed twice)
 CONFLICTS_EMPTY = "conflicts.empty"
 PLAN_FORMAT = "plan.format"
 PLAN_STATUS = "plan.status"

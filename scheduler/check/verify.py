@@ -20,6 +20,7 @@ from scheduler.check.findings import (
     UNKNOWN_HOST,
     UNKNOWN_RULE,
     UNKNOWN_VM,
+    VIOLATION_ENTRY,
     VIOLATION_SPURIOUS,
     VIOLATION_UNREPORTED,
     Finding,
@@ -116,8 +117,12 @@ def _violation_findings(instance: Instance, plan: Plan) -> list[Finding]:
     for name in sorted(listed):
         if name not in instance.rule_index:
             out.append(Finding(UNKNOWN_RULE, f"violations name unknown rule {name}", rule=name))
+    out += _violation_entry_findings(instance, plan)
     for rule in instance.rules:
         if rule.is_hard:
+            if rule.name in listed:
+                msg = f"violations list priority-1 rule {rule.name}, which a plan never breaks"
+                out.append(Finding(VIOLATION_SPURIOUS, msg, rule=rule.name))
             continue
         status = check_rule(rule, plan.placement)
         if not status.satisfied and rule.name not in listed:
@@ -128,4 +133,31 @@ def _violation_findings(instance: Instance, plan: Plan) -> list[Finding]:
         elif status.satisfied and rule.name in listed:
             msg = f"violations list rule {rule.name}, which the final placement satisfies"
             out.append(Finding(VIOLATION_SPURIOUS, msg, rule=rule.name))
+    return out
+
+
+def _violation_entry_findings(instance: Instance, plan: Plan) -> list[Finding]:
+    """Each entry of ``plan.violations`` describes its rule: listed once, with the rule's
+    priority, naming only VMs of the inventory that belong to the rule."""
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for entry in plan.violations:
+        if entry.rule in seen:
+            out.append(Finding(VIOLATION_ENTRY, f"violations list rule {entry.rule} twice", rule=entry.rule))
+        seen.add(entry.rule)
+        index = instance.rule_index.get(entry.rule)
+        if index is None:
+            continue  # an unknown rule, reported above
+        rule = instance.rules[index]
+        if entry.priority != rule.priority:
+            msg = (
+                f"violations give rule {rule.name} priority {entry.priority}; it has priority {rule.priority}"
+            )
+            out.append(Finding(VIOLATION_ENTRY, msg, rule=rule.name))
+        for vm in entry.vms:
+            if vm not in instance.vm_index:
+                out.append(Finding(UNKNOWN_VM, f"violation of {rule.name} names unknown VM {vm}", vm=vm))
+            elif vm not in rule.vms:
+                msg = f"violation of {rule.name} names VM {vm}, which the rule does not hold"
+                out.append(Finding(VIOLATION_ENTRY, msg, rule=rule.name, vm=vm))
     return out

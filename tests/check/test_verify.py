@@ -103,6 +103,23 @@ def test_soft_violations_must_be_reported(showcase: Instance) -> None:
     assert sorted(verify(showcase, extra).codes()) == ["unknown.rule", "violation.spurious"]
 
 
+def test_violation_entries_must_describe_their_rules(showcase: Instance) -> None:
+    """A kept priority-1 rule listed, a wrong priority, a VM outside the rule, an unknown VM and a
+    rule listed twice are each found; the honest list passes."""
+    honest = [Violation("prefer", 3, ("w1", "w2"), "..."), Violation("avoid", 3, ("d1",), "...")]
+    cases = {
+        "priority one": ([*honest, Violation("licence", 1, (), "")], ["violation.spurious"]),
+        "priority": ([Violation("prefer", 2, ("w1", "w2"), ""), honest[1]], ["violation.entry"]),
+        "outsider": ([Violation("prefer", 3, ("w1", "d2"), ""), honest[1]], ["violation.entry"]),
+        "unknown": ([Violation("prefer", 3, ("w1", "zz"), ""), honest[1]], ["unknown.vm"]),
+        "twice": ([*honest, honest[0]], ["violation.entry"]),
+    }
+    for name, (violations, codes) in cases.items():
+        plan = make_plan(showcase, status=PlanStatus.UNCHANGED, violations=violations)
+        assert verify(showcase, plan).codes() == codes, name
+    assert verify(showcase, make_plan(showcase, status=PlanStatus.UNCHANGED, violations=honest)).valid
+
+
 def test_unchanged_plan_has_no_actions(trio: Instance) -> None:
     plan = make_plan(trio, [move("a", "h1", "h3", 0.0)], status=PlanStatus.UNCHANGED)
     assert verify(trio, plan).codes() == ["plan.status"]
