@@ -373,9 +373,9 @@ def _violations(
     Named, in this order: the higher-priority rules that share VMs with it; host power, when only
     a standby host could keep the rule (DPM's choice, for priority-3 rules, DPM coming after the
     priority-2 level; or fixed, for any rule, with DPM off); compatibility when some VM has no
-    allowed host that satisfies it; the VMs that could mend it when none of them can move
-    (pinned, devices, DRS off, a migration that is not safe), else the migration budget when the
-    plan spends all of it; and capacity when none of these applies.
+    allowed host that satisfies it; the VMs that cannot move (pinned, devices, DRS off, a
+    migration that is not safe) when they alone keep it broken, else the migration budget when
+    the plan spends all of it; and capacity when none of these applies.
     """
     out: list[Violation] = []
     # Estimating every VM takes time: only when a broken rule needs it and the caller did not say.
@@ -422,7 +422,7 @@ def _violations(
             if blocked:
                 winners.append(f"compatibility (no allowed host satisfies it for {', '.join(blocked)})")
         # VMs that cannot move come before the budget: no budget could mend a rule they break.
-        fixed = _fixed_members(instance, _involved(rule, status.violating_vms, placement), unsafe)
+        fixed = _fixed_members(instance, rule, status.violating_vms, placement, unsafe)
         if fixed:
             winners.append(f"VMs that cannot move ({fixed})")
         elif budget_spent:
@@ -440,38 +440,39 @@ def _violations(
     return tuple(out)
 
 
-def _involved(rule: Rule, violating: tuple[str, ...], placement: Mapping[str, str]) -> tuple[str, ...]:
-    """The VMs any of which could mend a broken rule by moving: for anti-affinity every member on
-    a host it shares with another, for affinity every member, for VM-to-host the ones on the
-    wrong host."""
-    if rule.kind is RuleKind.ANTI_AFFINITY:
-        hosts = [placement.get(vm) for vm in rule.vms]
-        return tuple(
-            vm for vm, h in zip(rule.vms, hosts, strict=True) if h is not None and hosts.count(h) > 1
-        )
-    if rule.kind is RuleKind.AFFINITY:
-        return tuple(rule.vms)
-    return violating
-
-
 def _fixed_members(
-    instance: Instance, violating: tuple[str, ...], unsafe: Callable[[], frozenset[str]]
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    placement: Mapping[str, str],
+    unsafe: Callable[[], frozenset[str]],
 ) -> str:
-    """When every VM breaking a rule is one no plan moves for it (pinned, devices, DRS off, or a
-    migration that is not safe), those VMs and why, for "yields to"; else "". ``unsafe()``: the
-    VMs whose migration is not safe."""
-    if not violating:
-        return ""
-    reasons = []
-    for name in violating:
+    """The VMs no plan moves for a rule (pinned, devices, DRS off, or a migration that is not
+    safe) that on their own keep it broken, and why, for "yields to"; else "". On their own:
+    affinity members held on different hosts, anti-affinity members held on one host, a VM held
+    on the wrong side of a VM-to-host rule. ``unsafe()``: the VMs whose migration is not safe."""
+    reasons: dict[str, str] = {}
+
+    def held(name: str) -> bool:
         why = instance.vm(name).immobility_reasons()
         if why:
-            reasons.append(f"{name}: {'; '.join(why)}")
+            reasons[name] = "; ".join(why)
         elif name in unsafe():
-            reasons.append(f"{name}: its live migration would not converge safely")
+            reasons[name] = "its live migration would not converge safely"
+        return name in reasons
+
+    if rule.kind is RuleKind.VM_HOST:
+        blamed = [name for name in violating if held(name)]
+    else:
+        hosts: dict[str, list[str]] = {}
+        for name in rule.vms:
+            if name in placement and held(name):
+                hosts.setdefault(placement[name], []).append(name)
+        if rule.kind is RuleKind.AFFINITY:
+            blamed = [name for names in hosts.values() for name in names] if len(hosts) > 1 else []
         else:
-            return ""
-    return ", ".join(reasons)
+            blamed = [name for names in hosts.values() if len(names) > 1 for name in names]
+    return ", ".join(f"{name}: {reasons[name]}" for name in blamed)
 
 
 def _standby_hosts_keeping(

@@ -326,6 +326,39 @@ def test_vms_that_cannot_move_are_named_as_what_a_broken_rule_yields_to():
     )
 
 
+@pytest.mark.parametrize(
+    ("rule", "blamed"),
+    [
+        (
+            {"name": "r", "kind": "affinity", "vms": ["a", "b", "d"]},
+            "a: pinned to its host, b: linked clone (its parent volume cannot move)",
+        ),
+        (
+            {"name": "r", "kind": "anti_affinity", "vms": ["a", "c", "d"]},
+            "a: pinned to its host, c: has devices: gpu",
+        ),
+    ],
+)
+def test_vms_that_cannot_move_are_blamed_when_they_alone_keep_a_rule_broken(
+    rule: dict[str, Any], blamed: str
+):
+    """a (pinned) and c (a GPU) on h1, b (a linked clone) and d on h2. Affinity cannot bring a
+    and b together, anti-affinity cannot part a and c: those VMs are why, not capacity, though
+    d could move."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [
+            vm_entry("a", "h1", pinned=True),
+            vm_entry("b", "h2", linked_clone=True),
+            vm_entry("c", "h1", devices=["gpu"]),
+            vm_entry("d", "h2"),
+        ],
+        [rule],
+    )
+    [violation] = make_plan(instance, OPTIONS).plan.violations
+    assert violation.detail.endswith(f"yields to VMs that cannot move ({blamed})")
+
+
 def test_a_host_with_spare_room_on_the_resource_its_neighbour_is_hot_on_counts_as_room():
     """Threshold 5 (tolerance 0): h1 at 35 % CPU is hot, h2–h4 at 30 % have room for CPU while
     memory is even everywhere. a stays (no move lowers the imbalance enough), and the reason must

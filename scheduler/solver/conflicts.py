@@ -16,6 +16,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from scheduler.compat import Compatibility, compatibility
+from scheduler.migration.precopy import estimate_vm
 from scheduler.model import NO_HOST, Conflict, HostState, Instance
 from scheduler.solver.problem import POWER_OFF
 from scheduler.solver.sat import new_solver
@@ -149,19 +150,30 @@ def _immobile_overload(instance: Instance, usable: np.ndarray) -> list[Conflict]
 
 
 def migration_conflicts(instance: Instance, stuck: np.ndarray) -> list[Conflict]:
-    """VMs that must move but whose live migration never completes, even alone on an idle link."""
+    """VMs that must move but whose live migration never completes, even alone on an idle link:
+    the hypervisor's timeout ends it first, or the guest dirties memory faster than it is sent."""
     policy = instance.policy.migration
     out: list[Conflict] = []
     for v in np.flatnonzero(stuck & (instance.current_host != NO_HOST)):
         vm = instance.vms[v]
+        alone = estimate_vm(vm, policy)
+        if alone.stop_reason == "timeout":
+            why = (
+                f"its live migration cannot finish within the {policy.timeout_s:g} s migration timeout "
+                f"under {policy.hypervisor}, even alone on an idle link ({vm.memory_mib:,} MiB at "
+                f"{alone.precopy_rate_mibps:,.0f} MiB/s): raise the timeout or the migration bandwidth"
+            )
+        else:
+            why = (
+                f"its live migration would never complete under {policy.hypervisor} "
+                f"({vm.dirty_rate_mibps:g} MiB/s dirtied, {policy.downtime_limit_ms:g} ms downtime limit): "
+                "quiesce it, raise the downtime limit or use a preset that throttles the guest"
+            )
         out.append(
             Conflict(
                 "migration",
                 vm.name,
-                f"VM {vm.name} must leave host {vm.host} but its live migration would never complete "
-                f"under {policy.hypervisor} ({vm.dirty_rate_mibps:g} MiB/s dirtied, "
-                f"{policy.downtime_limit_ms:g} ms downtime limit): quiesce it, raise the downtime "
-                "limit or use a preset that throttles the guest",
+                f"VM {vm.name} must leave host {vm.host} but {why}",
                 hosts=(vm.host,) if vm.host else (),
                 vms=(vm.name,),
             )

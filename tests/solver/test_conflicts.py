@@ -246,6 +246,19 @@ def test_vm_that_must_move_but_cannot_converge_makes_the_plan_infeasible(
     plan = infeasible_plan(plan_of, instance)
     assert named_vms(plan) == {"x"}
     assert "h1" in named_hosts(plan)
+    assert "5000 MiB/s dirtied" in plan.conflicts[0].explanation
+
+
+def test_a_move_the_timeout_ends_is_blamed_on_the_timeout(plan_of: Planner):
+    """x (1 GiB, an idle guest) must leave h1 under QEMU's 128 MiB/s cap and a 5 s timeout: the
+    copy needs 8 s, so the timeout, not the dirty rate, is what stops it."""
+    instance = make_instance([host("h1", state=HostState.MAINTENANCE), host("h2")], [vm("x", "h1")])
+    migration = replace(instance.policy.migration, hypervisor="qemu", timeout_s=5.0)
+    instance = replace(instance, policy=replace(instance.policy, migration=migration))
+    plan = infeasible_plan(plan_of, instance)
+    (conflict,) = plan.conflicts
+    assert "cannot finish within the 5 s migration timeout under qemu" in conflict.explanation
+    assert "1,024 MiB at 128 MiB/s" in conflict.explanation
 
 
 def test_host_over_capacity_whose_vms_cannot_converge_makes_the_plan_infeasible(plan_of: Planner):
