@@ -15,7 +15,7 @@ Description
        where it lands costs nothing more.
 
     Whole VMs land less evenly than the relaxation's slices, so the result is near the balance,
-    not at it; the greedy finishes from there (``optimize._balance_warm_start``), and the
+    not at it; the greedy finishes from there (``warm_start._balance_warm_start``), and the
     optimizer keeps whichever warm start is better, this one or the plain greedy's.
 Requirements
     ``scipy`` (HiGHS). ``movable`` excludes rule members: landing does not check rules.

@@ -1,61 +1,61 @@
-"""The optimizer's entry point: instance in, target placement and host power out."""
+"""The optimizer's entry point: instance in, target placement and host power out.
+
+``_optimize`` runs the steps in order: prepare (``prepare.py``), decide the power and repair a warm
+start (``warm_start.py``), check whether anything needs doing, balance the warm start, choose the
+scope, build and solve the ``Problem`` (widened when the restricted scope finds nothing), and finish
+the plan (threshold 5's minimum goodness, moves sent home, notes, status).
+"""
 
 from __future__ import annotations
 
 import functools
-import math
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from scheduler.check.bounds import dpm_hosts_bound
 from scheduler.check.metrics import drs_min_goodness, drs_tolerance
-from scheduler.compat import compatibility
 from scheduler.heuristics.balance import imbalance
-from scheduler.heuristics.consolidate import empty_hosts
-from scheduler.heuristics.drs_greedy import greedy_balance
-from scheduler.heuristics.repair import repair_placement
-from scheduler.heuristics.rule_repair import repair_vm_rules
-from scheduler.heuristics.state import LoadState, high_target_limits
+from scheduler.heuristics.state import LoadState
 from scheduler.interrupt import stop_requested, stop_requested_on_sigint
-from scheduler.model import NO_HOST, HostState, Instance
+from scheduler.model import NO_HOST, Conflict, HostState, Instance
 from scheduler.solver.balance import BalancePenalty, DrsBand
-from scheduler.solver.conflicts import explain_infeasibility, migration_conflicts, structural_conflicts
-from scheduler.solver.costs import move_costs, unsafe_vms
-from scheduler.solver.guided import guided_start
+from scheduler.solver.conflicts import explain_infeasibility
 from scheduler.solver.options import SolveOptions
+from scheduler.solver.prepare import Prepared, prepare
 from scheduler.solver.problem import (
-    POWER_DECIDE,
-    POWER_OFF,
-    POWER_ON,
     Problem,
     choose_candidates,
-    host_power,
-    mandatory_moves,
     rule_members_in_violation,
     settled_for_balance,
     soft_rule_members,
 )
 from scheduler.solver.result import COST_UNIT, LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
-from scheduler.solver.staged import NoSolutionError, solve_staged
+from scheduler.solver.staged import NoSolutionError, StagedOutcome, solve_staged
 from scheduler.solver.symmetry import canonical, interchangeable_hosts
+from scheduler.solver.warm_start import (
+    GREEDY_SHARE,
+    GREEDY_SHARE_DPM,
+    LOCAL_SEARCH_PAIRS,
+    WarmStart,
+    balanced_warm_start,
+    migration_seconds,
+    repaired_warm_start,
+)
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 WIDE_SCOPE_MAX_PAIRS = 400_000  # above this, a widened scope still uses candidate sets
-LOCAL_SEARCH_PAIRS = 6_000  # above this many (VM, host) candidates, late levels use local search
 # Up to this many (VM, allowed host) pairs, every VM that may move gets every host it may use:
 # the model is then the whole problem, so a level proven optimal is optimal for the cluster, and a
 # plan's target fed back finds nothing left to do. Above it, repair mode restricts the scope.
 COMPLETE_SCOPE_MAX_PAIRS = LOCAL_SEARCH_PAIRS
-GREEDY_SHARE = 0.5  # of the time limit, for the greedy balancing warm start
-GREEDY_AIM_STEP = 0.01  # how much lower each further round of the greedy aims (× the allowance)
-GREEDY_AIM_LEAST = 0.9
-GREEDY_SHARE_DPM = 0.2  # ... with DPM on, whose level comes first and needs the time more
 
 
 def optimize(instance: Instance, options: SolveOptions | None = None) -> OptimizeResult:
@@ -80,317 +80,334 @@ def _optimize(
     """
     options = options or SolveOptions()
     started = time.monotonic() if started is None else started
-    notes: list[str] = []
-    compat = compatibility(instance)
-    allowed = compat.allowed
-    movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
-    costs = move_costs(instance)
-    # Named once here for the plan's explanations (unmovable, what a rule yields to).
-    unsafe = unsafe_vms(instance, costs)
-    policy = instance.policy
-    dpm = policy.dpm.enabled
-    power = host_power(instance, dpm, movable)
-    mandatory = mandatory_moves(instance, allowed, power)
-    usable = power != POWER_OFF
+    prep = prepare(instance)
+    if prep.conflicts:
+        return _infeasible(instance, prep.conflicts, started)
+    start = repaired_warm_start(prep, high_target_missed)
+    today = _today(prep)
+    unchanged = _nothing_to_do(prep, today, started)
+    if unchanged is not None:
+        return unchanged
+    if today.band is not None:
+        start = _balanced(prep, start, today.band, options, started)
+    scope = _choose_scope(prep, start, today, options)
+    solved = _solve(prep, start, scope, today.band, options, started)
+    if isinstance(solved, _HighTargetMissed):
+        return _optimize(instance, options, high_target_missed=solved.why, started=started)
+    if isinstance(solved, OptimizeResult):
+        return solved
+    return _finish(prep, today, scope, solved, (*prep.notes, *start.notes, *solved.notes), options, started)
 
-    conflicts = structural_conflicts(instance, compat, power)
-    conflicts += migration_conflicts(instance, mandatory & movable & ~costs.completes)
-    if conflicts:
-        return _infeasible(instance, conflicts, started)
 
-    # A move that would not converge is never optional: non-converging moves are forbidden.
-    movable_optional = movable & costs.converges
-    stuck = movable & ~costs.converges
-    placed_today = instance.current_host != NO_HOST
-    if np.any(stuck & placed_today):
-        notes.append(
-            f"{int(np.sum(stuck & placed_today))} VM(s) kept in place unless they must move: "
-            "their live migration would not converge"
-        )
-    if np.any(stuck & ~placed_today):
-        # Placing a new VM is no migration, but moving it later would be: where it lands is final.
-        notes.append(
-            f"{int(np.sum(stuck & ~placed_today))} new VM(s) placed for good: once running, their "
-            "live migration would not converge"
-        )
+@dataclass(frozen=True, slots=True)
+class _Today:
+    """Today's placement, measured for the "nothing to do?" checks and threshold 5's minimum goodness.
 
-    resources = policy.drs.measure.resources
-    up_now = np.array([h.state is HostState.UP for h in instance.hosts])
-    threshold = policy.drs.threshold
-    balances = policy.drs.enabled and math.isfinite(drs_tolerance(threshold, 1))
+    Attributes:
+        broken: members of the priority-2/3 rules it breaks.
+        imbalance: per resource DRS balances, the spread of host utilization over the hosts up now.
+        band: DRS's tolerance band, or None when DRS does not balance.
+        nothing_forced: nothing must be evacuated, placed or relieved of overload.
+        balance_only: nothing forced and no rule broken: only balance could call for moves.
+        min_gain: the least imbalance a plan for balance alone must remove (0 but at threshold 5).
+    """
 
-    # -- power decision and warm start ----------------------------------------------------------
-    dpm_high: float | None = policy.dpm.target_utilization[1] if dpm else None
-    warm: IntArray | None = None
-    warm_on = power == POWER_ON
-    warm_within_high = False
-    if dpm and high_target_missed is None:
-        # Repair today's placement within the DPM high target on the hosts up now (then with the
-        # standby ones too), and empty hosts greedily from there: DPM's warm start.
-        for start_on in (up_now & usable, usable.copy()):
-            warm = _repair(
-                instance, allowed, start_on, costs.seconds, movable, dpm_high, movable_optional | mandatory
-            )
-            if warm is not None:
-                # What must move anyway (new VMs, evacuations) may land wherever emptying wants:
-                # a second choice of target is not a second migration.
-                warm, warm_on = empty_hosts(
-                    instance,
-                    warm,
-                    start_on,
-                    allowed,
-                    movable_optional | (movable & mandatory),
-                    dpm_high or 1.0,
-                    policy.dpm.min_hosts_on,
-                    power == POWER_DECIDE,
-                )
-                warm_within_high = True
-                break
-        if warm is None and _beyond_high_target(instance, usable, movable, dpm_high or 1.0):
-            high_target_missed = "the cluster's demand exceeds the DPM high target of all its hosts together"
-        elif warm is None:
-            # Greedy is no proof: CP-SAT decides the power under the high target, from a warm start
-            # with every host on (repaired below), and only what it proves (or fails to find) keeps
-            # every host on.
-            notes.append("greedy repair found no placement within the DPM high target")
-            warm_on = usable.copy()
-    if dpm and high_target_missed is not None:
-        notes.append(f"{high_target_missed}: hosts stay on")
-        power = np.where(power == POWER_DECIDE, POWER_ON, power)
-        dpm_high = None
-        warm_on = power == POWER_ON
-    if warm is None:
-        # Within full capacity: a warm start within DPM's high target was found above or not at all.
-        warm = _repair(instance, allowed, warm_on, costs.seconds, movable, None, movable_optional | mandatory)
-    if warm is None:
-        notes.append("greedy repair found no feasible warm start; CP-SAT starts from today's placement")
-        warm = instance.current_host.copy()
+    broken: BoolArray
+    imbalance: FloatArray
+    band: DrsBand | None
+    nothing_forced: bool
+    balance_only: bool
+    min_gain: float
 
-    # -- nothing to do? -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The VMs that get variables.
+
+    Attributes:
+        may_move: every VM that may move, and any the warm start moved anyway.
+        free: the VMs that get variables: ``may_move``, or repair mode's choice among them.
+        complete: ``free`` is ``may_move`` and each may use every host it may run on.
+    """
+
+    may_move: IntArray
+    free: IntArray
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Solved:
+    """The staged solve's outcome, and the problem it solved (widened, if it was)."""
+
+    problem: Problem
+    outcome: StagedOutcome
+    complete: bool  # every VM that may move had every host it may use
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _HighTargetMissed:
+    """No placement keeps the hosts within DPM's high target: ``why``, for the retry's note."""
+
+    why: str
+
+
+def _today(prep: Prepared) -> _Today:
+    """Measure today's placement: the rules it breaks, its imbalance, DRS's band, whether
+    anything forces moves, and the gain threshold 5 asks of a plan for balance alone."""
+    instance = prep.instance
     current = instance.current_host
     state_now = LoadState(instance, current)
     broken_now = rule_members_in_violation(instance, current)
-    imbalance_now = imbalance(state_now, resources, up_now)
+    imbalance_now = imbalance(state_now, prep.resources, prep.up_now)
     band = (
         DrsBand(
             instance,
-            resources,
-            functools.partial(drs_tolerance, threshold),
-            allowed,
-            movable_optional | (movable & mandatory),
+            prep.resources,
+            functools.partial(drs_tolerance, instance.policy.drs.threshold),
+            prep.allowed,
+            prep.movable_optional | (prep.movable & prep.mandatory),
         )
-        if balances
+        if prep.balances
         else None
     )
     # Nothing must be evacuated, placed or relieved of overload; with no rule broken either, only
     # balance could call for moves.
-    nothing_forced = not mandatory.any() and not state_now.over_capacity().any()
+    nothing_forced = not prep.mandatory.any() and not state_now.over_capacity().any()
     balance_only = nothing_forced and not broken_now.any()
     # Threshold 5 (tolerance 0): a balance-only plan must gain at least the minimum goodness, over
     # the hosts up now. Such a plan powers nothing on or off (``for_balance_alone`` below), so
     # these are also the hosts up after it; hosts in standby that DPM could wake do not count.
-    hosts_up = max(int((up_now & usable).sum()), 1)
-    no_tolerance = band is not None and band.tolerance(up_now & usable) == 0
+    hosts_up = max(int((prep.up_now & prep.usable).sum()), 1)
+    no_tolerance = band is not None and band.tolerance(prep.up_now & prep.usable) == 0
     min_gain = drs_min_goodness(hosts_up) if no_tolerance else 0.0
-    if balance_only and not dpm:
-        within = band is None or bool(np.all(imbalance_now <= band.allowance(up_now & usable, imbalance_now)))
-        if within:
-            note = "the cluster is within the DRS tolerance and breaks no rule"
-            if band is not None and np.any(imbalance_now > band.tolerance(up_now & usable)):
-                note = (
-                    "the cluster is within the DRS tolerance of the balance its compatibility islands "
-                    f"allow ({_floor_note(band, up_now & usable)}) and breaks no rule"
-                )
-            return _unchanged(instance, started, note, unsafe)
-        if bool(np.all(imbalance_now < min_gain)):
-            return _unchanged(
-                instance,
-                started,
-                unsafe=unsafe,
-                note=f"the cluster's imbalance is below threshold 5's minimum goodness {min_gain:.4f}, so no "
-                "plan could lower it that much, and it breaks no rule",
-            )
+    return _Today(broken_now, imbalance_now, band, nothing_forced, balance_only, min_gain)
 
+
+def _nothing_to_do(prep: Prepared, today: _Today, started: float) -> OptimizeResult | None:
+    """Today's placement, kept with the reason, when DPM is off, only balance could call for
+    moves and none is worth making: the cluster is within DRS's tolerance, or its imbalance is
+    below threshold 5's minimum goodness. None: a plan is to be searched for."""
+    if not today.balance_only or prep.dpm:
+        return None
+    instance, band, on_now = prep.instance, today.band, prep.up_now & prep.usable
+    imbalance_now = today.imbalance
+    within = band is None or bool(np.all(imbalance_now <= band.allowance(on_now, imbalance_now)))
+    if within:
+        note = "the cluster is within the DRS tolerance and breaks no rule"
+        if band is not None and np.any(imbalance_now > band.tolerance(on_now)):
+            note = (
+                "the cluster is within the DRS tolerance of the balance its compatibility islands "
+                f"allow ({_floor_note(band, on_now)}) and breaks no rule"
+            )
+        return _unchanged(instance, started, note, prep.unsafe)
+    if bool(np.all(imbalance_now < today.min_gain)):
+        return _unchanged(
+            instance,
+            started,
+            unsafe=prep.unsafe,
+            note=f"the cluster's imbalance is below threshold 5's minimum goodness {today.min_gain:.4f}, so "
+            "no plan could lower it that much, and it breaks no rule",
+        )
+    return None
+
+
+def _balanced(
+    prep: Prepared, start: WarmStart, band: DrsBand, options: SolveOptions, started: float
+) -> WarmStart:
+    """``start`` balanced (``warm_start.balanced_warm_start``) within its slice of the time limit."""
     # Improve the warm start with cost-aware greedy balancing within a slice of the time budget
     # (a smaller one with DPM, which comes first); on large clusters also from the LP
     # relaxation's choice of moves, keeping the better.
-    if band is not None:
-        warm = _balanced_warm_start(
-            instance,
-            warm,
-            warm_on,
-            allowed,
-            movable_optional & ~soft_rule_members(instance),
-            band,
-            costs.seconds,
-            dpm_high,
-            options,
-            started + (GREEDY_SHARE_DPM if dpm else GREEDY_SHARE) * options.time_limit_s,
-        )
+    warm = balanced_warm_start(
+        prep.instance,
+        start.warm,
+        start.warm_on,
+        prep.allowed,
+        prep.movable_optional & ~soft_rule_members(prep.instance),
+        band,
+        prep.costs.seconds,
+        start.dpm_high,
+        options,
+        started + (GREEDY_SHARE_DPM if prep.dpm else GREEDY_SHARE) * options.time_limit_s,
+    )
+    return replace(start, warm=warm)
+
+
+def _choose_scope(prep: Prepared, start: WarmStart, today: _Today, options: SolveOptions) -> _Scope:
+    """Every VM that may move, each with every host it may use, up to ``COMPLETE_SCOPE_MAX_PAIRS``
+    (VM, host) pairs; above, repair mode's restricted scope (``_scope``)."""
+    instance, warm = prep.instance, start.warm
     # Every VM that may move, and any the warm start moved anyway (repairing an over-full host may
     # move a VM whose migration would not converge).
-    may_move = np.flatnonzero(movable_optional | mandatory | (warm != current))
-    complete = int((allowed[may_move] & usable[None, :]).sum()) <= COMPLETE_SCOPE_MAX_PAIRS
-
+    may_move = np.flatnonzero(prep.movable_optional | prep.mandatory | (warm != instance.current_host))
+    complete = int((prep.allowed[may_move] & prep.usable[None, :]).sum()) <= COMPLETE_SCOPE_MAX_PAIRS
     free = (
         may_move
         if complete
         else _scope(
             instance,
             options,
-            mandatory,
-            movable,
-            movable_optional,
+            prep.mandatory,
+            prep.movable,
+            prep.movable_optional,
             warm,
-            warm_on,
-            broken_now,
-            resources,
-            band,
-            costs.seconds,
+            start.warm_on,
+            today.broken,
+            prep.resources,
+            today.band,
+            prep.costs.seconds,
         )
     )
+    return _Scope(may_move, free, complete)
 
-    # A VM left without variables stays where it is, so its host stays on whatever DPM prefers.
-    fixed = np.ones(instance.num_vms, dtype=np.bool_)
-    fixed[free] = False
-    fixed_hosts = current[fixed & (current != NO_HOST)]
-    warm_on = warm_on.copy()
-    warm_on[fixed_hosts] = True
+
+def _solve(
+    prep: Prepared,
+    start: WarmStart,
+    scope: _Scope,
+    band: DrsBand | None,
+    options: SolveOptions,
+    started: float,
+) -> _Solved | _HighTargetMissed | OptimizeResult:
+    """Build the ``Problem`` over ``scope`` and solve its levels (``staged.py``); when that finds
+    nothing, solve again over every VM that may move. Returns why DPM's high target was missed
+    when the target, not the scope, is what nothing fits in (the caller retries with every host
+    on), and the infeasible result when the widened problem has no solution either."""
+    instance = prep.instance
     rng = np.random.default_rng(options.seed)
-    coldness = -_heat(LoadState(instance, warm), resources)
-    problem = Problem(
-        instance=instance,
-        allowed=allowed,
-        movable=movable,
-        cost_s=costs.seconds,
-        converges=costs.converges,
-        mandatory=mandatory,
-        power=power,
-        free=free,
-        candidates=choose_candidates(
-            instance,
-            free,
-            allowed,
-            usable,
-            warm,
-            coldness,
-            instance.num_hosts if complete else options.candidate_hosts,
-            rng,
-        ),
-        warm=warm,
-        warm_on=warm_on,
-        dpm_high=dpm_high,
-        resources=resources,
-        # Where the warm start already switches off all it can, the DPM level is proven at once
-        # and its time share goes to the levels after it.
-        dpm_hosts_bound=dpm_hosts_bound(instance, allowed) if dpm_high is not None else 0,
-    )
-    if options.host_symmetry:
-        problem = _with_host_order(problem)
+    coldness = -_heat(LoadState(instance, start.warm), prep.resources)
+    problem = _problem(prep, start, scope, coldness, rng, options)
     large = problem.num_candidate_pairs > LOCAL_SEARCH_PAIRS
     try:
         outcome = solve_staged(problem, options, band, started, local_search=large)
     except NoSolutionError:
-        if dpm_high is None or warm_within_high or stop_requested():
+        if start.dpm_high is None or start.within_high or stop_requested():
             raise
         missed = f"no placement within the DPM high target found in {options.time_limit_s:g} s"
-        return _optimize(instance, options, high_target_missed=missed, started=started)
+        return _HighTargetMissed(missed)
+    if outcome.feasible:
+        return _Solved(problem, outcome, scope.complete, ())
+    # The restriction may be what made it infeasible: widen to every VM that may move.
+    problem, complete = _widened(prep, problem, coldness, rng, options)
+    notes = (f"scope widened to {len(problem.free)} VMs",)
+    outcome = solve_staged(problem, options, band, started, local_search=large)
+    if not outcome.feasible and start.dpm_high is not None and not start.within_high:
+        missed = "no placement keeps the hosts within the DPM high target, even with every host on"
+        return _HighTargetMissed(missed)
     if not outcome.feasible:
-        # The restriction may be what made it infeasible: widen to every VM that may move.
-        wide_free = np.flatnonzero(movable_optional | mandatory)
-        pairs = int((allowed[wide_free] & usable[None, :]).sum())
-        k = instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
-        problem = _replace_scope(problem, wide_free, k, usable, coldness, rng)
-        if options.host_symmetry:
-            problem = _with_host_order(problem)
-        complete = k == instance.num_hosts
-        notes.append(f"scope widened to {len(wide_free)} VMs")
-        outcome = solve_staged(problem, options, band, started, local_search=large)
-        if not outcome.feasible and dpm_high is not None and not warm_within_high:
-            missed = "no placement keeps the hosts within the DPM high target, even with every host on"
-            return _optimize(instance, options, high_target_missed=missed, started=started)
-        if not outcome.feasible:
-            return _infeasible(
-                instance,
-                explain_infeasibility(instance, compat, power, movable & ~costs.converges & ~mandatory),
-                started,
-            )
+        return _infeasible(
+            instance,
+            explain_infeasibility(
+                instance, prep.compat, start.power, prep.movable & ~prep.costs.converges & ~prep.mandatory
+            ),
+            started,
+        )
+    return _Solved(problem, outcome, complete, notes)
 
-    assignment = outcome.assignment
-    levels = outcome.levels
-    if options.max_migrations is not None and outcome.forced_moves > 0:
-        fewest = "" if outcome.forced_proven else " (the fewest found, not proven)"
-        limits = "capacity" if problem.dpm_high is None else "capacity and DPM's high target"
-        notes.append(
-            f"{outcome.forced_moves} move(s) are needed to bring hosts within {limits}{fewest}: "
-            f"--max-migrations {options.max_migrations} counts the moves beyond them "
-            f"(at most {outcome.forced_moves + options.max_migrations} optional move(s) in all)"
-        )
-    # A plan that powers, places, evacuates and repairs nothing (rules that cannot be kept stay
-    # broken as they were) moves VMs for balance alone, so the minimum goodness applies to it.
-    for_balance_alone = (
-        min_gain > 0
-        and nothing_forced
-        and np.array_equal(outcome.on_mask, up_now & usable)
-        and np.array_equal(rule_members_in_violation(instance, outcome.assignment), broken_now)
+
+def _problem(
+    prep: Prepared,
+    start: WarmStart,
+    scope: _Scope,
+    coldness: FloatArray,
+    rng: np.random.Generator,
+    options: SolveOptions,
+) -> Problem:
+    """The placement problem over ``scope`` from the warm start, its interchangeable hosts in
+    one arrangement (``_with_host_order``) unless ``host_symmetry`` is off."""
+    instance, complete = prep.instance, scope.complete
+    current = instance.current_host
+    # A VM left without variables stays where it is, so its host stays on whatever DPM prefers.
+    fixed = np.ones(instance.num_vms, dtype=np.bool_)
+    fixed[scope.free] = False
+    fixed_hosts = current[fixed & (current != NO_HOST)]
+    warm_on = start.warm_on.copy()
+    warm_on[fixed_hosts] = True
+    problem = Problem(
+        instance=instance,
+        allowed=prep.allowed,
+        movable=prep.movable,
+        cost_s=prep.costs.seconds,
+        converges=prep.costs.converges,
+        mandatory=prep.mandatory,
+        power=start.power,
+        free=scope.free,
+        candidates=choose_candidates(
+            instance,
+            scope.free,
+            prep.allowed,
+            prep.usable,
+            start.warm,
+            coldness,
+            instance.num_hosts if complete else options.candidate_hosts,
+            rng,
+        ),
+        warm=start.warm,
+        warm_on=warm_on,
+        dpm_high=start.dpm_high,
+        resources=prep.resources,
+        # Where the warm start already switches off all it can, the DPM level is proven at once
+        # and its time share goes to the levels after it.
+        dpm_hosts_bound=dpm_hosts_bound(instance, prep.allowed) if start.dpm_high is not None else 0,
     )
-    if for_balance_alone:
-        gain = float(
-            (imbalance_now - imbalance(LoadState(instance, assignment), resources, outcome.on_mask)).max()
-        )
-        if gain < min_gain:
-            return _unchanged(
-                instance,
-                started,
-                unsafe=unsafe,
-                note=f"the best plan found lowers the imbalance by {max(gain, 0.0):.4f} at most, less than "
-                f"threshold 5's minimum goodness {min_gain:.4f}: not worth its moves",
-            )
+    if options.host_symmetry:
+        problem = _with_host_order(problem)
+    return problem
+
+
+def _widened(
+    prep: Prepared,
+    problem: Problem,
+    coldness: FloatArray,
+    rng: np.random.Generator,
+    options: SolveOptions,
+) -> tuple[Problem, bool]:
+    """``problem`` over every VM that may move, each with every host it may use up to
+    ``WIDE_SCOPE_MAX_PAIRS`` (VM, host) pairs (candidate sets above). Returns (problem, complete)."""
+    wide_free = np.flatnonzero(prep.movable_optional | prep.mandatory)
+    pairs = int((prep.allowed[wide_free] & prep.usable[None, :]).sum())
+    k = prep.instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
+    problem = _replace_scope(problem, wide_free, k, prep.usable, coldness, rng)
+    if options.host_symmetry:
+        problem = _with_host_order(problem)
+    return problem, k == prep.instance.num_hosts
+
+
+def _finish(
+    prep: Prepared,
+    today: _Today,
+    scope: _Scope,
+    solved: _Solved,
+    notes: Sequence[str],
+    options: SolveOptions,
+    started: float,
+) -> OptimizeResult:
+    """The plan from the solve, with ``notes`` and what the solve adds to them; today's placement
+    instead when the plan moves VMs for balance alone and gains less than threshold 5's minimum
+    goodness."""
+    instance, problem, outcome = prep.instance, solved.problem, solved.outcome
+    notes = [*notes, *_forced_moves_notes(problem, outcome, options)]
+    not_worth = _not_worth_its_moves(prep, today, outcome, started)
+    if not_worth is not None:
+        return not_worth
     if outcome.interrupted:
         notes.append("search stopped early (Ctrl-C): this is the best plan found so far")
-    if band is not None and any(f > 0 for f in band.floors(outcome.on_mask)):
-        notes.append(
-            "compatibility islands keep the imbalance from going lower than "
-            f"{_floor_note(band, outcome.on_mask)}; the threshold's tolerance "
-            f"{band.tolerance(outcome.on_mask):.4f} applies beyond that"
-        )
-    if band is not None:
-        assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
-        if sent_home:
-            cost_s = _migration_seconds(instance, costs.seconds, assignment)
-            notes.append(f"{sent_home} move(s) the balance did not need were dropped (DRS level unchanged)")
-            levels = (
-                *levels,
-                LevelOutcome(
-                    "migration cost after dropping unneeded moves",
-                    round(cost_s * 10),
-                    0.0,
-                    False,
-                    0.0,
-                    COST_UNIT,
-                ),
-            )
-    if band is not None and "cpu" in band.resources:
-        notes.append(_peak_note(instance, band, outcome.on_mask, assignment))
-    placement = {
-        vm.name: instance.hosts[int(h)].name
-        for vm, h in zip(instance.vms, assignment, strict=True)
-        if h != NO_HOST
-    }
-    host_states = {
-        host.name: _final_state(host.state, bool(outcome.on_mask[h])) for h, host in enumerate(instance.hosts)
-    }
+    assignment, levels = outcome.assignment, outcome.levels
+    if today.band is not None:
+        assignment, levels, balance_notes = _balance_finish(prep, today.band, problem, outcome)
+        notes += balance_notes
     # Levels proven optimal over a restricted scope are optimal for those VMs only.
-    status = SolveStatus.OPTIMAL if outcome.all_optimal and complete else SolveStatus.FEASIBLE
-    if outcome.all_optimal and not complete:
+    status = SolveStatus.OPTIMAL if outcome.all_optimal and solved.complete else SolveStatus.FEASIBLE
+    if outcome.all_optimal and not solved.complete:
         notes.append(
             f"every level is optimal over the {len(problem.free)} VMs given a choice of hosts "
-            f"(of {len(may_move)} that may move); the plan is feasible, not proven optimal"
+            f"(of {len(scope.may_move)} that may move); the plan is feasible, not proven optimal"
         )
     return OptimizeResult(
         status=status,
-        placement=placement,
-        host_states=host_states,
+        placement=_placement(instance, assignment),
+        host_states=_host_states(instance, outcome.on_mask),
         levels=levels,
         free_vms=len(problem.free),
         candidate_pairs=problem.num_candidate_pairs,
@@ -398,179 +415,98 @@ def _optimize(
         interrupted=outcome.interrupted,
         notes=tuple(notes),
         forced_moves=outcome.forced_moves,
-        unsafe_moves=unsafe,
+        unsafe_moves=prep.unsafe,
     )
 
 
-def _balanced_warm_start(
-    instance: Instance,
-    warm: IntArray,
-    warm_on: BoolArray,
-    allowed: BoolArray,
-    movable: BoolArray,
-    band: DrsBand,
-    cost_s: npt.NDArray[np.float64],
-    dpm_high: float | None,
-    options: SolveOptions,
-    deadline: float,
-) -> IntArray:
-    """The greedy's balanced warm start (``_balance_warm_start``) and, on clusters large enough
-    for the local search, the LP-guided one (``guided.py``) finished by the same greedy: the
-    better of the two. The guided start is left out under a migration budget, which it does not
-    count, and at threshold 5 (tolerance 0), where the balance has no target short of the floor
-    for the relaxation to aim at: every further move buys a little more balance."""
-
-    def finish(start: IntArray) -> IntArray:
-        return _balance_warm_start(
-            instance,
-            start,
-            warm_on,
-            allowed,
-            movable,
-            band,
-            cost_s,
-            dpm_high,
-            options.max_migrations,
-            deadline,
-        )
-
-    large = int((allowed[movable] & warm_on[None, :]).sum()) > LOCAL_SEARCH_PAIRS
-    guides = large and options.max_migrations is None and band.tolerance(warm_on) > 0
-    if options.progress:
-        also = ", then from the LP relaxation's moves" if guides else ""
-        options.progress(
-            "warm start", f"balancing greedily{also} ({max(deadline - time.monotonic(), 0.0):.1f} s budget)"
-        )
-    finished = {"greedy": finish(warm)}
-    if guides:
-        cpu_cap = _cpu_peak_cap(band, warm_on)
-        guided = guided_start(
-            instance, warm, warm_on, allowed, movable, band, cost_s, dpm_high, cpu_cap, deadline
-        )
-        if guided is not None:
-            finished["LP-guided"] = finish(guided)
-    return _better_warm_start(instance, finished, warm_on, band, cost_s, options)
+def _forced_moves_notes(problem: Problem, outcome: StagedOutcome, options: SolveOptions) -> tuple[str, ...]:
+    """Under a move budget, the moves capacity forces, which the budget does not count."""
+    if options.max_migrations is None or outcome.forced_moves <= 0:
+        return ()
+    fewest = "" if outcome.forced_proven else " (the fewest found, not proven)"
+    limits = "capacity" if problem.dpm_high is None else "capacity and DPM's high target"
+    return (
+        f"{outcome.forced_moves} move(s) are needed to bring hosts within {limits}{fewest}: "
+        f"--max-migrations {options.max_migrations} counts the moves beyond them "
+        f"(at most {outcome.forced_moves + options.max_migrations} optional move(s) in all)",
+    )
 
 
-def _balance_warm_start(
-    instance: Instance,
-    warm: IntArray,
-    warm_on: BoolArray,
-    allowed: BoolArray,
-    movable: BoolArray,
-    band: DrsBand,
-    cost_s: npt.NDArray[np.float64],
-    dpm_high: float | None,
-    max_moves: int | None,
-    deadline: float,
-) -> IntArray:
-    """Greedy balancing (benefit per migration second) until the DRS level is at zero.
-
-    ``movable`` leaves out members of priority-2/3 rules: balance must not break what the rule
-    levels, solved before it, would then have to mend. Each round balances first and caps the
-    CPU peak second (capping from the start spends the moves on the cap and stalls short of the
-    allowance: 0.088 against 0.065 at 128 hosts × 10,000 VMs). The greedy measures the plain
-    standard deviation; the level's penalty lies a little above it between breakpoints, so while
-    the level is not at zero the next round aims ``GREEDY_AIM_STEP`` lower, from where the last
-    one stopped. Fixing the rest in the local search instead costs far more: its neighbourhoods
-    buy balance with whatever VMs they hold (measured: +35 % migration seconds).
-    """
-    cpu_limit, dem_limit = high_target_limits(instance, dpm_high) if dpm_high is not None else (None, None)
-    resources = band.resources
-    penalty = BalancePenalty.build(instance, resources, warm_on, band)
-    caps = band.peak_caps(warm_on)
-    aim, budget = 1.0, max_moves
-    while True:
-        for peak_cap in (None, caps):
-            greedy = greedy_balance(
+def _not_worth_its_moves(
+    prep: Prepared, today: _Today, outcome: StagedOutcome, started: float
+) -> OptimizeResult | None:
+    """Today's placement, kept with the reason, when the plan moves VMs for balance alone and
+    lowers the imbalance by less than threshold 5's minimum goodness; None otherwise."""
+    instance = prep.instance
+    # A plan that powers, places, evacuates and repairs nothing (rules that cannot be kept stay
+    # broken as they were) moves VMs for balance alone, so the minimum goodness applies to it.
+    for_balance_alone = (
+        today.min_gain > 0
+        and today.nothing_forced
+        and np.array_equal(outcome.on_mask, prep.up_now & prep.usable)
+        and np.array_equal(rule_members_in_violation(instance, outcome.assignment), today.broken)
+    )
+    if for_balance_alone:
+        after = imbalance(LoadState(instance, outcome.assignment), prep.resources, outcome.on_mask)
+        gain = float((today.imbalance - after).max())
+        if gain < today.min_gain:
+            return _unchanged(
                 instance,
-                warm,
-                allowed,
-                warm_on,
-                resources,
-                band.allowance(warm_on) * aim,
-                movable=movable,
-                cost_s=cost_s,
-                max_moves=budget,
-                deadline=deadline,
-                cpu_limit=cpu_limit,
-                memory_demand_limit=dem_limit,
-                island_aware=True,
-                beyond_tolerance=True,
-                peak_cap=peak_cap,
-                several_per_step=True,
+                started,
+                unsafe=prep.unsafe,
+                note=f"the best plan found lowers the imbalance by {max(gain, 0.0):.4f} at most, less than "
+                f"threshold 5's minimum goodness {today.min_gain:.4f}: not worth its moves",
             )
-            warm = greedy.assignment
-            budget = None if budget is None else max(budget - greedy.moves, 0)
-        aim -= GREEDY_AIM_STEP
-        if penalty.excess(warm) == 0 or budget == 0 or aim < GREEDY_AIM_LEAST or time.monotonic() >= deadline:
-            return warm
+    return None
 
 
-def _cpu_peak_cap(band: DrsBand, on_mask: BoolArray) -> float | None:
-    """The CPU peak cap the greedy aims inside (None when CPU is not measured)."""
-    if "cpu" not in band.resources:
-        return None
-    return float(band.peak_caps(on_mask)[band.resources.index("cpu")])
-
-
-def _better_warm_start(
-    instance: Instance,
-    finished: dict[str, IntArray],
-    on_mask: BoolArray,
-    band: DrsBand,
-    cost_s: npt.NDArray[np.float64],
-    options: SolveOptions,
-) -> IntArray:
-    """The warm start to go on from, reported through ``options.progress`` when there was a
-    choice: among those DRS calls balanced (``_balanced_by_drs``), the one with the fewest
-    migration seconds; when none is, the lower DRS excess, then the fewer seconds (the first on
-    a tie).
-
-    Balanced as DRS reports it, not at excess 0: the level's penalty lies a little above the
-    variance between its breakpoints, so a start just within the allowance may still count an
-    excess, and the local search's balance phase closes that in a few neighbourhoods. On 128
-    hosts × 10,000 VMs with two CPU generations (seed 0) the LP-guided start, 82 s cheaper, was
-    passed over for 88,210 units of excess (0.65 % of the level's budget); going on from it, the
-    balance phase closed them in 1.4 s (27 neighbourhoods) and the plans paid 2,134–2,206 s
-    against 2,260–2,282 s (three runs each).
-    """
-    penalty = BalancePenalty.build(instance, band.resources, on_mask, band)
-    excess = {name: penalty.excess(assignment) for name, assignment in finished.items()}
-    balanced = {
-        name: excess[name] == 0 or _balanced_by_drs(instance, penalty, band, on_mask, assignment)
-        for name, assignment in finished.items()
-    }
-    seconds = {
-        name: _migration_seconds(instance, cost_s, assignment) for name, assignment in finished.items()
-    }
-    best = min(
-        finished, key=lambda name: (not balanced[name], 0 if balanced[name] else excess[name], seconds[name])
-    )
-    if options.progress:
-        told = ", ".join(
-            f"{name} {seconds[name]:,.0f} s (excess {excess[name]:,}{', balanced' if balanced[name] else ''})"
-            for name in finished
+def _balance_finish(
+    prep: Prepared, band: DrsBand, problem: Problem, outcome: StagedOutcome
+) -> tuple[IntArray, tuple[LevelOutcome, ...], list[str]]:
+    """With DRS balancing: the note on the floor compatibility islands set, the moves the
+    balance did not need sent home (a level added for the cost after that), and the note on the
+    CPU peak cap. Returns (assignment, levels, notes)."""
+    instance = prep.instance
+    notes: list[str] = []
+    assignment, levels = outcome.assignment, outcome.levels
+    if any(f > 0 for f in band.floors(outcome.on_mask)):
+        notes.append(
+            "compatibility islands keep the imbalance from going lower than "
+            f"{_floor_note(band, outcome.on_mask)}; the threshold's tolerance "
+            f"{band.tolerance(outcome.on_mask):.4f} applies beyond that"
         )
-        options.progress("warm start", f"{told}: keeping {best}" if len(finished) > 1 else told)
-    return finished[best]
+    assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
+    if sent_home:
+        cost_s = migration_seconds(instance, prep.costs.seconds, assignment)
+        notes.append(f"{sent_home} move(s) the balance did not need were dropped (DRS level unchanged)")
+        levels = (
+            *levels,
+            LevelOutcome(
+                "migration cost after dropping unneeded moves",
+                round(cost_s * 10),
+                0.0,
+                False,
+                0.0,
+                COST_UNIT,
+            ),
+        )
+    if "cpu" in band.resources:
+        notes.append(_peak_note(instance, band, outcome.on_mask, assignment))
+    return assignment, levels, notes
 
 
-def _balanced_by_drs(
-    instance: Instance, penalty: BalancePenalty, band: DrsBand, on_mask: BoolArray, assignment: IntArray
-) -> bool:
-    """Whether ``assignment`` is what DRS calls balanced: every measured resource's standard
-    deviation of host utilization within its allowance, and no host above its CPU peak cap."""
-    spread = imbalance(LoadState(instance, assignment), band.resources, on_mask)
-    within_peak = int(penalty.overshoot_of_raw(penalty.raw_loads(assignment)).sum()) == 0
-    return bool(np.all(spread <= band.allowance(on_mask))) and within_peak
+def _placement(instance: Instance, assignment: IntArray) -> dict[str, str]:
+    """VM name → host name, for the VMs ``assignment`` places."""
+    return {
+        vm.name: instance.hosts[int(h)].name
+        for vm, h in zip(instance.vms, assignment, strict=True)
+        if h != NO_HOST
+    }
 
 
-def _migration_seconds(instance: Instance, cost_s: npt.NDArray[np.float64], assignment: IntArray) -> float:
-    """The migration seconds of the VMs ``assignment`` moves off today's hosts (new VMs are
-    placed, not migrated)."""
-    current = instance.current_host
-    return float(cost_s[(current != NO_HOST) & (assignment != current)].sum())
+def _host_states(instance: Instance, on_mask: BoolArray) -> dict[str, str]:
+    """Host name → the state the plan leaves it in."""
+    return {host.name: _final_state(host.state, bool(on_mask[h])) for h, host in enumerate(instance.hosts)}
 
 
 def _peak_note(instance: Instance, band: DrsBand, on_mask: BoolArray, assignment: IntArray) -> str:
@@ -605,61 +541,6 @@ def _send_home_unneeded(
     penalty = BalancePenalty.build(inst, problem.resources, on_mask, band)
     reverted = drop_unneeded_moves(problem, assignment, on_mask, penalty, ~locked)
     return reverted, int((reverted != assignment).sum())
-
-
-def _beyond_high_target(instance: Instance, usable: BoolArray, movable: BoolArray, high: float) -> bool:
-    """Whether the demand of all VMs exceeds what every usable host holds within DPM's high
-    target: no placement keeps the target, so there is nothing for a solver to search."""
-    cpu_limit, dem_limit = _high_target_caps(instance, movable, high)
-    return bool(
-        instance.vm_cpu_demand_mhz.sum() > cpu_limit[usable].sum()
-        or instance.vm_memory_demand_mib.sum() > dem_limit[usable].sum()
-    )
-
-
-def _high_target_caps(
-    instance: Instance, movable: BoolArray, high: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per host, the CPU and memory demand DPM's high target allows, or the load of the VMs
-    that cannot leave the host where that is higher (as in the CP model)."""
-    stay = ~movable & (instance.current_host != NO_HOST)
-    hosts = instance.current_host[stay]
-    fixed_cpu = np.bincount(hosts, instance.vm_cpu_demand_mhz[stay], instance.num_hosts)
-    fixed_dem = np.bincount(hosts, instance.vm_memory_demand_mib[stay], instance.num_hosts)
-    high_cpu, high_dem = high_target_limits(instance, high)
-    return np.maximum(high_cpu, fixed_cpu), np.maximum(high_dem, fixed_dem)
-
-
-def _repair(
-    instance: Instance,
-    allowed: BoolArray,
-    on_mask: BoolArray,
-    cost_s: npt.NDArray[np.float64],
-    movable: BoolArray,
-    dpm_high: float | None,
-    rule_movable: BoolArray,
-) -> IntArray | None:
-    """Greedy repair of today's placement, then of its broken affinity / anti-affinity rules.
-
-    Capacity is the host's, or DPM's high target (or the load of VMs that cannot move, if that
-    is higher, as in the CP model).
-    """
-    cpu_limit = instance.host_cpu_mhz.astype(np.float64)
-    dem_limit = instance.host_memory_mib.astype(np.float64)
-    if dpm_high is not None:
-        cpu_limit, dem_limit = _high_target_caps(instance, movable, dpm_high)
-    repaired = repair_placement(
-        instance,
-        allowed,
-        on_mask,
-        cost_s,
-        movable=movable,
-        cpu_limit=cpu_limit,
-        memory_demand_limit=dem_limit if dpm_high is not None else None,
-    )
-    if repaired is None:
-        return None
-    return repair_vm_rules(instance, repaired, on_mask, allowed, rule_movable, cost_s, cpu_limit, dem_limit)
 
 
 def _final_state(state: HostState, on: bool) -> str:
@@ -776,7 +657,7 @@ def _unchanged(instance: Instance, started: float, note: str, unsafe: frozenset[
     )
 
 
-def _infeasible(instance: Instance, conflicts: list, started: float) -> OptimizeResult:  # type: ignore[type-arg]
+def _infeasible(instance: Instance, conflicts: Sequence[Conflict], started: float) -> OptimizeResult:
     return OptimizeResult(
         SolveStatus.INFEASIBLE,
         placement={},

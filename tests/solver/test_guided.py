@@ -10,7 +10,7 @@ from check.factories import host, make_instance, vm
 from scheduler.compat import compatibility
 from scheduler.model import Instance
 from scheduler.pipeline import make_plan
-from scheduler.solver import optimize as optimize_module
+from scheduler.solver import warm_start
 from scheduler.solver.balance import DrsBand
 from scheduler.solver.guided import guided_start
 
@@ -101,6 +101,6 @@ def test_the_better_warm_start_is_balanced_first_and_cheaper_second() -> None:
     dear = np.array([0, 0, 1, 1])
     cost = np.array([1.0, 2.0, 3.0, 4.0])
     options = quick_options()
-    better = optimize_module._better_warm_start
+    better = warm_start._better_warm_start
     assert better(inst, {"a": cheap, "b": balanced}, on, band, cost, options).tolist() == balanced.tolist()
     assert better(inst, {"a": dear, "b": balanced}, on, band, cost, options).tolist() == balanced.tolist()

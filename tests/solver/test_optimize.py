@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 from check.factories import host, make_instance, vm
 
 import scheduler.solver.optimize as optimize_module
-from scheduler.check.metrics import drs_tolerance
-from scheduler.compat import compatibility
-from scheduler.heuristics.balance import imbalance
-from scheduler.heuristics.state import LoadState
 from scheduler.io import parse_inventory
 from scheduler.model import Instance, PlanStatus
-from scheduler.pipeline import PlanOutcome, with_what_if
-from scheduler.solver.balance import BalancePenalty, DrsBand
+from scheduler.pipeline import PlanOutcome
 from scheduler.solver.costs import move_costs
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
@@ -168,53 +160,3 @@ def test_reproducible_search_gives_the_same_plan_on_several_workers():
     assert all(plan.placement == plans[0].placement for plan in plans[1:])
     values = [[(level.name, level.value, level.bound) for level in plan.levels] for plan in plans]
     assert all(value == values[0] for value in values[1:])
-
-
-def _balanced_cluster() -> tuple[Instance, DrsBand, npt.NDArray[np.bool_]]:
-    """4 hosts × 40 VMs placed evenly today (threshold 3: allowance 0.1 per resource)."""
-    instance = with_what_if(
-        synthesize(SynthSpec(hosts=4, vms=40, seed=0, cpu_generations=1, rule_density="none", skew="none")),
-        threshold=3,
-    )
-    movable = np.ones(instance.num_vms, dtype=np.bool_)
-    resources = instance.policy.drs.measure.resources
-    band = DrsBand(
-        instance, resources, functools.partial(drs_tolerance, 3), compatibility(instance).allowed, movable
-    )
-    return instance, band, np.ones(instance.num_hosts, dtype=np.bool_)
-
-
-def test_a_start_drs_calls_balanced_wins_on_seconds_though_the_level_counts_an_excess(
-    monkeypatch: pytest.MonkeyPatch,
-):
-    """The level's penalty lies a little above the variance between its breakpoints, so a start
-    within the allowance may still count an excess: it is kept when it costs fewer seconds."""
-    instance, band, on = _balanced_cluster()
-    today = instance.current_host.copy()
-    one_move = today.copy()
-    one_move[0] = (today[0] + 1) % instance.num_hosts
-    resources = band.resources
-    assert np.all(imbalance(LoadState(instance, one_move), resources, on) <= band.allowance(on))
-    excess_of = BalancePenalty.excess
-
-    def counted(penalty: BalancePenalty, assignment: npt.NDArray[np.int64]) -> int:
-        return 500 if np.array_equal(assignment, today) else excess_of(penalty, assignment)
-
-    monkeypatch.setattr(BalancePenalty, "excess", counted)
-    cost_s = np.ones(instance.num_vms)
-    finished = {"greedy": one_move, "LP-guided": today}
-    kept = optimize_module._better_warm_start(instance, finished, on, band, cost_s, SolveOptions())
-    assert kept is today
-
-
-def test_a_start_beyond_the_allowance_loses_to_a_balanced_one_however_cheap():
-    instance, band, on = _balanced_cluster()
-    today = instance.current_host.copy()
-    piled = np.zeros_like(today)  # every VM on the first host: free in seconds here, far from balanced
-    cost_s = np.where(today != piled, 0.0, 1.0)
-    moved = today.copy()
-    moved[0] = (today[0] + 1) % instance.num_hosts
-    cost_s[0] = 5.0
-    finished = {"greedy": moved, "LP-guided": piled}
-    kept = optimize_module._better_warm_start(instance, finished, on, band, cost_s, SolveOptions())
-    assert kept is moved
