@@ -467,7 +467,8 @@ class _Planner:
         )
         message = (
             f"{how}: hosts {', '.join(hosts)} are too full to take VMs {', '.join(vms)} in any order, "
-            "and no host has room to park one of them on the way"
+            "and no host any of them may run on (compatibility, priority-1 rules) has room to park "
+            "one of them on the way"
         )
         return UnreachableTargetError(hosts, vms, message)
 
