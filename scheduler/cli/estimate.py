@@ -229,6 +229,8 @@ def command(
         else:
             _check(problems, "--sweep-from", sweep_from, positive=sweep != "dirty-rate")
             _check(problems, "--sweep-to", sweep_to, positive=sweep != "dirty-rate")
+            if sweep_from == sweep_to:
+                problems.append(_problem("--sweep-to", f"must differ from --sweep-from ({sweep_from:g})"))
         if not 2 <= sweep_steps <= MAX_SWEEP_STEPS:
             problems.append(_problem("--sweep-steps", f"must be in 2..{MAX_SWEEP_STEPS}, got {sweep_steps}"))
     if plot_path is not None and sweep is None:

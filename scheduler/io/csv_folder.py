@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,18 @@ FILES = frozenset({HOSTS_CSV, VMS_CSV, RULES_CSV, POLICY_YAML})
 POLICY_YAML_EXTRA_KEYS = ("name", "vm_groups", "host_groups")
 
 
+_DIGITS = re.compile(r"\s*[+-]?\d+\s*")
+
+
 def _to_int(cell: str) -> Any:
     try:
         return int(cell)
     except ValueError:
+        if _DIGITS.fullmatch(cell):
+            # More digits than Python converts (4,300): every bound refuses it, and the message
+            # names it by its length, so an integer of as many digits stands in for it.
+            digits = sum(ch.isdigit() for ch in cell)
+            return (-1 if "-" in cell else 1) * 10 ** (digits - 1)
         try:
             return float(cell)  # "64000.0" converts; the validator rejects "1.5" by its type
         except ValueError:

@@ -77,6 +77,7 @@ SWEEP = ["--memory-mib", "1024", "--sweep", "memory", "--sweep-from", "1", "--sw
         ([*SWEEP, "--sweep-steps", "10000000"], "--sweep-steps"),
         ([*SWEEP, "--plot", "missing/sweep.png"], "--plot"),
         ([*SWEEP, "--plot", "sweep.txt"], "--plot"),
+        (["--memory-mib", "1024", "--sweep", "memory", "--sweep-from", "2", "--sweep-to", "2"], "--sweep-to"),
     ],
 )
 def test_bad_values_are_input_errors(args: list[str], field: str) -> None:

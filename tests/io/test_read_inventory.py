@@ -157,6 +157,16 @@ def test_csv_folder_without_policy_or_rules(tmp_path: Path) -> None:
     assert (inst.name, inst.num_hosts, inst.num_vms, inst.rules) == ("bare", 1, 0, ())
 
 
+def test_csv_integer_of_more_digits_than_python_converts_is_named_by_its_length(tmp_path: Path) -> None:
+    """int() refuses strings of more than 4,300 digits; the cell is no infinity either."""
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    (folder / "hosts.csv").write_text(f"name,cpu_mhz,memory_mib\nh1,{'9' * 5_000},1000\n")
+    (folder / "vms.csv").write_text("name,host,vcpus,memory_mib,cpu_demand_mhz,memory_demand_mib\n")
+    with pytest.raises(InputError, match=r"cpu_mhz: must be at most 10,000,000, got a 5,000-digit integer"):
+        read_inventory(folder)
+
+
 def test_csv_folder_missing_a_required_file(tmp_path: Path) -> None:
     folder = tmp_path / "half"
     folder.mkdir()
