@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from scheduler.report.document import Report, Section, Table
 
+_LITERAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]"})
+
+
+def _text(text: str) -> str:
+    """Report text as Markdown shows it: names come from the inventory, and a VM called
+    ``<img src=x onerror=...>`` or ``[x](http://...)`` must read as itself, not become markup
+    or a link. (Back-quoted commands in the text stay code on purpose.)"""
+    return text.translate(_LITERAL)
+
 
 def _cell(text: str) -> str:
     """A table cell: pipes escaped, line breaks flattened (they would end the row)."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(table: Table) -> str:
-    lines = [f"**{table.caption}**", ""]
+    lines = [f"**{_text(table.caption)}**", ""]
     lines.append("| " + " | ".join(_cell(c) for c in table.columns) + " |")
     lines.append("|" + "|".join("---" for _ in table.columns) + "|")
     lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows)
@@ -23,14 +32,14 @@ def _table(table: Table) -> str:
 
 
 def _section(section: Section) -> str:
-    parts = [f"## {section.heading}"]
-    parts.extend(section.paragraphs)
-    parts.extend(f"![{f.caption}]({f.file_name})" for f in section.figures)
+    parts = [f"## {_text(section.heading)}"]
+    parts.extend(_text(p) for p in section.paragraphs)
+    parts.extend(f"![{_text(f.caption)}]({f.file_name})" for f in section.figures)
     parts.extend(_table(t) for t in section.tables)
     return "\n\n".join(parts)
 
 
 def render_markdown(report: Report) -> str:
     """The report as Markdown; figures are referenced by their ``file_name``."""
-    head = f"# {report.title}\n\n_{report.subtitle}_"
+    head = f"# {_text(report.title)}\n\n_{_text(report.subtitle)}_"
     return head + "\n\n" + "\n\n".join(_section(s) for s in report.sections) + "\n"

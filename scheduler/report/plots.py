@@ -47,6 +47,12 @@ def _new_axes(width_in: float, height_in: float) -> Axes:
     return ax
 
 
+def plain(text: str) -> str:
+    """``text`` as matplotlib draws it literally: a name holding two ``$`` would otherwise be
+    parsed as mathtext, drawn mangled or, unparsable, stop the figure."""
+    return text.replace("$", r"\$")
+
+
 def utilization_width_in(num_hosts: int) -> float:
     """Width (inches) of a utilization figure: about an inch a host, so that a label of two lines
     ("cna-06" over "up→standby") fits under its bars, plus the legend at the side; capped, beyond
@@ -112,11 +118,11 @@ def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu",
         s_before = b_rows.get(n, {}).get("state", "")
         s_after = a_rows.get(n, {}).get("state", s_before)
         if s_before != s_after:
-            labels.append(f"{n}\n{s_before}→{s_after}")
+            labels.append(f"{plain(n)}\n{s_before}→{s_after}")
         elif s_before not in ("up", ""):
-            labels.append(f"{n}\n{s_before}")
+            labels.append(f"{plain(n)}\n{s_before}")
         else:
-            labels.append(n)
+            labels.append(plain(n))
     fontsize = 8 if len(names) > 8 else 9
     # Upright labels when the widest would not fit the space of one host (the axes' share of the
     # figure, less the legend beside it): side by side they would overlap.
@@ -137,7 +143,7 @@ def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu",
         if after is not None
         else "before (the plan has no placement)"
     )
-    ax.set_title(f"{RESOURCE_LABELS[resource]} utilization per host, {span} ({instance.name})")
+    ax.set_title(f"{RESOURCE_LABELS[resource]} utilization per host, {span} ({plain(instance.name)})")
     handles, names_ = ax.get_legend_handles_labels()
     order = sorted(range(len(names_)), key=lambda i: (names_[i] not in ("before", "after"), i))
     ax.legend(
@@ -216,7 +222,7 @@ def plot_migration_gantt(plan: Plan, ax: Axes = None) -> Axes:
                 ax.text(
                     start + (end - start) / 2,
                     y + lane_h / 2,
-                    m.vm,
+                    plain(m.vm),
                     ha="center",
                     va="center",
                     fontsize=7,
@@ -234,7 +240,7 @@ def plot_migration_gantt(plan: Plan, ax: Axes = None) -> Axes:
             edgecolors="white",
             zorder=5,
         )
-    ax.set_yticks(range(len(hosts)), hosts)
+    ax.set_yticks(range(len(hosts)), [plain(h) for h in hosts])
     ax.set_ylim(len(hosts) - 0.5 if hosts else 0.5, -0.5)
     ax.set_xlim(0, makespan_s * 1.03)
     ax.set_xlabel("time from plan start (s)")

@@ -103,3 +103,19 @@ def test_a_folder_with_other_files_is_not_replaced(tmp_path: Path, demo: Instanc
     with pytest.raises(InputError, match=r"notes\.txt"):
         write_report(demo, power_plan, folder, dpi=50)
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_markdown_shows_names_as_text_not_markup():
+    """Names come from the inventory: HTML, links and pipes in them must read as themselves."""
+    from scheduler.report.document import Report, Section, Table
+    from scheduler.report.markdown import render_markdown
+
+    hostile = "<img src=x onerror=alert(1)>"
+    table = Table("VMs [x]", ("VM", "host"), (("[link](http://evil)", "h|1 & <b>"),))
+    section = Section("s", f"About {hostile}", (f"{hostile} moves; run `scheduler verify`.",), (), (table,))
+    md = render_markdown(Report("Plan for <b>c</b>", "sub [t]", (section,)))
+    assert "<" not in md
+    assert ">" not in md
+    assert "&lt;img src=x onerror=alert(1)&gt; moves; run `scheduler verify`." in md
+    assert "| \\[link\\](http://evil) | h\\|1 &amp; &lt;b&gt; |" in md
+    assert md.startswith("# Plan for &lt;b&gt;c&lt;/b&gt;\n\n_sub \\[t\\]_")

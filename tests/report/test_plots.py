@@ -223,3 +223,22 @@ def test_estimate_curve_legend_sits_outside_the_axes():
     ax.figure.canvas.draw()
     legend_box = ax.get_legend().get_window_extent()
     assert legend_box.x0 >= ax.get_window_extent().x1
+
+
+def test_names_holding_dollar_signs_are_drawn_as_they_are():
+    """Two ``$`` make matplotlib parse mathtext: ``$\\frac$`` stopped the figure, ``h$x$A`` came out
+    with an italic x. Names are drawn literally."""
+    from check.factories import host, make_instance, vm
+
+    from scheduler.pipeline import plan_from_target
+    from scheduler.report.figures import render_figures
+
+    hosts = [host("$\\frac$"), host("h$x$A")]
+    instance = make_instance(
+        hosts, [vm("$^{$", "$\\frac$", 9_000), vm("b", "$\\frac$", 500)], name="c$\\sqrt$"
+    )
+    plan, _ = plan_from_target(instance, {"$^{$": "h$x$A", "b": "$\\frac$"}, {h.name: "up" for h in hosts})
+    assert len(render_figures(instance, plan, dpi=40)) == 3
+    ax = plot_host_utilization(instance, plan, "cpu")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["\\$\\frac\\$", "h\\$x\\$A"]
+    assert "(c\\$\\sqrt\\$)" in ax.get_title()
