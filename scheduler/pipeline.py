@@ -84,9 +84,9 @@ def make_plan(
     except UnreachableTargetError as exc:
         unreachable = exc
     # No safe order of live migrations reaches the target: typically a swap between full hosts
-    # with no room anywhere to park one of the VMs. When none of those VMs has to move, plan
-    # again with them held where they are: a plan that keeps them is worse than the first target
-    # but can be carried out. The retries share RETRY_SHARE of the time limit.
+    # with no room anywhere to park one of the VMs. Plan again with those of them that may stay
+    # held where they are: a plan that keeps them is worse than the first target but can be
+    # carried out. The retries share RETRY_SHARE of the time limit.
     held: set[str] = set()
     blocked = unreachable
     retry_deadline = time.monotonic() + max(RETRIES * RETRY_LEAST_S, options.time_limit_s * RETRY_SHARE)
@@ -94,7 +94,7 @@ def make_plan(
         more = _held_for(instance, compat, blocked)
         share = (retry_deadline - time.monotonic()) / (RETRIES - attempt)
         if not more or more <= held or share < RETRY_LEAST_S / 2:
-            break  # a VM must move, nothing new to hold, or no time left
+            break  # none may stay, nothing new to hold, or no time left
         held |= more
         retry = optimize(_holding(instance, held), replace(options, time_limit_s=share))
         if retry.status is SolveStatus.INFEASIBLE:
@@ -112,8 +112,8 @@ def make_plan(
             )
         except UnreachableTargetError as again:
             blocked = again  # the new target blocks elsewhere: hold those VMs too
-    # A VM of the blocked moves must move (e.g. one that must leave an overfull host cannot
-    # converge), or holding them found no plan in time: the inventory is reported infeasible
+    # No VM of the blocked moves may stay (e.g. all sit on an overfull host), or holding them
+    # found no plan in time: the inventory is reported infeasible
     # with the first target's blocked moves, and the first solve's metrics.
     conflict = Conflict(
         "migration",
@@ -198,20 +198,21 @@ def _not_moved(
 
 
 def _held_for(instance: Instance, compat: Compatibility, exc: UnreachableTargetError) -> set[str]:
-    """The VMs of the blocked moves, when every one of them may stay where it is (a VM on a host
-    leaving service or over capacity, or one its host no longer allows, may have to move: then
-    nothing is held)."""
+    """The VMs of the blocked moves that may stay where they are: not new, not on a host over
+    capacity (which must shed some VM) nor on one that no longer allows them (leaving service, a
+    priority-1 rule). Holding those lets the next target free the rest another way: empty when
+    none may stay."""
     # A host over capacity today must shed load, and which of its VMs go is the solver's choice;
     # a VM on a maintenance or down host is one its host no longer allows (``compat``).
     full = over_capacity(instance, host_loads(instance, instance.current_host))
     shedding = {h.name for h, over in zip(instance.hosts, full, strict=True) if over}
-    held: set[str] = set()
-    for name in exc.vms:
-        vm = instance.vm(name)
-        if vm.host is None or vm.host in shedding or not compat.is_allowed(name, vm.host):
-            return set()
-        held.add(name)
-    return held
+    return {
+        name
+        for name in exc.vms
+        if (host := instance.vm(name).host) is not None
+        and host not in shedding
+        and compat.is_allowed(name, host)
+    }
 
 
 def _holding(instance: Instance, held: set[str]) -> Instance:

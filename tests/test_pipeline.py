@@ -271,6 +271,31 @@ def test_a_swap_no_safe_order_reaches_is_planned_around_not_declared_infeasible(
     assert verify_plan(instance, plan).valid
 
 
+def test_a_blocked_target_is_planned_around_even_when_a_blocked_vm_sits_on_an_overfull_host():
+    """h1 holds 12 GiB configured on 8 GiB, so some VM must leave it. The first target swaps VMs
+    between full hosts with no safe order; v2, blocked, sits on h1 and may not be held, but v3
+    and v4 may: holding them gives a plan (it was declared infeasible when one blocked VM could
+    not be held)."""
+    memory = {"v0": 2_048, "v1": 4_096, "v2": 4_096, "v3": 6_144, "v4": 6_144, "v5": 6_144}
+    cpu = {"v0": 1_500, "v1": 500, "v2": 1_500, "v3": 1_500, "v4": 3_000, "v5": 500}
+    on = {"v0": "h1", "v1": "h2", "v2": "h1", "v3": "h0", "v4": "h2", "v5": "h1"}
+    instance = inventory(
+        [host_entry("h0", memory_mib=8_192), host_entry("h1", memory_mib=8_192), host_entry("h2")],
+        [vm_entry(v, on[v], cpu[v], memory_mib=memory[v], memory_demand_mib=500) for v in on],
+        [
+            {"name": "r0", "kind": "anti_affinity", "vms": ["v4", "v2"]},
+            {"name": "r1", "kind": "affinity", "vms": ["v3", "v0"]},
+            {"name": "r2", "kind": "vm_host", "mode": "should", "vms": ["v2", "v3"], "hosts": ["h1", "h2"]},
+        ],
+        drs={"threshold": 4},
+        dpm={"enabled": True, "min_hosts_on": 1},
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.status is not PlanStatus.INFEASIBLE, plan.conflicts
+    assert verify_plan(instance, plan).valid
+    assert any("where they are: the first target needed" in note for note in plan.metrics["notes"])
+
+
 def test_a_schedule_run_fewer_moves_per_host_at_once_says_so_in_the_plan():
     instance, target = drain_and_swap_at_four_per_host()
     states = {h.name: h.state.value for h in instance.hosts}
