@@ -20,10 +20,33 @@ from scheduler.cli.console import make_console
 from scheduler.cli.paths import check_output_file, naming_option
 from scheduler.errors import InputError, Problem
 from scheduler.io.atomic import atomic_write_figure
-from scheduler.migration.precopy import MigrationEstimate, MigrationInput, WorkingSet, estimate
+from scheduler.io.inventory import (
+    MAX_DIRTY_RATE_MIBPS,
+    MAX_DOWNTIME_LIMIT_MS,
+    MAX_MEMORY_MIB,
+    MAX_MIGRATION_TIMEOUT_S,
+    MAX_NETWORK_GBPS,
+    MIN_NETWORK_GBPS,
+)
+from scheduler.io.validate import show_bound
+from scheduler.migration.precopy import (
+    MIBPS_PER_GBPS,
+    MigrationEstimate,
+    MigrationInput,
+    WorkingSet,
+    estimate,
+)
 from scheduler.migration.presets import PRESETS, HypervisorPreset, preset_for
 
 SWEEP_UNITS = {"dirty-rate": "dirty rate (MiB/s)", "memory": "memory (MiB)", "bandwidth": "link (Gbit/s)"}
+# An inventory's bounds on each swept quantity (docs/inventory.md): past them the figures of an
+# estimate overflow, and every plan's migrations stay within them anyway.
+_SWEEP_BOUNDS = {
+    "dirty-rate": (0.0, float(MAX_DIRTY_RATE_MIBPS)),
+    "memory": (0.0, float(MAX_MEMORY_MIB)),
+    "bandwidth": (MIN_NETWORK_GBPS, MAX_NETWORK_GBPS),
+}
+MAX_LINK_MIBPS = MAX_NETWORK_GBPS * MIBPS_PER_GBPS
 MAX_SWEEP_STEPS = 1_000  # a point is one full estimate; more points only slow the table and plot
 
 
@@ -31,7 +54,17 @@ def _problem(flag: str, message: str) -> Problem:
     return Problem(file="command line", entry="", field=flag, message=message)
 
 
-def _check(problems: list[Problem], flag: str, value: float | None, *, positive: bool = False) -> None:
+def _check(
+    problems: list[Problem],
+    flag: str,
+    value: float | None,
+    *,
+    positive: bool = False,
+    maximum: float | None = None,
+    minimum: float | None = None,
+) -> None:
+    """``value`` finite, at least 0 (above 0 if ``positive``), within ``minimum``..``maximum``:
+    the bounds an inventory's field has, past which figures overflow to infinity."""
     if value is None:
         return
     if not math.isfinite(value):
@@ -40,6 +73,10 @@ def _check(problems: list[Problem], flag: str, value: float | None, *, positive:
         problems.append(_problem(flag, f"must be > 0, got {value}"))
     elif value < 0:
         problems.append(_problem(flag, f"must be >= 0, got {value}"))
+    elif maximum is not None and value > maximum:
+        problems.append(_problem(flag, f"must be at most {show_bound(maximum)}, got {value:g}"))
+    elif minimum is not None and value < minimum:
+        problems.append(_problem(flag, f"must be at least {show_bound(minimum)}, got {value:g}"))
 
 
 def _row(est: MigrationEstimate) -> dict[str, Any]:
@@ -198,17 +235,18 @@ def command(
 ) -> int:
     """Estimate one pre-copy live migration (time, downtime, data, convergence)."""
     problems: list[Problem] = []
-    _check(problems, "--memory-mib", memory_mib, positive=True)
-    _check(problems, "--dirty-rate-mibps", dirty_rate_mibps)
-    _check(problems, "--network-gbps", network_gbps, positive=True)
-    _check(problems, "--nonzero-mib", nonzero_mib)
-    _check(problems, "--bandwidth-cap-mibps", bandwidth_cap_mibps, positive=True)
+    memory, rate, gbps = _SWEEP_BOUNDS["memory"], _SWEEP_BOUNDS["dirty-rate"], _SWEEP_BOUNDS["bandwidth"]
+    _check(problems, "--memory-mib", memory_mib, positive=True, maximum=memory[1])
+    _check(problems, "--dirty-rate-mibps", dirty_rate_mibps, maximum=rate[1])
+    _check(problems, "--network-gbps", network_gbps, positive=True, minimum=gbps[0], maximum=gbps[1])
+    _check(problems, "--nonzero-mib", nonzero_mib, maximum=memory[1])
+    _check(problems, "--bandwidth-cap-mibps", bandwidth_cap_mibps, positive=True, maximum=MAX_LINK_MIBPS)
     # Positive, as an inventory's migration.downtime_limit_ms must be: no copy stops in 0 ms.
-    _check(problems, "--downtime-limit-ms", downtime_limit_ms, positive=True)
-    _check(problems, "--timeout-s", timeout_s, positive=True)
-    _check(problems, "--hot-set-mib", hot_set_mib)
-    _check(problems, "--hot-period-s", hot_period_s, positive=True)
-    _check(problems, "--cold-dirty-rate-mibps", cold_dirty_rate_mibps)
+    _check(problems, "--downtime-limit-ms", downtime_limit_ms, positive=True, maximum=MAX_DOWNTIME_LIMIT_MS)
+    _check(problems, "--timeout-s", timeout_s, positive=True, maximum=MAX_MIGRATION_TIMEOUT_S)
+    _check(problems, "--hot-set-mib", hot_set_mib, maximum=memory[1])
+    _check(problems, "--hot-period-s", hot_period_s, positive=True, maximum=MAX_MIGRATION_TIMEOUT_S)
+    _check(problems, "--cold-dirty-rate-mibps", cold_dirty_rate_mibps, maximum=rate[1])
     if max_rounds is not None and max_rounds < 1:
         problems.append(_problem("--max-rounds", f"must be >= 1, got {max_rounds}"))
     if not 0 < compression_ratio <= 1:
@@ -227,8 +265,9 @@ def command(
         if sweep_from is None or sweep_to is None:
             problems.append(_problem("--sweep", "needs --sweep-from and --sweep-to"))
         else:
-            _check(problems, "--sweep-from", sweep_from, positive=sweep != "dirty-rate")
-            _check(problems, "--sweep-to", sweep_to, positive=sweep != "dirty-rate")
+            low, high = _SWEEP_BOUNDS[sweep]
+            for flag, value in (("--sweep-from", sweep_from), ("--sweep-to", sweep_to)):
+                _check(problems, flag, value, positive=sweep != "dirty-rate", minimum=low, maximum=high)
             if sweep_from == sweep_to:
                 problems.append(_problem("--sweep-to", f"must differ from --sweep-from ({sweep_from:g})"))
         if not 2 <= sweep_steps <= MAX_SWEEP_STEPS:

@@ -77,6 +77,13 @@ SWEEP = ["--memory-mib", "1024", "--sweep", "memory", "--sweep-from", "1", "--sw
         ([*SWEEP, "--sweep-steps", "10000000"], "--sweep-steps"),
         ([*SWEEP, "--plot", "missing/sweep.png"], "--plot"),
         ([*SWEEP, "--plot", "sweep.txt"], "--plot"),
+        (["--memory-mib", "16384", "--dirty-rate-mibps", "1e308"], "--dirty-rate-mibps"),
+        (["--memory-mib", "1e308"], "--memory-mib"),
+        (["--memory-mib", "1024", "--network-gbps", "0.001"], "--network-gbps"),
+        (
+            ["--memory-mib", "1024", "--sweep", "bandwidth", "--sweep-from", "1", "--sweep-to", "1e6"],
+            "--sweep-to",
+        ),
         (["--memory-mib", "1024", "--sweep", "memory", "--sweep-from", "2", "--sweep-to", "2"], "--sweep-to"),
     ],
 )
@@ -146,3 +153,24 @@ def test_sweep_table_gives_no_downtime_for_an_aborted_run() -> None:
     aborted = next(line for line in result.output.splitlines() if "aborted" in line)
     assert "–" in aborted
     assert "0.0 " not in aborted
+
+
+def test_json_at_the_inventory_bounds_is_strict_json() -> None:
+    """At the largest memory and dirty rate and the slowest link an inventory allows, every
+    figure stays finite: no Infinity or NaN, which JSON does not have."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"non-finite {constant} in the JSON")
+
+    args = [
+        "--memory-mib",
+        "1073741824",
+        "--dirty-rate-mibps",
+        "10000000",
+        "--network-gbps",
+        "0.01",
+        "--json",
+    ]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output, parse_constant=refuse)["converges"] is False
