@@ -207,7 +207,10 @@ class _Packer:
 
     def _fullness(self) -> FloatArray:
         """Each host's load in its tightest dimension, as a share of what it may hold."""
-        share = self._loads(slice(None)) / self._limits(slice(None))
+        loads, limits = self._loads(slice(None)), self._limits(slice(None))
+        # A limit of 0 (a 1 MHz host held to a high target rounds down to it): full if loaded.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(limits > 0, loads / limits, np.where(loads > 0, np.inf, 0.0))
         return np.asarray(share.max(axis=0), dtype=np.float64)
 
     def best_fit(self, unit: IntArray, avoid: int | None = None) -> int | None:

@@ -195,7 +195,17 @@ def _nothing_to_do(prep: Prepared, today: _Today, started: float) -> OptimizeRes
     within = band is None or bool(np.all(imbalance_now <= band.allowance(on_now, imbalance_now)))
     if within:
         note = "the cluster is within the DRS tolerance and breaks no rule"
-        if band is not None and np.any(imbalance_now > band.tolerance(on_now)):
+        if band is None:
+            # No tolerance to be within: DRS off, or threshold 1, which makes mandatory moves only.
+            drs = instance.policy.drs
+            why = (
+                "DRS is off"
+                if not drs.enabled
+                else f"DRS threshold {drs.threshold} makes mandatory moves only"
+            )
+            note = f"{why}, and nothing must move: no VM to evacuate or place, no host over capacity, no "
+            note += "rule broken"
+        elif np.any(imbalance_now > band.tolerance(on_now)):
             note = (
                 "the cluster is within the DRS tolerance of the balance its compatibility islands "
                 f"allow ({_floor_note(band, on_now)}) and breaks no rule"

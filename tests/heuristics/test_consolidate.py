@@ -216,3 +216,17 @@ def test_a_host_on_standby_today_is_emptied_before_an_up_host() -> None:
     )
     assert on.tolist() == [True, False]
     assert assignment.tolist() == [0, 0]
+
+
+def test_a_host_whose_cpu_limit_rounds_to_zero_is_full_not_nan() -> None:
+    """h1 has 1 MHz: held to the high target its CPU limit is 0, and 0 / 0 made its fullness NaN
+    (with a warning on stderr). b (no CPU demand) leaves it for h2, which is what emptying wants."""
+    import warnings
+
+    hosts = [host("h1", 1), host("h2")]
+    vms = [vm("a", "h2", 100), vm("b", "h1", 0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        placement, on = run(make_instance(hosts, vms))
+    assert on == {"h2"}
+    assert placement == {"a": "h2", "b": "h2"}

@@ -210,6 +210,9 @@ def test_threshold_1_makes_no_balancing_move(plan_of: Planner, hot_pair: Instanc
     plan = plan_of(with_drs(hot_pair, threshold=1)).plan
     assert plan.status is PlanStatus.UNCHANGED
     assert plan.migrations == ()
+    # Threshold 1 has no tolerance to be within: the plan says why it moves nothing.
+    (note,) = plan.metrics["notes"]
+    assert note.startswith("DRS threshold 1 makes mandatory moves only, and nothing must move")
 
 
 def test_threshold_5_balances_an_imbalanced_cluster(plan_of: Planner, hot_pair: Instance):
