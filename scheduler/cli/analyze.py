@@ -93,8 +93,12 @@ def _print(report: dict[str, Any], console: Console, max_rows: int) -> None:
         + "highest host utilization ≥ "
         + ", ".join(f"{r} {100 * v:.1f} %" for r, v in peak.items())
     )
+    standby = sum(1 for h in m["hosts"] if h["state"] == "standby")
+    # The bounds count standby hosts as usable (DPM could wake them); with DPM off they stay off.
+    stays_off = f", of which {standby} in standby stay off (DPM off)" if standby and not report["dpm"] else ""
     console.print(
-        f"Usable hosts (up or standby): {bounds['usable_hosts']}; new VMs to place: {bounds['new_vms']}"
+        f"Usable hosts (up or standby): {bounds['usable_hosts']}{stays_off}; "
+        f"new VMs to place: {bounds['new_vms']}"
         + "".join(
             f"; {k.replace('_', ' ')}: {_scalar(v)}"
             for k, v in bounds.items()
