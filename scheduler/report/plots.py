@@ -390,7 +390,17 @@ def estimate_curve(
     network_gbps: float = 10.0,
     hypervisors: Sequence[str] = ("qemu", "xen", "vmware"),
 ) -> pd.DataFrame:
-    """Pre-copy estimates over dirty rates for each hypervisor preset, one row per (preset, rate)."""
+    """Pre-copy estimates over dirty rates for each hypervisor preset, one row per (preset, rate).
+
+    Raises ``ValueError`` for an unknown preset or no dirty rate at all (there would be no curve).
+    """
+    unknown = [name for name in hypervisors if name not in PRESETS]
+    if unknown:
+        raise ValueError(
+            f"unknown hypervisor preset(s) {', '.join(map(repr, unknown))}; known: {', '.join(PRESETS)}"
+        )
+    if len(dirty_rates_mibps) == 0 or len(hypervisors) == 0:
+        raise ValueError("estimate_curve needs at least one dirty rate and one hypervisor preset")
     rows = []
     for name in hypervisors:
         preset = PRESETS[name]

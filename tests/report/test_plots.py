@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -242,3 +243,18 @@ def test_names_holding_dollar_signs_are_drawn_as_they_are():
     ax = plot_host_utilization(instance, plan, "cpu")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["\\$\\frac\\$", "h\\$x\\$A"]
     assert "(c\\$\\sqrt\\$)" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("rates", "hypervisors", "message"),
+    [
+        ([], ("qemu",), "at least one dirty rate"),
+        ([10.0], (), "at least one dirty rate and one hypervisor preset"),
+        ([10.0], ("qemu", "nope"), "unknown hypervisor preset(s) 'nope'"),
+    ],
+)
+def test_estimate_curve_refuses_what_draws_no_curve(
+    rates: list[float], hypervisors: tuple[str, ...], message: str
+):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plot_estimate_curve(rates, hypervisors=hypervisors)
