@@ -328,6 +328,10 @@ def read_target(path: str | Path) -> tuple[dict[str, str], dict[str, str] | None
         raise InputError(
             [Problem(shown, "", "", f"expected a mapping with a placement, got {describe(data)}")]
         )
+    if data.get("format") == PLAN_FORMAT and data.get("status") == PlanStatus.INFEASIBLE.value:
+        # Its placement is empty by the contract: every VM would be reported missing, one by one.
+        p.add("", "status", "an infeasible plan has no placement to reach; its conflicts say why")
+        p.raise_if_any()
     placement = _name_map(p, data, "placement", required=True)
     host_states = _host_states(p, data, required=False)
     p.raise_if_any()

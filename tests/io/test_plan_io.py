@@ -119,6 +119,24 @@ def test_target_errors_are_located(tmp_path: Path) -> None:
     assert any(s.startswith(f"{path}: host_states: h1: unknown host state 'asleep'") for s in shown)
 
 
+def test_an_infeasible_plan_is_no_target(tmp_path: Path) -> None:
+    """Its placement is empty by the contract: one problem says so, not one per VM."""
+    doc = plan_to_dict(sample_plan())
+    doc.update(status="infeasible", placement={}, migrations=[], power_actions=[], violations=[])
+    doc["conflicts"] = [
+        {"kind": "rule", "name": "r", "explanation": "x", "rules": [], "hosts": [], "vms": []}
+    ]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as info:
+        read_target(path)
+    (problem,) = info.value.problems
+    assert (problem.field, problem.message) == (
+        "status",
+        "an infeasible plan has no placement to reach; its conflicts say why",
+    )
+
+
 def test_target_without_placement(tmp_path: Path) -> None:
     path = tmp_path / "target.json"
     path.write_text('{"host_states": {}}')
