@@ -395,7 +395,9 @@ def _violations(
         if vm.host is not None and compat.is_allowed(vm.name, vm.host) and placement.get(vm.name) != vm.host
     )
     budget_spent = max_migrations is not None and optional >= max_migrations + forced_moves
-    for status in rule_status(instance, placement):
+    statuses = rule_status(instance, placement)
+    kept = {status.rule for status in statuses if status.satisfied}
+    for status in statuses:
         if status.satisfied or status.priority == 1:
             continue
         rule = instance.rules[instance.rule_index[status.rule]]
@@ -405,11 +407,21 @@ def _violations(
             for other in instance.rules
             if other.priority < rule.priority and members & set(other.vms)
         ]
+        # A rule of its own priority on the same VMs that the plan keeps (an affinity and an
+        # anti-affinity on one pair: one of them has to give).
+        winners += [
+            f"priority-{other.priority} rule {other.name} (same priority)"
+            for other in instance.rules
+            if other.priority == rule.priority
+            and other.name != rule.name
+            and members & set(other.vms)
+            and other.name in kept
+        ]
         is_vm_host = rule.kind is RuleKind.VM_HOST
         # With DPM on, priority-2 rules are solved before DPM decides power, so DPM cannot be
         # why one stays broken; with DPM off, power is fixed for every rule.
         if not dpm_on or status.priority == 3:
-            off = _standby_hosts_keeping(rule, status.violating_vms, compat, placement, up, standby)
+            off = _standby_hosts_keeping(instance, rule, status.violating_vms, compat, placement, up, standby)
             if off:
                 names = ", ".join(off)
                 kept_off = f"DPM (host {names} powered off)"
@@ -477,6 +489,7 @@ def _fixed_members(
 
 
 def _standby_hosts_keeping(
+    instance: Instance,
     rule: Rule,
     violating: tuple[str, ...],
     compat: Compatibility,
@@ -488,11 +501,18 @@ def _standby_hosts_keeping(
     yields to is then host power. Empty when some up host could keep it (then power is not why).
 
     Affinity: a host every member may run on. Anti-affinity: for a member sharing a host, one
-    where no other member runs. VM-to-host: one the rule allows, for a VM breaking it."""
+    where no other member runs. VM-to-host: one the rule allows, for a VM breaking it, and that
+    the VM's other VM-to-host rules of the same or a higher priority allow too (a host that keeps
+    this rule by breaking another of its level keeps nothing)."""
 
     def keeping(vm: str, pool: list[str]) -> list[str]:
         if rule.kind is RuleKind.VM_HOST:
-            return [h for h in pool if rule.allows_host(h) and compat.is_allowed(vm, h)]
+            also = [
+                other
+                for other in instance.rules
+                if other.kind is RuleKind.VM_HOST and other.priority <= rule.priority and vm in other.vms
+            ]
+            return [h for h in pool if all(r.allows_host(h) for r in also) and compat.is_allowed(vm, h)]
         taken = {placement.get(other) for other in rule.vms if other != vm}
         return [h for h in pool if h not in taken and compat.is_allowed(vm, h)]
 

@@ -384,6 +384,69 @@ def test_vms_that_cannot_move_are_blamed_when_they_alone_keep_a_rule_broken(
     assert violation.detail.endswith(f"yields to VMs that cannot move ({blamed})")
 
 
+def test_a_partial_rule_repair_under_a_budget_is_no_move_for_balance_alone():
+    """Threshold 5, one move allowed: a, b, c share h1 (anti-affinity needs two moves) and a, b
+    should not run there. Moving one of them mends part of both rules; on hosts this large it
+    gains far less balance than threshold 5's minimum goodness, which applies only to moves made
+    for balance alone (the plan was left unchanged, the rules said to yield to capacity)."""
+    big = {"cpu_mhz": 270_400, "memory_mib": 524_288}
+    instance = inventory(
+        [host_entry(h, **big) for h in ("h1", "h2", "h3")],
+        [vm_entry(v, "h1", 2_647) for v in "abc"] + [vm_entry("d", "h2", 2_647), vm_entry("e", "h3", 2_647)],
+        [
+            {"name": "apart", "kind": "anti_affinity", "vms": ["a", "b", "c"]},
+            {"name": "off-h1", "kind": "vm_host", "mode": "should_not", "vms": ["a", "b"], "hosts": ["h1"]},
+        ],
+        drs={"threshold": 5},
+    )
+    plan = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan
+    [move] = plan.migrations
+    assert move.vm in ("a", "b")
+    assert move.reason.value == "rule"
+    for violation in plan.violations:
+        assert violation.detail.endswith("the migration budget (--max-migrations 1, all used)")
+
+
+def test_a_should_rule_dpm_breaks_yields_to_dpm_when_the_vms_other_rules_rule_out_the_hosts_up():
+    """17,000 MHz need three hosts within DPM's 81 % target, so one of four goes off: h1, the only
+    one DPM can empty (the others hold pinned VMs). x may keep ``not-h2`` on h3 or h4 only by
+    breaking ``not-h34`` (both priority 3): only h1 keeps both, so what x breaks yields to DPM
+    and to the other rule (it was said to yield to capacity)."""
+    others = [vm_entry(v, h, 5_000, pinned=True) for v, h in zip("yzw", ("h2", "h3", "h4"), strict=True)]
+    instance = inventory(
+        [host_entry(h) for h in ("h1", "h2", "h3", "h4")],
+        [vm_entry("x", "h1", 2_000), *others],
+        [
+            {"name": "not-h2", "kind": "vm_host", "mode": "should_not", "vms": ["x"], "hosts": ["h2"]},
+            {"name": "not-h34", "kind": "vm_host", "mode": "should_not", "vms": ["x"], "hosts": ["h3", "h4"]},
+        ],
+        dpm={"enabled": True},
+        drs={"threshold": 1},
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.host_states["h1"] == "standby"
+    [violation] = plan.violations
+    assert violation.detail.endswith(
+        "yields to priority-3 rule not-h34 (same priority); DPM (host h1 powered off)"
+    ), violation.detail
+
+
+def test_a_rule_that_gives_way_to_one_of_its_own_priority_says_so():
+    """An affinity and an anti-affinity on the same pair: one must break, and the broken one
+    yields to the other, not to capacity."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("a", "h1"), vm_entry("b", "h2")],
+        [
+            {"name": "together", "kind": "affinity", "vms": ["a", "b"]},
+            {"name": "apart", "kind": "anti_affinity", "vms": ["a", "b"]},
+        ],
+    )
+    [violation] = make_plan(instance, OPTIONS).plan.violations
+    other = {"together": "apart", "apart": "together"}[violation.rule]
+    assert violation.detail.endswith(f"yields to priority-2 rule {other} (same priority)")
+
+
 def test_a_host_with_spare_room_on_the_resource_its_neighbour_is_hot_on_counts_as_room():
     """Threshold 5 (tolerance 0): h1 at 35 % CPU is hot, h2–h4 at 30 % have room for CPU while
     memory is even everywhere. a stays (no move lowers the imbalance enough), and the reason must

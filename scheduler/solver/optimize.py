@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from scheduler.check.bounds import dpm_hosts_bound
 from scheduler.check.metrics import drs_min_goodness, drs_tolerance
+from scheduler.check.rules import check_rule
 from scheduler.heuristics.balance import imbalance
 from scheduler.heuristics.state import LoadState
 from scheduler.interrupt import stop_requested, stop_requested_on_sigint
@@ -455,6 +456,7 @@ def _not_worth_its_moves(
         and today.nothing_forced
         and np.array_equal(outcome.on_mask, prep.up_now & prep.usable)
         and np.array_equal(rule_members_in_violation(instance, outcome.assignment), today.broken)
+        and not _mends_rules(instance, outcome.assignment)
     )
     if for_balance_alone:
         after = imbalance(LoadState(instance, outcome.assignment), prep.resources, outcome.on_mask)
@@ -468,6 +470,26 @@ def _not_worth_its_moves(
                 f"threshold 5's minimum goodness {today.min_gain:.4f}: not worth its moves",
             )
     return None
+
+
+def _mends_rules(instance: Instance, assignment: IntArray) -> bool:
+    """Whether ``assignment`` leaves fewer VMs breaking some soft rule than today does: a rule
+    still broken can be mended in part (one VM of two sent to the side its ``should`` rule asks
+    for, under a move budget), and such a plan is a repair, not a move for balance alone."""
+    soft = [r for r in instance.rules if r.priority > 1]
+    if not soft:
+        return False
+
+    def breaking(at: IntArray) -> list[int]:
+        placement = {
+            vm.name: instance.hosts[int(h)].name for vm, h in zip(instance.vms, at, strict=True) if h >= 0
+        }
+        return [len(check_rule(rule, placement).violating_vms) for rule in soft]
+
+    return any(
+        after < before
+        for before, after in zip(breaking(instance.current_host), breaking(assignment), strict=True)
+    )
 
 
 def _balance_finish(
