@@ -332,6 +332,7 @@ def _move_reasons(
     """Why each VM moves: maintenance > rule (priority-1 repair or soft rule) > dpm > drs.
 
     DPM: the source is powered off by the plan, or the target is a standby host it powers on.
+    An affinity partner following a member that moves for another reason than balance: rule.
     """
     in_broken_rule: set[str] = set()
     for status in rule_status(instance, instance.current_placement()):
@@ -357,6 +358,13 @@ def _move_reasons(
             reasons[vm.name] = MoveReason.DPM
         else:
             reasons[vm.name] = MoveReason.DRS
+    # An affinity partner that goes where a member moving for a rule, maintenance or DPM goes
+    # keeps its group together: a rule move, not one for balance.
+    for rule in instance.rules_of_kind(RuleKind.AFFINITY):
+        led = {placement.get(v) for v in rule.vms if reasons.get(v) not in (None, MoveReason.DRS)}
+        for v in rule.vms:
+            if reasons.get(v) is MoveReason.DRS and placement.get(v) in led:
+                reasons[v] = MoveReason.RULE
     return reasons
 
 

@@ -431,6 +431,26 @@ def test_a_should_rule_dpm_breaks_yields_to_dpm_when_the_vms_other_rules_rule_ou
     ), violation.detail
 
 
+def test_an_affinity_partner_following_a_rule_repair_moves_for_the_rule():
+    """a (pinned) and b share h1 against ``apart``; b must go, and c, kept with b by ``pair``,
+    goes along. Threshold 1 makes no move for balance, so c's move is a rule move (it was
+    labelled drs)."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("a", "h1", pinned=True), vm_entry("b", "h1"), vm_entry("c", "h1")],
+        [
+            {"name": "apart", "kind": "anti_affinity", "vms": ["a", "b"]},
+            {"name": "pair", "kind": "affinity", "vms": ["b", "c"]},
+        ],
+        drs={"threshold": 1},
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert {(m.vm, m.target, m.reason.value) for m in plan.migrations} == {
+        ("b", "h2", "rule"),
+        ("c", "h2", "rule"),
+    }
+
+
 def test_a_rule_that_gives_way_to_one_of_its_own_priority_says_so():
     """An affinity and an anti-affinity on the same pair: one must break, and the broken one
     yields to the other, not to capacity."""
