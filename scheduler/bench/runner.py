@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scheduler.bench.contenders import Contender, run_contender
 from scheduler.bench.families import FamilyCase, Suite, build_instance, manifest_rows, write_manifest
 from scheduler.bench.metrics import COLUMNS, error_row, host_detail, run_row
+from scheduler.errors import InputError, Problem
 from scheduler.io import atomic_write_csv, atomic_write_text
 
 Executor = Literal["serial", "dask"]
@@ -125,7 +126,10 @@ class ResultStore:
         if not fresh:
             store.rows = {_row_key(r): r for r in read_rows(store.csv_path)}
             if store.hosts_path.exists():
-                store.hosts = json.loads(store.hosts_path.read_text())
+                try:
+                    store.hosts = json.loads(store.hosts_path.read_text(encoding="utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise _damaged(store.hosts_path, "", f"not JSON ({exc})") from None
         return store
 
     def add(self, row: Row, detail: dict[str, Any] | None) -> None:
@@ -146,11 +150,51 @@ class ResultStore:
 
 
 def read_rows(path: Path) -> list[Row]:
-    """The rows of a results CSV (strings, as written); empty when the file does not exist."""
+    """The rows of a results CSV (strings, as written); empty when the file does not exist.
+
+    Rows are reused as finished runs, so a damaged file (cut short, edited, not text) is an
+    input error naming the file and line, never a row read half."""
     if not path.exists():
         return []
-    with path.open(newline="") as f:
-        return [dict(r) for r in csv.DictReader(f)]
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise _damaged(path, "line 1", f"columns missing: {', '.join(missing)}")
+            rows = []
+            for row in reader:
+                where = f"line {reader.line_num}"
+                if None in row.values() or None in row:
+                    raise _damaged(
+                        path,
+                        where,
+                        f"{sum(v is not None for v in row.values())} fields, "
+                        f"the header has {len(reader.fieldnames or [])}",
+                    )
+                if not row["instance"] or not row["contender"] or not row["seed"].isdigit():
+                    raise _damaged(path, where, "no instance, contender or seed")
+                rows.append(dict(row))
+            return rows
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, "", f"not text ({exc.reason})") from None
+
+
+def _damaged(path: Path, where: str, what: str) -> InputError:
+    """A results file that cannot be reused: say where, and how to start over."""
+    return InputError([Problem(str(path), where, "", f"{what}; remove the file or run with --fresh")])
+
+
+def _reusable(row: Row | None, spec: RunSpec) -> bool:
+    """A stored row answers ``spec`` only if it ran under the same time limit and CP-SAT workers."""
+    if row is None:
+        return False
+    try:
+        return (
+            float(row["time_limit_s"]) == spec.time_limit_s and int(row["cp_workers"] or 0) == spec.cp_workers
+        )
+    except ValueError:
+        return False
 
 
 def _row_key(row: Row) -> Key:
@@ -205,7 +249,7 @@ def run_suite(
     specs = [RunSpec(case, who, seed, limit, cp_workers) for case, who, seed in suite.runs]
     order = [s.key for s in specs]
     store = ResultStore.open(out, suite.name, fresh=fresh)
-    todo = [s for s in specs if s.key not in store.rows]
+    todo = [s for s in specs if not _reusable(store.rows.get(s.key), s)]
     reused = len(specs) - len(todo)
     write_manifest(manifest_rows(suite.cases()), out, suite.name)
 

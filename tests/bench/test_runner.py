@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from scheduler.bench.contenders import contender
 from scheduler.bench.families import FamilyCase, Suite
 from scheduler.bench.metrics import RESULT_COLUMNS
 from scheduler.bench.runner import RunSpec, read_rows, run_suite
+from scheduler.errors import InputError
 
 DETERMINISTIC = ["greedy-drs", "greedy-drs-costaware", "ffd-dpm"]
 
@@ -48,6 +50,47 @@ def test_adding_a_contender_computes_only_its_rows(tmp_path: Path, tiny_case: Fa
     run_suite(tiny_suite(tiny_case, ["greedy-drs"]), tmp_path, progress=False)
     grown = run_suite(tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"]), tmp_path, progress=False)
     assert (grown.computed, grown.reused) == (1, 1)
+
+
+def test_rows_made_under_another_time_limit_or_worker_count_are_recomputed(
+    tmp_path: Path, tiny_case: FamilyCase
+) -> None:
+    """A row answers the run it was made for: other options, other rows (they were reused, and
+    the summary then named options its rows never ran under)."""
+    sweep = tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"])
+    run_suite(sweep, tmp_path, progress=False)
+    longer = run_suite(sweep, tmp_path, progress=False, time_limit_s=2.0)
+    assert (longer.computed, longer.reused) == (2, 0)
+    assert {r["time_limit_s"] for r in read_rows(tmp_path / "tiny.csv")} == {"2.0"}
+    assert run_suite(sweep, tmp_path, progress=False, time_limit_s=2.0, cp_workers=1).computed == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "where"),
+    [
+        (lambda lines: [*lines[:2], ",".join(lines[2].split(",")[:5])], "line 3"),
+        (lambda lines: ["a,b", "1,2"], "line 1"),
+        (lambda lines: [*lines[:2], "," + lines[2].split(",", 1)[1]], "line 3"),
+    ],
+    ids=["cut-short", "other-header", "no-instance"],
+)
+def test_a_damaged_results_file_is_an_input_error_naming_the_line(
+    tmp_path: Path, tiny_case: FamilyCase, damage: Any, where: str
+) -> None:
+    """Rows are reused as finished runs: a damaged one is reported, never reused half-read."""
+    sweep = tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"])
+    run_suite(sweep, tmp_path, progress=False)
+    path = tmp_path / "tiny.csv"
+    path.write_text("\n".join(damage(path.read_text().splitlines())) + "\n")
+    with pytest.raises(InputError) as info:
+        run_suite(sweep, tmp_path, progress=False)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.entry) == (str(path), where)
+    assert problem.message.endswith("remove the file or run with --fresh")
+    (tmp_path / "tiny-hosts.json").write_text("{bad")
+    path.unlink()
+    with pytest.raises(InputError, match=r"tiny-hosts\.json: not JSON"):
+        run_suite(sweep, tmp_path, progress=False)
 
 
 def test_a_crashing_run_is_an_error_row_and_the_sweep_goes_on(
