@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Characters a terminal would act on or could not encode (a NUL, a line break, a lone surrogate),
-# shown escaped where a message quotes the input: an entry is labelled by the name it gives.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# Characters a terminal would act on or could not encode (a NUL, a line break, a lone surrogate):
+# names may not hold them (``io.validate``), and messages quoting the input show them escaped, an
+# entry being labelled by the name it gives.
+UNPRINTABLE_CHARS = r"\x00-\x1f\x7f\ud800-\udfff"
+UNPRINTABLE = re.compile(f"[{UNPRINTABLE_CHARS}]")
 
 
 def _visible(text: str) -> str:
-    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
+    return UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from scheduler.errors import InputError, Problem
+from scheduler.errors import UNPRINTABLE, UNPRINTABLE_CHARS, InputError, Problem
 
 REQUIRED: Final = object()  # default meaning "the key must be present"
 
@@ -28,8 +28,7 @@ _SHORT_SCALE: Final = 10
 # character (a line break inside a CSV cell) or stray surrounding whitespace would not survive
 # a round trip through the CSV form, and would be invisible in messages anyway. A lone surrogate
 # (JSON's "\udc80") is no character at all: no file, terminal or report could encode it.
-_BAD_NAME = re.compile(r"^\s|\s$|[;\x00-\x1f\x7f\ud800-\udfff]")
-_UNPRINTABLE_TEXT = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_BAD_NAME = re.compile(rf"^\s|\s$|[;{UNPRINTABLE_CHARS}]")
 
 
 class Problems:
@@ -276,7 +275,7 @@ def cluster_name_problem(v: str) -> str | None:
     """What is wrong with ``v`` as a cluster's name (free text on one line)."""
     if not v:
         return "must not be empty"
-    if _UNPRINTABLE_TEXT.search(v):
+    if UNPRINTABLE.search(v):
         return f"{v!r} must not contain control characters or lone surrogates"
     return None
 

@@ -481,9 +481,7 @@ def _mends_rules(instance: Instance, assignment: IntArray) -> bool:
         return False
 
     def breaking(at: IntArray) -> list[int]:
-        placement = {
-            vm.name: instance.hosts[int(h)].name for vm, h in zip(instance.vms, at, strict=True) if h >= 0
-        }
+        placement = _placement(instance, at)
         return [len(check_rule(rule, placement).violating_vms) for rule in soft]
 
     return any(
