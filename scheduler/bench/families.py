@@ -299,11 +299,15 @@ def manifest_rows(cases: Iterable[tuple[FamilyCase, int]]) -> list[dict[str, Any
     return rows
 
 
+def manifest_paths(out_dir: Path, suite_name: str) -> tuple[Path, Path]:
+    """Where ``write_manifest`` writes a suite's manifest: JSON, then CSV."""
+    return out_dir / f"{suite_name}-manifest.json", out_dir / f"{suite_name}-manifest.csv"
+
+
 def write_manifest(rows: Sequence[dict[str, Any]], out_dir: Path, suite_name: str) -> tuple[Path, Path]:
     """Write ``<suite>-manifest.json`` and ``.csv`` next to the results; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / f"{suite_name}-manifest.json"
-    csv_path = out_dir / f"{suite_name}-manifest.csv"
+    json_path, csv_path = manifest_paths(out_dir, suite_name)
     atomic_write_text(json_path, json.dumps(list(rows), indent=1, default=str) + "\n")
     atomic_write_csv(csv_path, list(rows[0]) if rows else [], rows)
     return json_path, csv_path

@@ -195,6 +195,14 @@ def plot_host_utilization(
     return ax
 
 
+PLOT_STEMS = ("pareto", "solve-time", "hosts-on", "host-utilization")
+
+
+def plot_paths(out_dir: Path, suite_name: str) -> list[Path]:
+    """Where ``write_plots`` writes a suite's figures."""
+    return [out_dir / f"{suite_name}-{stem}.png" for stem in PLOT_STEMS]
+
+
 def write_plots(
     df: pd.DataFrame, hosts: Mapping[str, Mapping[str, Any]], out_dir: Path, suite_name: str
 ) -> list[Path]:
@@ -203,6 +211,7 @@ def write_plots(
     written: list[Path] = []
 
     def save(ax: Axes, stem: str) -> None:
+        assert stem in PLOT_STEMS
         path = out_dir / f"{suite_name}-{stem}.png"
         figure = ax.get_figure(root=True)
         assert figure is not None

@@ -122,7 +122,7 @@ class ResultStore:
 
     @classmethod
     def open(cls, out_dir: Path, suite_name: str, *, fresh: bool = False) -> ResultStore:
-        store = cls(out_dir / f"{suite_name}.csv", out_dir / f"{suite_name}-hosts.json")
+        store = cls(*result_paths(out_dir, suite_name))
         if not fresh:
             store.rows = {_row_key(r): r for r in read_rows(store.csv_path)}
             if store.hosts_path.exists():
@@ -147,6 +147,11 @@ class ResultStore:
         keys = sorted(self.rows, key=lambda k: (rank.get(k, len(rank)), k))
         atomic_write_csv(self.csv_path, COLUMNS, (self.rows[k] for k in keys), ignore_extra=True)
         atomic_write_text(self.hosts_path, json.dumps(self.hosts, separators=(",", ":")) + "\n")
+
+
+def result_paths(out_dir: Path, suite_name: str) -> tuple[Path, Path]:
+    """Where a suite's rows (CSV) and its per-host sidecar (JSON) are stored."""
+    return out_dir / f"{suite_name}.csv", out_dir / f"{suite_name}-hosts.json"
 
 
 def read_rows(path: Path) -> list[Row]:

@@ -10,12 +10,14 @@ import click
 import pandas as pd
 
 from scheduler.bench.contenders import ERROR, INVALID, contender
-from scheduler.bench.families import SUITES, suite
-from scheduler.bench.plots import frame, write_plots
-from scheduler.bench.runner import run_suite
+from scheduler.bench.families import SUITES, manifest_paths, suite
+from scheduler.bench.plots import frame, plot_paths, write_plots
+from scheduler.bench.runner import result_paths, run_suite
 from scheduler.bench.summary import summary_markdown
 from scheduler.cli.console import make_console
 from scheduler.cli.params import FiniteFloatRange
+from scheduler.cli.paths import WHERE, check_output_file
+from scheduler.errors import InputError, Problem
 from scheduler.io import atomic_write_text
 
 FAMILIES = ("S", "M", "L", "XL", "DC", "tiny")
@@ -110,6 +112,7 @@ def command(
         if not chosen.runs:
             raise click.UsageError(f"suite {suite_name} has no run in {', '.join(only)}")
     out = Path(out_dir)
+    _check_outputs(out, chosen.name, plots=not no_plots)
     console = make_console(stderr=True)
     result = run_suite(
         chosen,
@@ -138,7 +141,7 @@ def command(
         plots=plots,
         cores=os.cpu_count(),
     )
-    summary_path = out / f"{chosen.name}-summary.md"
+    summary_path = _summary_path(out, chosen.name)
     atomic_write_text(summary_path, summary)
     no_plan = df[~df["status"].isin(PLAN_WRITTEN)]
     bad = failed_runs(df)
@@ -148,6 +151,30 @@ def command(
         f"results in {result.csv_path}, summary in {summary_path}"
     )
     return 1 if len(bad) else 0
+
+
+def _summary_path(out: Path, suite_name: str) -> Path:
+    return out / f"{suite_name}-summary.md"
+
+
+def _check_outputs(out: Path, suite_name: str, *, plots: bool) -> None:
+    """Check every file the suite writes before its runs, which take minutes to hours: a summary
+    path that is a folder was found only after them.
+
+    The folder is created now (with its parents, as the runner always has): the manifest is
+    written into it before the first run anyway.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        problem = Problem(WHERE, "", "--out", f"cannot create the folder {out} ({reason})")
+        raise InputError([problem]) from None
+    files = [*result_paths(out, suite_name), *manifest_paths(out, suite_name), _summary_path(out, suite_name)]
+    if plots:
+        files += plot_paths(out, suite_name)
+    for path in files:
+        check_output_file(path, "--out")
 
 
 PLAN_WRITTEN = ("optimal", "feasible", "unchanged", "skipped")

@@ -550,7 +550,8 @@ def estimate(inp: MigrationInput, preset: HypervisorPreset | None = None) -> Mig
     """Estimate one migration at ``share`` of its link, with the ±20 % dirty-rate risk check.
 
     Why the risk check: a move near ``λ = 1`` converges or not depending on a dirty rate known to
-    maybe 20 %; such a move is flagged ``high_risk`` and costed at the pessimistic (+20 %) value.
+    maybe 20 %; such a move is flagged ``high_risk`` and costed at the pessimistic run: the first of
+    +20 %, nominal and −20 % that does not converge.
     Otherwise the result equals :class:`PrecopyRun` driven at ``s·η·L`` to the end.
     """
     nominal = simulate(inp, preset)
@@ -560,10 +561,16 @@ def estimate(inp: MigrationInput, preset: HypervisorPreset | None = None) -> Mig
     high = simulate(inp.scaled_dirtying(1.0 + SENSITIVITY), preset)
     if low.converges == nominal.converges == high.converges:
         return nominal
+    # The pessimistic run is the first that does not converge: the +20 % one as a rule, but under
+    # auto-converge a faster-dirtying guest is throttled sooner and may converge where the nominal
+    # rate stalls, and a move that aborts at its own rate must not be reported as throttled.
+    pessimistic = next(run for run in (high, nominal, low) if not run.converges)
     # Time and outcome are the pessimistic run's (what the move is costed at), but the margin stays
-    # the nominal rate's 1 − λ_0: it is what says how close to the edge the move is, and the +20 %
-    # run's margin would report the edge itself.
-    return dataclasses.replace(high, high_risk=True, nominal_total_s=nominal.total_s, margin=nominal.margin)
+    # the nominal rate's 1 − λ_0: it is what says how close to the edge the move is, and the
+    # pessimistic run's margin would report the edge itself.
+    return dataclasses.replace(
+        pessimistic, high_risk=True, nominal_total_s=nominal.total_s, margin=nominal.margin
+    )
 
 
 def migration_input_for(vm: VM, policy: MigrationPolicy) -> MigrationInput:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import pytest
 
 from scheduler.bench.runner import read_rows
 from scheduler.cli.bench import _command_line, command, failed_runs
+from scheduler.errors import InputError
 
 
 def invoke(*args: str) -> int:
@@ -86,3 +88,26 @@ def test_the_summary_records_the_suite_even_at_its_default(args: list[str], reco
 def test_out_of_range_options_are_usage_errors(tmp_path: Path, flags: list[str]) -> None:
     with pytest.raises(click.BadParameter):
         invoke("--suite", "smoke", "--out", str(tmp_path), *flags)
+
+
+@pytest.mark.parametrize(
+    "blocked", ["smoke-summary.md", "smoke-pareto.png", "smoke-manifest.json", "smoke.csv"]
+)
+def test_an_output_path_taken_by_a_folder_is_refused_before_any_run(tmp_path: Path, blocked: str) -> None:
+    (tmp_path / blocked).mkdir()
+    with pytest.raises(InputError, match=rf"--out.*{re.escape(blocked)} is a folder"):
+        invoke("--suite", "smoke", "--out", str(tmp_path), "-q")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [blocked]
+
+
+def test_plots_left_out_are_not_checked(tmp_path: Path) -> None:
+    """--no-plots writes no figure, so a folder where one would go is no obstacle."""
+    (tmp_path / "smoke-pareto.png").mkdir()
+    assert invoke("--suite", "smoke", "--out", str(tmp_path), "-q", "--no-plots", "--only", "tiny") == 0
+    assert (tmp_path / "smoke-summary.md").is_file()
+
+
+def test_an_out_folder_that_cannot_be_created_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match=r"--out.*cannot create the folder"):
+        invoke("--suite", "smoke", "--out", str(tmp_path / "file" / "results"), "-q")

@@ -222,10 +222,14 @@ def test_advancing_by_time_to_end_ends_the_run(inp: MigrationInput, name: str) -
 @FAST
 @given(inputs(), preset_names)
 def test_estimate_equals_precopy_run_to_completion(inp: MigrationInput, name: str) -> None:
-    """``estimate`` is a PrecopyRun driven at ``s·η·L``; for a high-risk move, at the +20 % dirty rate."""
+    """``estimate`` is a PrecopyRun driven at ``s·η·L``; for a high-risk move, at the first of the
+    +20 %, nominal and −20 % dirty rates that does not converge."""
     preset = preset_for(name)
     est = estimate(inp, preset)
-    driven = inp.scaled_dirtying(1.2) if est.high_risk else inp
+    driven = inp
+    if est.high_risk:
+        scaled = (inp.scaled_dirtying(1.2), inp, inp.scaled_dirtying(0.8))
+        driven = next(i for i in scaled if not simulate(i, preset).converges)
     run = PrecopyRun(driven, preset)
     assert run.time_to_end(inp.available_mibps) == pytest.approx(est.total_s)
     run.advance(math.inf, inp.available_mibps)
@@ -265,6 +269,22 @@ def test_high_risk_move_reports_the_nominal_margin() -> None:
     assert est.total_s == pytest.approx(pessimistic.total_s)
     assert est.margin == pytest.approx(1 - 105 / 128)
     assert est.to_record().extra["margin"] == pytest.approx(1 - 105 / 128, abs=1e-6)
+
+
+def test_a_move_that_stalls_at_its_own_rate_is_not_reported_throttled() -> None:
+    """Under auto-converge a faster-dirtying guest can be throttled sooner: 64 GiB dirtied at
+    27.6 MiB/s on 0.1 Gbit/s with a 30-pass cap is forced to stop at its own rate, yet converges
+    throttled at +20 %. The move is high risk and reported as the run that does not converge."""
+    inp = MigrationInput(memory_mib=65536, dirty_rate_mibps=27.64, network_gbps=0.1)
+    preset = preset_for("qemu", auto_converge=True, downtime_limit_ms=100, max_rounds=30)
+    nominal = simulate(inp, preset)
+    assert not nominal.converges
+    assert simulate(inp.scaled_dirtying(1.2), preset).outcome == "throttled"
+    est = estimate(inp, preset)
+    assert est.high_risk
+    assert not est.converges
+    assert est.outcome == nominal.outcome == "forced_stop"
+    assert est.total_s == pytest.approx(nominal.total_s)
 
 
 def test_working_set_converges_where_its_peak_rate_would_not() -> None:
