@@ -1,8 +1,10 @@
 """Per-VM migration cost for the objective: estimated seconds and convergence, at a full link share.
 
 The CP objective needs one number per VM: the pre-copy estimate of moving it alone. The planner
-later times each move at the bandwidth it really gets; here only the ranking matters, so VMs with
-the same memory, non-zero memory and dirty rate (to 0.1 MiB/s) share one estimate.
+later times each move at the bandwidth it really gets. VMs with the same memory, non-zero memory
+and dirty rate share one estimate. The rate is matched exactly, not rounded: whether a move
+converges flips at a precise rate, and a verdict shared across a rounding bucket once declared a
+VM that must move infeasible for its neighbour's abort.
 """
 
 from __future__ import annotations
@@ -14,9 +16,6 @@ import numpy.typing as npt
 
 from scheduler.migration.precopy import estimate_vm, migration_input_for, preset_for_policy, simulate
 from scheduler.model import Instance
-
-DIRTY_RATE_RESOLUTION_MIBPS = 0.1
-
 
 @dataclass(frozen=True, slots=True)
 class MoveCosts:
@@ -31,9 +30,9 @@ def move_costs(instance: Instance) -> MoveCosts:
     seconds = np.zeros(instance.num_vms, dtype=np.float64)
     converges = np.ones(instance.num_vms, dtype=np.bool_)
     completes = np.ones(instance.num_vms, dtype=np.bool_)
-    cache: dict[tuple[int, int | None, int], tuple[float, bool, bool]] = {}
+    cache: dict[tuple[int, int | None, float], tuple[float, bool, bool]] = {}
     for i, vm in enumerate(instance.vms):
-        key = (vm.memory_mib, vm.nonzero_mib, round(vm.dirty_rate_mibps / DIRTY_RATE_RESOLUTION_MIBPS))
+        key = (vm.memory_mib, vm.nonzero_mib, vm.dirty_rate_mibps)
         hit = cache.get(key)
         if hit is None:
             est = estimate_vm(vm, policy)
