@@ -563,11 +563,14 @@ def _balancer_wishes(
     """VMs the balancer would have liked to move, and why not: movable VMs the plan leaves where
     they are, on a host that ends hot.
 
-    Listed only when the plan leaves the cluster outside the DRS tolerance; "hot" = above the
+    Listed only when DRS is on and the plan leaves the cluster outside its tolerance (with DRS
+    off no balancer wanted anything); "hot" = above the
     mean utilization plus the tolerance on a measured resource. A VM the plan moves, or places
     for the first time, is not one the balancer failed to move, whatever host it ends on.
     ``held``: VMs kept in place because no safe order of migrations reached a target moving them.
     """
+    if not instance.policy.drs.enabled:
+        return ()
     after = cluster_metrics(instance, result.placement, result.host_states)
     if after.drs_balanced:
         return ()

@@ -235,6 +235,19 @@ def test_affinity_outranks_drs_and_the_plan_says_why_the_pair_stays(plan_of: Pla
     assert all("together" in why for why in kept.values())
 
 
+def test_with_drs_off_no_vm_is_listed_as_one_the_balancer_wanted_to_move(
+    plan_of: Planner, hot_pair: Instance
+):
+    """DRS off: the hot pair stays, and nothing says a balancer wanted it moved (none ran)."""
+    drs_off = replace(
+        hot_pair, policy=replace(hot_pair.policy, drs=replace(hot_pair.policy.drs, enabled=False))
+    )
+    plan = plan_of(drs_off).plan
+    assert plan.migrations == ()
+    assert plan.metrics["after"]["drs_balanced"] is False  # measured against the threshold all the same
+    assert plan.unmovable == ()
+
+
 def test_should_rule_outranks_drs(plan_of: Planner, hot_pair: Instance):
     """P3 > DRS: both VMs should run on h1, so the balancing move DRS wants is not made."""
     plan = plan_of(with_rules(hot_pair, vm_host("prefer-h1", "should", ["a", "b"], ["h1"]))).plan
