@@ -38,6 +38,7 @@ from scheduler.solver.costs import move_costs, unsafe_vms
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.result import OptimizeResult, SolveStatus
+from scheduler.solver.staged import NoSolutionError
 from scheduler.what_if import with_what_if as with_what_if  # part of this module's API
 
 
@@ -96,7 +97,10 @@ def make_plan(
         if not more or more <= held or share < RETRY_LEAST_S / 2:
             break  # none may stay, nothing new to hold, or no time left
         held |= more
-        retry = optimize(_holding(instance, held), replace(options, time_limit_s=share))
+        try:
+            retry = optimize(_holding(instance, held), replace(options, time_limit_s=share))
+        except NoSolutionError:
+            break  # holding them found no placement within its share: reported below
         if retry.status is SolveStatus.INFEASIBLE:
             break
         note = f"kept {', '.join(sorted(held))} where they are: the first target needed {unreachable.message}"

@@ -15,11 +15,13 @@ import pytest
 from check.entries import host_entry, vm_entry
 from migration.planner_cases import drain_and_swap_at_four_per_host
 
+from scheduler import pipeline
 from scheduler.check import check_rule, verify_plan
 from scheduler.io import parse_inventory, read_plan, write_plan
 from scheduler.model import BALANCER_WISH, Instance, Plan, PlanStatus
 from scheduler.pipeline import make_plan, plan_from_target, policy_record, with_what_if
 from scheduler.solver.options import SolveOptions
+from scheduler.solver.staged import NoSolutionError
 from scheduler.synth import SynthSpec, synthesize
 
 OPTIONS = SolveOptions(time_limit_s=3.0, num_workers=2, seed=0)
@@ -255,8 +257,18 @@ def test_a_swap_no_safe_order_reaches_is_planned_around_not_declared_infeasible(
     full on both. Balancing wants a swap, and no host has room to park a VM on the way. Today's
     placement breaks nothing, so the plan keeps the blocked VMs where they are (with a note),
     instead of calling a valid cluster infeasible."""
+    instance = _full_swap()
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.status is PlanStatus.UNCHANGED
+    assert any("where they are: the first target needed no order" in n for n in plan.metrics["notes"])
+    assert verify_plan(instance, plan).valid
+
+
+def _full_swap() -> Instance:
+    """h1 runs a1, a2 (4,000 MHz, 8 GiB each) and h2 runs b1, b2 (500 MHz, 8 GiB each): memory is
+    full on both, so the swap balancing wants has no safe order."""
     full = {"memory_mib": 8_192, "memory_demand_mib": 512}
-    instance = inventory(
+    return inventory(
         [host_entry("h1"), host_entry("h2")],
         [
             vm_entry("a1", "h1", 4_000, **full),
@@ -265,10 +277,30 @@ def test_a_swap_no_safe_order_reaches_is_planned_around_not_declared_infeasible(
             vm_entry("b2", "h2", 500, **full),
         ],
     )
-    plan = make_plan(instance, OPTIONS).plan
-    assert plan.status is PlanStatus.UNCHANGED
-    assert any("where they are: the first target needed no order" in n for n in plan.metrics["notes"])
-    assert verify_plan(instance, plan).valid
+
+
+def test_a_retry_that_finds_no_placement_in_its_share_reports_the_blocked_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The retries around an unreachable target have a share of the time limit; one that finds
+    no placement in it ends the retries with the first target's blocked moves as the conflict,
+    where it escaped as "no placement found within the time limit" (exit 3, nothing written)."""
+    real = pipeline.optimize
+    calls: list[int] = []
+
+    def first_only(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            raise NoSolutionError("no solution in the retry's share")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "optimize", first_only)
+    plan = make_plan(_full_swap(), OPTIONS).plan
+    assert len(calls) == 2
+    assert plan.status is PlanStatus.INFEASIBLE
+    [conflict] = plan.conflicts
+    assert conflict.kind == "migration"
+    assert set(conflict.vms) <= {"a1", "a2", "b1", "b2"}
 
 
 def test_a_blocked_target_is_planned_around_even_when_a_blocked_vm_sits_on_an_overfull_host():
