@@ -300,7 +300,7 @@ def _solve(
     if outcome.feasible:
         return _Solved(problem, outcome, scope.complete, ())
     # The restriction may be what made it infeasible: widen to every VM that may move.
-    problem, complete = _widened(prep, problem, coldness, rng, options)
+    problem, complete = _widened(prep, problem, scope.may_move, coldness, rng, options)
     notes = (f"scope widened to {len(problem.free)} VMs",)
     outcome = solve_staged(problem, options, band, started, local_search=large)
     if not outcome.feasible and start.dpm_high is not None and not start.within_high:
@@ -370,13 +370,16 @@ def _problem(
 def _widened(
     prep: Prepared,
     problem: Problem,
+    may_move: IntArray,
     coldness: FloatArray,
     rng: np.random.Generator,
     options: SolveOptions,
 ) -> tuple[Problem, bool]:
-    """``problem`` over every VM that may move, each with every host it may use up to
-    ``WIDE_SCOPE_MAX_PAIRS`` (VM, host) pairs (candidate sets above). Returns (problem, complete)."""
-    wide_free = np.flatnonzero(prep.movable_optional | prep.mandatory)
+    """``problem`` over every VM that may move (``may_move``: the scope's, so a VM the warm start
+    moved stays free, not fixed where the warm start no longer has it), each with every host it
+    may use up to ``WIDE_SCOPE_MAX_PAIRS`` (VM, host) pairs (candidate sets above). Returns
+    (problem, complete)."""
+    wide_free = may_move
     pairs = int((prep.allowed[wide_free] & prep.usable[None, :]).sum())
     k = prep.instance.num_hosts if pairs <= WIDE_SCOPE_MAX_PAIRS else 2 * options.candidate_hosts
     problem = _replace_scope(problem, wide_free, k, prep.usable, coldness, rng)

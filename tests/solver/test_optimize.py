@@ -85,13 +85,38 @@ def test_vm_the_repair_moves_gets_variables_even_if_its_migration_never_converge
 
     Found by the property test: "level migration cost infeasible although the incumbent
     satisfies it"."""
+    outcome = plan_of(_overfull_with_a_hot_vm())
+    assert outcome.result.status is SolveStatus.OPTIMAL
+    assert outcome.result.free_vms == 2
+    assert [m.vm for m in outcome.plan.migrations] == ["hot"]
+
+
+def _overfull_with_a_hot_vm() -> Instance:
+    """h1 holds 9,728 MiB configured on 8,192; only ``hot`` (never converges) leaving is enough."""
     hot = replace(vm("hot", "h1", 100, 4_096, memory_demand_mib=0), dirty_rate_mibps=120.0)
     pinned = [vm(f"p{i}", "h1", 100, 512, memory_demand_mib=0, pinned=True) for i in range(10)]
     light = vm("light", "h1", 100, 512, memory_demand_mib=0)
-    instance = make_instance([host("h1", 8_000, 8_192), host("h2", 8_000, 8_192)], [hot, light, *pinned])
-    outcome = plan_of(instance)
-    assert outcome.result.status is SolveStatus.OPTIMAL
-    assert outcome.result.free_vms == 2
+    return make_instance([host("h1", 8_000, 8_192), host("h2", 8_000, 8_192)], [hot, light, *pinned])
+
+
+def test_widened_scope_keeps_free_the_vm_the_repair_moved(plan_of: Planner, monkeypatch: pytest.MonkeyPatch):
+    """When the restricted model finds nothing, the retry over every VM that may move must keep
+    ``hot`` free: the warm start moved it, and a model pinning it home cannot hold the repair
+    (the widened scope took only the VMs whose migration converges, and those that must move)."""
+    monkeypatch.setattr(optimize_module, "COMPLETE_SCOPE_MAX_PAIRS", 0)
+    solve_staged = optimize_module.solve_staged
+    scopes: list[list[int]] = []
+
+    def first_finds_nothing(problem: Problem, *args: Any, **kwargs: Any) -> Any:
+        scopes.append(sorted(int(v) for v in problem.free))
+        outcome = solve_staged(problem, *args, **kwargs)
+        return replace(outcome, feasible=False) if len(scopes) == 1 else outcome
+
+    monkeypatch.setattr(optimize_module, "solve_staged", first_finds_nothing)
+    outcome = plan_of(_overfull_with_a_hot_vm())
+    assert len(scopes) == 2
+    assert 0 in scopes[1]  # hot
+    assert "scope widened to 2 VMs" in outcome.result.notes
     assert [m.vm for m in outcome.plan.migrations] == ["hot"]
 
 
