@@ -420,8 +420,15 @@ class BalancePenalty:
     def add_excess(
         self, model: cp_model.CpModel, r: int, total: cp_model.LinearExprT, name: str
     ) -> cp_model.IntVar:
-        """excess_r ≥ total − B_r, ≥ 0 (minimized, so it equals max(0, total − B_r))."""
-        upper = int(SLOPES[-1]) * int(self.weight[r].max()) * int(self.capacity[r].sum()) * 4 + 1
+        """excess_r ≥ total − B_r, ≥ 0 (minimized, so it equals max(0, total − B_r)).
+
+        Its domain must hold every placement's total, or the model would forbid a badly balanced
+        placement outright (today's, under memory overcommit). Each host's f is at most the last
+        slope times its deviation, and the deviations add up to at most the load placed plus the
+        targets, |load − target| ≤ load + target: Σ_h w_h·f_h ≤ slope·max w·(Σ demand + Σ target).
+        """
+        spread = int(self.demand[r].sum()) + int(self.target[r].sum())
+        upper = int(SLOPES[-1]) * int(self.weight[r].max()) * spread + 1
         excess = model.new_int_var(0, upper, f"excess[{name}]")
         model.add(excess >= total - int(self.budget[r]))
         return excess

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scheduler.migration.precopy import estimate_vm, migration_input_for, preset_for_policy, simulate
 from scheduler.model import Instance
 
+
 @dataclass(frozen=True, slots=True)
 class MoveCosts:
     seconds: npt.NDArray[np.float64]  # estimated total migration time (pessimistic when high-risk)

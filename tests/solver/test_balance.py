@@ -8,11 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from check.factories import host, make_instance, vm
+from ortools.sat.python import cp_model
 
 from scheduler.check.metrics import drs_tolerance
 from scheduler.compat import compatibility
 from scheduler.model import Instance
-from scheduler.solver.balance import NO_PEAK, PEAK_SLOPE, BalancePenalty, DrsBand
+from scheduler.solver.balance import NO_PEAK, PEAK_SLOPE, BalancePenalty, DrsBand, PenaltyVars
 
 
 def four_hosts() -> Instance:
@@ -82,3 +83,35 @@ def test_the_peak_term_prices_a_megahertz_as_the_scaled_units_it_stands_for() ->
     assert penalty.peak_price[0].tolist() == [PEAK_SLOPE * 16] * 4
     assert not penalty.capped(1)
     assert penalty.capped(0)
+
+
+def test_the_excess_domain_holds_any_placement_even_under_memory_overcommit() -> None:
+    """Memory overcommit 10: ten 9,000 MiB guests on one 10,000 MiB host are at 9× its memory.
+    That placement's penalty must fit the excess variable's domain, or the DRS level's model
+    would forbid it outright (its bound assumed the load stays within 4× the capacity)."""
+    guests = [vm(f"v{j}", "a", 100, 9_000) for j in range(10)]
+    inst = make_instance(
+        [host("a", memory_mib=10_000), host("b", memory_mib=10_000)], guests, memory_overcommit=10
+    )
+    on = np.ones(2, dtype=np.bool_)
+    band = DrsBand(
+        inst,
+        ("memory",),
+        functools.partial(drs_tolerance, 5),
+        compatibility(inst).allowed,
+        np.ones(10, np.bool_),
+    )
+    penalty = BalancePenalty.build(inst, ("memory",), on, band)
+    today = inst.current_host
+    loads, raw = penalty.loads(today), penalty.raw_loads(today)
+    model = cp_model.CpModel()
+    variables = PenaltyVars()
+    per_host = [
+        penalty.add_host_terms(model, 0, h, [], [], (int(loads[0, h]), int(raw[0, h])), str(h), variables)[0]
+        for h in range(2)
+    ]
+    excess = penalty.add_excess(model, 0, sum(per_host), "memory")
+    model.minimize(excess)
+    solver = cp_model.CpSolver()
+    assert solver.solve(model) == cp_model.OPTIMAL
+    assert solver.value(excess) == penalty.excess(today) > 0
