@@ -36,6 +36,7 @@ from scheduler.solver.problem import (
 )
 from scheduler.solver.result import COST_UNIT, LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
+from scheduler.solver.scaling import cost_units
 from scheduler.solver.staged import NoSolutionError, StagedOutcome, solve_staged
 from scheduler.solver.symmetry import canonical, interchangeable_hosts
 from scheduler.solver.warm_start import (
@@ -44,7 +45,6 @@ from scheduler.solver.warm_start import (
     LOCAL_SEARCH_PAIRS,
     WarmStart,
     balanced_warm_start,
-    migration_seconds,
     repaired_warm_start,
 )
 
@@ -510,13 +510,15 @@ def _balance_finish(
         )
     assignment, sent_home = _send_home_unneeded(problem, assignment, outcome.on_mask, band)
     if sent_home:
-        cost_s = migration_seconds(instance, prep.costs.seconds, assignment)
+        # In the cost level's own units (whole units per move, rounded up), so the two compare.
+        placed = instance.current_host != NO_HOST
+        moved = placed & (assignment != instance.current_host)
         notes.append(f"{sent_home} move(s) the balance did not need were dropped (DRS level unchanged)")
         levels = (
             *levels,
             LevelOutcome(
                 "migration cost after dropping unneeded moves",
-                round(cost_s * 10),
+                int(cost_units(prep.costs.seconds)[moved].sum()),
                 0.0,
                 False,
                 0.0,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from check.factories import host, make_instance, vm
 
@@ -18,6 +19,7 @@ from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import Problem
 from scheduler.solver.result import SolveStatus
+from scheduler.solver.scaling import cost_units
 from scheduler.solver.staged import NoSolutionError
 from scheduler.synth import SynthSpec, synthesize
 
@@ -118,6 +120,32 @@ def test_widened_scope_keeps_free_the_vm_the_repair_moved(plan_of: Planner, monk
     assert 0 in scopes[1]  # hot
     assert "scope widened to 2 VMs" in outcome.result.notes
     assert [m.vm for m in outcome.plan.migrations] == ["hot"]
+
+
+def test_the_cost_after_dropping_moves_is_in_the_cost_levels_units(
+    plan_of: Planner, monkeypatch: pytest.MonkeyPatch
+):
+    """Each move costs whole 0.1 s units, rounded up (8.0009 s is 81 units, not 80): the level
+    that follows dropping unneeded moves counts as the cost level does, so the two compare."""
+    instance = make_instance(
+        [host("h1"), host("h2")],
+        [vm(f"v{i}", "h1", 2_000, m) for i, m in enumerate([1_024, 1_500, 2_048, 3_000])],
+    )
+
+    def send_one_home(problem: Problem, assignment: Any, *args: Any) -> Any:
+        kept = assignment.copy()
+        first = int(np.flatnonzero(kept != problem.instance.current_host)[0])
+        kept[first] = problem.instance.current_host[first]
+        return kept
+
+    monkeypatch.setattr(optimize_module, "drop_unneeded_moves", send_one_home)
+    result = plan_of(instance).result
+    [after] = [
+        level for level in result.levels if level.name == "migration cost after dropping unneeded moves"
+    ]
+    moved = [i for i, v in enumerate(instance.vms) if result.placement[v.name] != v.host]
+    assert moved
+    assert after.value == int(cost_units(move_costs(instance).seconds)[moved].sum())
 
 
 # (name, host, cpu MHz, memory MiB, memory demand MiB, pinned, dirty MiB/s)
