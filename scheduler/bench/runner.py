@@ -243,10 +243,11 @@ def run_suite(
     """Run every missing (instance, contender, seed) of ``suite``; write CSV, sidecar and manifest.
 
     ``time_limit_s`` overrides the suite's limit for every contender; ``cp_workers`` is CP-SAT's
-    worker count for ours (0 = its default). ``workers`` sizes the dask LocalCluster when no
-    ``scheduler_address`` is given. ``isolate=False`` runs serial runs in this process (faster
-    start, no crash isolation, peak memory then means this process's peak so far);
-    ``dask_processes=False`` makes the LocalCluster's workers threads of this process.
+    worker count for ours (0 = ``default_workers()``: the cores, 2 to 8). ``workers`` sizes the
+    dask LocalCluster when no ``scheduler_address`` is given. ``isolate=False`` runs serial runs
+    in this process (faster start, no crash isolation, peak memory then means this process's
+    peak so far); ``dask_processes=False`` makes the LocalCluster's workers threads of this
+    process.
     """
     started = time.monotonic()
     out = Path(out_dir)

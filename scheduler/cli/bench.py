@@ -65,7 +65,7 @@ FAMILIES = ("S", "M", "L", "XL", "DC", "tiny")
     type=click.IntRange(min=0, max=256),
     default=0,
     show_default=True,
-    help="CP-SAT workers for ours (0 = its default).",
+    help="CP-SAT workers for ours (0 = as `plan --workers 0`: the cores, 2 to 8).",
 )
 @click.option(
     "--out",

@@ -60,7 +60,12 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 @click.option(
     "--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Solver random seed."
 )
-@click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, help="CP-SAT workers (0 = auto).")
+@click.option(
+    "--workers",
+    type=click.IntRange(0, MAX_WORKERS),
+    default=0,
+    help="CP-SAT workers (0 = the cores, at least 2, at most 8).",
+)
 @click.option(
     "--reproducible",
     is_flag=True,
