@@ -75,6 +75,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise WriteError(target, _reason(exc)) from exc
         raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to disk, so that a rename into it survives a crash too.
+
+    Best effort: the file is complete and in place either way, and some systems (Windows, some
+    network file systems) cannot open or sync a folder."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -152,9 +166,16 @@ def atomic_folder(path: str | Path, owned_names: frozenset[str]) -> Iterator[Pat
             os.replace(target, old)
         try:
             os.replace(tmp, target)
-        except OSError:
+        except OSError as failed:
             if old is not None:
-                os.replace(old, target)  # put the previous folder back rather than leave none
+                try:
+                    os.replace(old, target)  # put the previous folder back rather than leave none
+                except OSError as restore:
+                    reason = (
+                        f"{_reason(failed)}; the previous folder could not be put back "
+                        f"({_reason(restore)}) and is kept as {old}"
+                    )
+                    raise WriteError(target, reason) from failed
             raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -162,6 +163,22 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to tell what a descriptor is")
+def test_atomic_write_syncs_the_file_then_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rename is durable only once the folder's entries are on disk too."""
+    synced: list[bool] = []  # per fsync: whether the descriptor is a folder
+    real = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(Path(f"/proc/self/fd/{fd}").is_dir())
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    atomic_write_text(tmp_path / "plan.json", "new")
+    assert synced == [False, True]
+    assert (tmp_path / "plan.json").read_text() == "new"
+
+
 @pytest.mark.parametrize(
     "where",
     [
@@ -184,6 +201,33 @@ def test_atomic_write_to_an_impossible_path_is_a_write_error_naming_it(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "folder"]
     assert list((tmp_path / "folder").iterdir()) == []
     assert (tmp_path / "file.txt").read_text() == "mine"
+
+
+def test_atomic_folder_says_where_the_old_folder_is_when_it_cannot_be_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new folder's rename fails, and so does putting the old one back: the error says both,
+    and where the old contents are, instead of the second failure alone."""
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "a.txt").write_text("old")
+    real = os.replace
+    calls: list[int] = []
+
+    def first_only(src: Any, dst: Any) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", first_only)
+    with pytest.raises(WriteError) as info, atomic_folder(target, frozenset({"a.txt"})) as tmp:
+        (tmp / "a.txt").write_text("new")
+    monkeypatch.undo()
+    [kept] = [p for p in tmp_path.iterdir() if ".old-" in p.name]
+    assert f"could not be put back (Input/output error) and is kept as {kept}" in info.value.reason
+    assert (kept / "a.txt").read_text() == "old"
+    assert not any(".tmp-" in p.name for p in tmp_path.iterdir())
 
 
 def test_atomic_folder_turns_a_failed_write_into_a_write_error_and_keeps_the_old_folder(
