@@ -25,6 +25,7 @@ from scheduler.interrupt import stop_requested, stop_requested_on_sigint
 from scheduler.model import NO_HOST, Conflict, HostState, Instance
 from scheduler.solver.balance import BalancePenalty, DrsBand
 from scheduler.solver.conflicts import explain_infeasibility
+from scheduler.solver.high_target import high_target_breaks_rules
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.prepare import Prepared, prepare
 from scheduler.solver.problem import (
@@ -70,6 +71,7 @@ def _optimize(
     options: SolveOptions | None = None,
     *,
     high_target_missed: str | None = None,
+    rules_before_target: bool = False,
     started: float | None = None,
 ) -> OptimizeResult:
     """Find the target placement and host power states (levels: P2 > DPM > P3 > DRS > cost).
@@ -77,14 +79,15 @@ def _optimize(
     Returns ``UNCHANGED`` with today's placement when nothing needs to change, ``INFEASIBLE`` with
     a conflict set when the hard constraints cannot hold together. ``high_target_missed`` (why
     no placement keeps the hosts within DPM's high target) asks for the retry that keeps every
-    host on instead.
+    host on instead; with ``rules_before_target`` (the target would break priority-2 rules) only
+    the hosts up now stay on, and a standby host comes back only where capacity needs it.
     """
     options = options or SolveOptions()
     started = time.monotonic() if started is None else started
     prep = prepare(instance)
     if prep.conflicts:
         return _infeasible(instance, prep.conflicts, started)
-    start = repaired_warm_start(prep, high_target_missed)
+    start = repaired_warm_start(prep, high_target_missed, standby_stays=rules_before_target)
     today = _today(prep)
     unchanged = _nothing_to_do(prep, today, started)
     if unchanged is not None:
@@ -94,7 +97,13 @@ def _optimize(
     scope = _choose_scope(prep, start, today, options)
     solved = _solve(prep, start, scope, today.band, options, started)
     if isinstance(solved, _HighTargetMissed):
-        return _optimize(instance, options, high_target_missed=solved.why, started=started)
+        return _optimize(
+            instance,
+            options,
+            high_target_missed=solved.why,
+            rules_before_target=solved.rules_before_target,
+            started=started,
+        )
     if isinstance(solved, OptimizeResult):
         return solved
     return _finish(prep, today, scope, solved, (*prep.notes, *start.notes, *solved.notes), options, started)
@@ -148,9 +157,11 @@ class _Solved:
 
 @dataclass(frozen=True, slots=True)
 class _HighTargetMissed:
-    """No placement keeps the hosts within DPM's high target: ``why``, for the retry's note."""
+    """No placement keeps the hosts within DPM's high target: ``why``, for the retry's note;
+    ``rules_before_target``: some do, but only by breaking priority-2 rules capacity alone keeps."""
 
     why: str
+    rules_before_target: bool = False
 
 
 def _today(prep: Prepared) -> _Today:
@@ -297,7 +308,11 @@ def _solve(
             raise
         missed = f"no placement within the DPM high target found in {options.time_limit_s:g} s"
         return _HighTargetMissed(missed)
+    deadline = started + options.time_limit_s
     if outcome.feasible:
+        costs_rules = high_target_breaks_rules(problem, outcome.levels, options, deadline)
+        if costs_rules is not None:
+            return _HighTargetMissed(costs_rules, rules_before_target=True)
         return _Solved(problem, outcome, scope.complete, ())
     # The restriction may be what made it infeasible: widen to every VM that may move.
     problem, complete = _widened(prep, problem, scope.may_move, coldness, rng, options)
@@ -314,6 +329,9 @@ def _solve(
             ),
             started,
         )
+    costs_rules = high_target_breaks_rules(problem, outcome.levels, options, deadline)
+    if costs_rules is not None:
+        return _HighTargetMissed(costs_rules, rules_before_target=True)
     return _Solved(problem, outcome, complete, notes)
 
 

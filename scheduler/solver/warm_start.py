@@ -64,13 +64,17 @@ class WarmStart:
     notes: tuple[str, ...]
 
 
-def repaired_warm_start(prep: Prepared, high_target_missed: str | None) -> WarmStart:
+def repaired_warm_start(
+    prep: Prepared, high_target_missed: str | None, *, standby_stays: bool = False
+) -> WarmStart:
     """The power decision and today's placement repaired from it (the high-target fallback).
 
     With DPM on, a repair within DPM's high target with hosts emptied from there; when no
     placement keeps the target (``high_target_missed``: why, found here or by an earlier
-    attempt), every host DPM would decide stays on. Otherwise, or when that found nothing, a
-    repair within full capacity; failing that, today's placement.
+    attempt), every host DPM would decide stays on. With ``standby_stays`` (the target would
+    break priority-2 rules: powering hosts on relieves nothing the rules hold), only the hosts up
+    now stay on, and DPM powers a standby host on only where capacity needs it. Otherwise, or
+    when that found nothing, a repair within full capacity; failing that, today's placement.
     """
     instance = prep.instance
     policy = instance.policy
@@ -112,8 +116,14 @@ def repaired_warm_start(prep: Prepared, high_target_missed: str | None) -> WarmS
             notes.append("greedy repair found no placement within the DPM high target")
             warm_on = usable.copy()
     if dpm and high_target_missed is not None:
-        notes.append(f"{high_target_missed}: hosts stay on")
-        power = np.where(power == POWER_DECIDE, POWER_ON, power)
+        if standby_stays:
+            notes.append(
+                f"{high_target_missed}: the hosts up stay on, standby ones come back only for capacity"
+            )
+            power = np.where((power == POWER_DECIDE) & prep.up_now, POWER_ON, power)
+        else:
+            notes.append(f"{high_target_missed}: hosts stay on")
+            power = np.where(power == POWER_DECIDE, POWER_ON, power)
         dpm_high = None
         warm_on = power == POWER_ON
     if warm is None:

@@ -208,6 +208,59 @@ def test_violation_detail_names_the_rule_it_yields_to(
     assert winner in violation(plan, broken)
 
 
+HIGH_TARGET_GIVES_WAY = "rules come before DPM"
+
+
+def test_affinity_outranks_the_dpm_high_target(plan_of: Planner):
+    """P2 > DPM: a and b (4,500 MHz each) together put h1 at 90 %, above DPM's 81 % high target,
+    but within capacity. The pair stays together; the target gives way, not the rule (it was
+    split and the rule said to yield to capacity), and no host is powered off while h1 is above it."""
+    vms = [vm("a", "h1", 4_500), vm("b", "h1", 4_500), vm("c", "h2", 1_000)]
+    instance = make_instance(
+        [host("h1"), host("h2"), host("h3")],
+        vms,
+        [affinity("together", "a", "b")],
+        dpm=DpmPolicy(enabled=True),
+    )
+    plan = plan_of(instance).plan
+    assert plan.migrations == ()
+    assert plan.violations == ()
+    assert plan.host_states == {"h1": "up", "h2": "up", "h3": "up"}
+    assert any(HIGH_TARGET_GIVES_WAY in note for note in plan.metrics["notes"])
+
+
+def test_new_affinity_pair_above_the_high_target_is_placed_together_without_waking_a_host(plan_of: Planner):
+    """Two new VMs of one affinity rule need 90 % of h1: placed together there, and h2 stays in
+    standby (powering it on would relieve nothing the rule holds on h1)."""
+    instance = make_instance(
+        [host("h1"), host("h2", state="standby")],
+        [vm("a", None, 4_500), vm("b", None, 4_500)],
+        [affinity("together", "a", "b")],
+        dpm=DpmPolicy(enabled=True),
+    )
+    plan = plan_of(instance).plan
+    assert plan.placement == {"a": "h1", "b": "h1"}
+    assert plan.violations == ()
+    assert plan.power_actions == ()
+    assert plan.host_states == {"h1": "up", "h2": "standby"}
+
+
+def test_a_standby_host_still_comes_back_when_capacity_needs_it(plan_of: Planner):
+    """As above with c (4,000 MHz) on h1 already: the pair fits only on a host of its own, so one
+    standby host is powered on for it, and the other stays in standby."""
+    instance = make_instance(
+        [host("h1"), host("h2", state="standby"), host("h3", state="standby")],
+        [vm("a", None, 4_500), vm("b", None, 4_500), vm("c", "h1", 4_000)],
+        [affinity("together", "a", "b")],
+        dpm=DpmPolicy(enabled=True),
+    )
+    plan = plan_of(instance).plan
+    assert plan.violations == ()
+    assert plan.placement["a"] == plan.placement["b"] != "h1"
+    assert [a.host for a in plan.power_actions] == [plan.placement["a"]]
+    assert sorted(plan.host_states.values()) == ["standby", "up", "up"]
+
+
 def test_anti_affinity_outranks_dpm(plan_of: Planner):
     """P2 > DPM: a and b (2,000 MHz each) fit on one host, but anti-affinity keeps two hosts on.
 
