@@ -11,74 +11,195 @@ member is needed for the contradiction).
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Sequence
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from scheduler.compat import Compatibility, compatibility
 from scheduler.migration.precopy import estimate_vm
-from scheduler.model import NO_HOST, Conflict, HostState, Instance
+from scheduler.model import NO_HOST, Conflict, HostState, Instance, Rule
 from scheduler.solver.problem import POWER_OFF
 from scheduler.solver.sat import new_solver
 
 CORE_CHECK_S = 2.0  # per deletion test
 MAX_CORE_TO_MINIMIZE = 16
 DIAGNOSIS_S = 10.0
+EXACT_RULES = 10  # a VM's priority-1 rules searched by size for the fewest in a conflict
 
 
 def structural_conflicts(instance: Instance, compat: Compatibility, power: np.ndarray) -> list[Conflict]:
     """Conflicts visible without search: VMs with nowhere to go, VMs larger than every host they
-    may use, demand above total capacity."""
+    may use, demand above the capacity of the hosts that can take it."""
     out: list[Conflict] = []
     usable = power != POWER_OFF
     ok = compat.allowed & usable[None, :]
-    out += _oversized_vms(instance, ok)
+    rules = _RuleMasks(instance, compat, usable)
+    out += _oversized_vms(instance, ok, rules)
     out += _immobile_overload(instance, usable)
     for v in np.flatnonzero(~ok.any(axis=1)):
-        vm = instance.vms[v]
-        reasons = vm.immobility_reasons()
-        rules = tuple(r.name for r in instance.rules if r.is_hard and vm.name in r.vms)
-        hosts: tuple[str, ...] = ()
-        if vm.host is not None and instance.host(vm.host).state in (HostState.MAINTENANCE, HostState.DOWN):
-            hosts = (vm.host,)
-            why = f"VM {vm.name} must leave {instance.host(vm.host).state.value} host {vm.host}"
-            why += f" but cannot move ({'; '.join(reasons)})" if reasons else " and no other host may take it"
-            kind = "maintenance"
-        else:
-            why = f"VM {vm.name} has no host it may run on"
-            if rules:
-                why += f" (priority-1 rules {', '.join(rules)} together with compatibility)"
-            kind = "rule" if rules else "compatibility"
-        out.append(Conflict(kind, vm.name, why, rules=rules, hosts=hosts, vms=(vm.name,)))
-    cpu_total = int(instance.vm_cpu_demand_mhz.sum())
-    cpu_cap = int(instance.host_cpu_mhz[usable].sum())
-    mem_total = int(instance.vm_memory_mib.sum())
-    mem_cap = float(instance.host_memory_admission_mib[usable].sum())
-    usable_names = tuple(h.name for h, u in zip(instance.hosts, usable, strict=True) if u)
-    if cpu_total > cpu_cap:
-        out.append(
-            Conflict(
-                "capacity",
-                "cpu",
-                f"CPU demand {cpu_total} MHz exceeds the {cpu_cap} MHz of the usable hosts",
-                hosts=usable_names,
-            )
-        )
-    if mem_total > mem_cap:
-        out.append(
-            Conflict(
-                "capacity",
-                "memory",
-                f"configured memory {mem_total} MiB exceeds the {mem_cap:.0f} MiB the usable hosts admit",
-                hosts=usable_names,
-            )
-        )
+        out.append(_nowhere_to_go(instance, int(v), rules))
+    out += _demand_beyond_capacity(instance, rules.relaxed, usable)
     return out
 
 
-def _oversized_vms(instance: Instance, ok: np.ndarray) -> list[Conflict]:
+class _RuleMasks:
+    """Per VM, the hosts compatibility and power allow before any priority-1 rule, and the
+    fewest of its priority-1 rules that exclude what a conflict needs excluded: a conflict names
+    those, not every rule the VM is in (each one it names is needed)."""
+
+    def __init__(self, instance: Instance, compat: Compatibility, usable: np.ndarray) -> None:
+        self.instance = instance
+        self.usable = usable
+        self._compat = compat
+        self._relaxed: np.ndarray | None = None
+
+    @property
+    def relaxed(self) -> np.ndarray:
+        """allowed[vm, host] with no priority-1 rule, on the usable hosts."""
+        if self._relaxed is None:
+            if any(r.is_hard for r in self.instance.rules):
+                allowed = compatibility(dataclasses.replace(self.instance, rules=())).allowed
+            else:
+                allowed = self._compat.allowed
+            self._relaxed = allowed & self.usable[None, :]
+        return self._relaxed
+
+    def base(self, v: int) -> np.ndarray:
+        return np.asarray(self.relaxed[v])
+
+    def fewest(self, v: int, keeps_out: np.ndarray) -> tuple[Rule, ...]:
+        """The fewest of ``v``'s priority-1 rules that, with compatibility, leave it no host of
+        ``keeps_out``: by size up to ``EXACT_RULES`` rules, then by deletion (each one needed)."""
+        name = self.instance.vms[v].name
+        mine = [r for r in self.instance.rules if r.is_hard and name in r.vms]
+        allowed = self.base(v) & keeps_out
+
+        def excludes(chosen: Sequence[Rule]) -> bool:
+            mask = allowed.copy()
+            for r in chosen:
+                mask &= self.instance.accepted_hosts(r)
+            return not mask.any()
+
+        if len(mine) <= EXACT_RULES:
+            for size in range(len(mine) + 1):
+                for chosen in itertools.combinations(mine, size):
+                    if excludes(chosen):
+                        return chosen
+        kept = list(mine)
+        for rule in mine:
+            trial = [r for r in kept if r is not rule]
+            if excludes(trial):
+                kept = trial
+        return tuple(kept)
+
+
+def _nowhere_to_go(instance: Instance, v: int, rules: _RuleMasks) -> Conflict:
+    """A VM no usable host may take: its evacuation, its immobility or the rules that forbid the
+    hosts compatibility allows, named as few as make the contradiction."""
+    vm = instance.vms[v]
+    reasons = vm.immobility_reasons()
+    on = instance.host(vm.host) if vm.host is not None else None
+    if on is not None and on.state in (HostState.MAINTENANCE, HostState.DOWN):
+        named = () if reasons else rules.fewest(v, rules.usable)
+        why = f"VM {vm.name} must leave {on.state.value} host {on.name}"
+        if reasons:
+            why += f" but cannot move ({'; '.join(reasons)})"
+        else:
+            why += " and no other host may take it"
+            why += f" ({_rules_phrase(named)})" if named else ""
+        return Conflict("maintenance", vm.name, why, rules=_names(named), hosts=(on.name,), vms=(vm.name,))
+    if reasons and on is not None:
+        # It stays where it is, so the rules that matter are those forbidding that host: one is enough.
+        here = np.zeros(instance.num_hosts, dtype=np.bool_)
+        here[instance.host_index[on.name]] = True
+        named = rules.fewest(v, here)
+        verb = "forbids" if len(named) == 1 else "forbid"
+        why = f"VM {vm.name} cannot move ({'; '.join(reasons)}) and {_rules_phrase(named)} {verb}"
+        why += f" its host {on.name}"
+        return Conflict("rule", vm.name, why, rules=_names(named), hosts=(on.name,), vms=(vm.name,))
+    named = rules.fewest(v, rules.usable)
+    why = f"VM {vm.name} has no host it may run on"
+    if named:
+        why += f" ({_rules_phrase(named)} together with compatibility)"
+    return Conflict("rule" if named else "compatibility", vm.name, why, rules=_names(named), vms=(vm.name,))
+
+
+def _rules_phrase(rules: Sequence[Rule]) -> str:
+    return f"priority-1 rule{'' if len(rules) == 1 else 's'} {', '.join(r.name for r in rules)}"
+
+
+def _names(rules: tuple[Rule, ...]) -> tuple[str, ...]:
+    return tuple(r.name for r in rules)
+
+
+def _demand_beyond_capacity(instance: Instance, ok: np.ndarray, usable: np.ndarray) -> list[Conflict]:
+    """Demand above the capacity of the hosts that can take it, per group of hosts the VMs link
+    (hosts sharing a VM that may run on both; ``ok`` without priority-1 rules, so the conflict
+    needs none): a host no VM of the group may use is no part of its conflict. Any group over
+    capacity is one; checked over the whole cluster, it named every host."""
+    out: list[Conflict] = []
+    group = _host_groups(ok)
+    vm_group = np.where(ok.any(axis=1), group[np.argmax(ok, axis=1)], -1)
+    for g in np.unique(vm_group[vm_group >= 0]):
+        hosts = np.flatnonzero((group == g) & usable)
+        vms = vm_group == g
+        names = tuple(instance.hosts[h].name for h in hosts)
+        cpu_total = int(instance.vm_cpu_demand_mhz[vms].sum())
+        cpu_cap = int(instance.host_cpu_mhz[hosts].sum())
+        mem_total = int(instance.vm_memory_mib[vms].sum())
+        mem_cap = float(instance.host_memory_admission_mib[hosts].sum())
+        whose = (
+            "the usable hosts"
+            if len(hosts) == int(usable.sum())
+            else f"the hosts that may take them ({', '.join(names)})"
+        )
+        if cpu_total > cpu_cap:
+            out.append(
+                Conflict(
+                    "capacity",
+                    "cpu",
+                    f"CPU demand {cpu_total} MHz exceeds the {cpu_cap} MHz of {whose}",
+                    hosts=names,
+                )
+            )
+        if mem_total > mem_cap:
+            out.append(
+                Conflict(
+                    "capacity",
+                    "memory",
+                    f"configured memory {mem_total} MiB exceeds the {mem_cap:.0f} MiB {whose} admit",
+                    hosts=names,
+                )
+            )
+    return out
+
+
+def _host_groups(ok: np.ndarray) -> np.ndarray:
+    """Label hosts by the groups VMs link: two hosts are in one group when some VM may use both."""
+    parent = np.arange(ok.shape[1])
+
+    def root(h: int) -> int:
+        while parent[h] != h:
+            parent[h] = parent[parent[h]]
+            h = int(parent[h])
+        return h
+
+    for row in np.unique(ok, axis=0):  # VMs of one signature link the same hosts
+        hosts = np.flatnonzero(row)
+        for h in hosts[1:]:
+            a, b = root(int(hosts[0])), root(int(h))
+            if a != b:
+                parent[b] = a
+    return np.array([root(h) for h in range(ok.shape[1])], dtype=np.int64)
+
+
+def _oversized_vms(instance: Instance, ok: np.ndarray, rules: _RuleMasks) -> list[Conflict]:
     """VMs whose CPU demand or configured memory exceeds the largest host they may use. Without
-    this the conflict search names only host capacities, and never the VM that fits none of them."""
+    this the conflict search names only host capacities, and never the VM that fits none of them.
+    Where a larger host would take it but for its priority-1 rules, the fewest of those that keep
+    it off every host large enough are named too."""
     out: list[Conflict] = []
     cpu_cap = instance.host_cpu_mhz
     mem_cap = np.floor(instance.host_memory_admission_mib).astype(np.int64)  # as the CP model has it
@@ -103,11 +224,18 @@ def _oversized_vms(instance: Instance, ok: np.ndarray) -> list[Conflict]:
             largest.append(f"{int(most):,} {unit} ({biggest})")
             hosts.append(biggest)
         where = "the largest host it may use has" if len(needs) == 1 else "the largest hosts it may use have"
+        why = f"VM {vm.name} needs {' and '.join(needs)}; {where} {' and '.join(largest)}"
+        large_enough = (cpu_cap >= cpu_need[v]) & (mem_cap >= mem_need[v])
+        named: tuple[Rule, ...] = ()
+        if (rules.base(int(v)) & large_enough).any():
+            named = rules.fewest(int(v), large_enough)
+            why += f", {_rules_phrase(named)} keeping it off every host large enough"
         out.append(
             Conflict(
                 "capacity",
                 vm.name,
-                f"VM {vm.name} needs {' and '.join(needs)}; {where} {' and '.join(largest)}",
+                why,
+                rules=_names(named),
                 hosts=tuple(dict.fromkeys(hosts)),
                 vms=(vm.name,),
             )

@@ -306,3 +306,72 @@ def test_room_for_a_new_vm_that_only_a_non_converging_move_could_make(
         assert "x" in named_vms(plan), plan.conflicts
     else:
         assert plan.placement == {"x": "h2", "n": "h1"}
+
+
+def test_a_vm_too_large_for_the_hosts_its_rules_leave_names_the_rule(plan_of: Planner):
+    """big (12,000 MHz) fits h2 (20,000 MHz), but its must rule keeps it to h1 (10,000 MHz): the
+    rule is part of the contradiction, so the conflict names it."""
+    instance = make_instance(
+        [host("h1"), host("h2", 20_000)],
+        [vm("a", "h1"), vm("big", "h2", 12_000)],
+        [vm_host("big-on-h1", "must", ["big"], ["h1"])],
+    )
+    [conflict] = [c for c in infeasible_plan(plan_of, instance).conflicts if c.name == "big"]
+    assert conflict.rules == ("big-on-h1",)
+    assert conflict.explanation.endswith("priority-1 rule big-on-h1 keeping it off every host large enough")
+
+
+def test_a_vm_with_no_host_names_the_fewest_rules_that_leave_it_none(plan_of: Planner):
+    """a may use h2 and h3 by its storage; a-on-h1h2 with a-not-h2 already leave it nothing, so
+    a-not-h3 is no part of the conflict (all three were named)."""
+    hosts = [host("h1", datastores=["ds1"]), host("h2", datastores=["ds2"]), host("h3", datastores=["ds2"])]
+    rules = [
+        vm_host("a-on-h1h2", "must", ["a"], ["h1", "h2"]),
+        vm_host("a-not-h2", "must_not", ["a"], ["h2"]),
+        vm_host("a-not-h3", "must_not", ["a"], ["h3"]),
+    ]
+    instance = make_instance(hosts, [vm("a", "h2", datastores=["ds2"])], rules)
+    plan = infeasible_plan(plan_of, instance)
+    assert named_rules(plan) == {"a-on-h1h2", "a-not-h2"}
+
+
+def test_an_evacuation_names_the_one_rule_that_holds_the_vm_to_its_host(plan_of: Planner):
+    """a must run on h1, which goes into maintenance: that rule alone is the conflict, not the
+    must_not rules that also keep a off h2 and h3."""
+    rules = [
+        vm_host("a-h1", "must", ["a"], ["h1"]),
+        vm_host("a-not-h3", "must_not", ["a"], ["h3"]),
+        vm_host("a-not-h2", "must_not", ["a"], ["h2"]),
+    ]
+    instance = make_instance(
+        [host("h1", state=HostState.MAINTENANCE), host("h2"), host("h3")],
+        [vm("a", "h1"), vm("b", "h2")],
+        rules,
+    )
+    plan = infeasible_plan(plan_of, instance)
+    assert [(c.kind, c.rules, c.hosts) for c in plan.conflicts] == [("maintenance", ("a-h1",), ("h1",))]
+
+
+def test_demand_beyond_the_hosts_that_can_take_it_names_only_those(plan_of: Planner):
+    """The Intel VMs need 24,000 MHz against the 20,000 of h1 and h2; the AMD host h3 takes none
+    of them and is no part of the conflict (the cluster-wide check named it too)."""
+    hosts = [host("h1"), host("h2"), host("h3", vendor="amd")]
+    vms = [vm("a", "h1", 8_000), vm("b", "h2", 8_000), vm("c", "h1", 8_000), vm("d", "h3", 7_000)]
+    plan = infeasible_plan(plan_of, make_instance(hosts, vms))
+    assert [(c.kind, c.hosts) for c in plan.conflicts] == [("capacity", ("h1", "h2"))]
+    assert (
+        "24000 MHz exceeds the 20000 MHz of the hosts that may take them (h1, h2)"
+        in plan.conflicts[0].explanation
+    )
+
+
+def test_an_immobile_vm_on_a_host_its_must_rule_forbids_says_it_cannot_move(plan_of: Planner):
+    """a is a linked clone on h1 and must run on h2, which is compatible: what keeps it off h2 is
+    that it cannot move, not a lack of hosts."""
+    instance = make_instance(
+        [host("h1"), host("h2")], [vm("a", "h1", linked_clone=True)], [vm_host("a-h2", "must", ["a"], ["h2"])]
+    )
+    [conflict] = infeasible_plan(plan_of, instance).conflicts
+    assert (conflict.kind, conflict.rules, conflict.hosts) == ("rule", ("a-h2",), ("h1",))
+    assert conflict.explanation.startswith("VM a cannot move (linked clone")
+    assert conflict.explanation.endswith("priority-1 rule a-h2 forbids its host h1")
