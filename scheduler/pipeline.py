@@ -90,6 +90,7 @@ def make_plan(
     # carried out. The retries share RETRY_SHARE of the time limit.
     held: set[str] = set()
     blocked = unreachable
+    holding_conflicts: tuple[Conflict, ...] = ()  # why a plan holding the blocked VMs is infeasible
     retry_deadline = time.monotonic() + max(RETRIES * RETRY_LEAST_S, options.time_limit_s * RETRY_SHARE)
     for attempt in range(RETRIES):
         more = _held_for(instance, compat, blocked)
@@ -102,6 +103,7 @@ def make_plan(
         except NoSolutionError:
             break  # holding them found no placement within its share: reported below
         if retry.status is SolveStatus.INFEASIBLE:
+            holding_conflicts = retry.conflicts
             break
         note = f"kept {', '.join(sorted(held))} where they are: the first target needed {unreachable.message}"
         try:
@@ -117,8 +119,9 @@ def make_plan(
         except UnreachableTargetError as again:
             blocked = again  # the new target blocks elsewhere: hold those VMs too
     # No VM of the blocked moves may stay (e.g. all sit on an overfull host), or holding them
-    # found no plan in time: the inventory is reported infeasible
-    # with the first target's blocked moves, and the first solve's metrics.
+    # found no plan in time, or none exists: the inventory is reported infeasible with the first
+    # target's blocked moves, what makes holding them infeasible (the rule that needed the room
+    # a blocked VM was to make, say), and the first solve's metrics.
     conflict = Conflict(
         "migration",
         "schedule",
@@ -132,7 +135,7 @@ def make_plan(
         placement={},
         host_states={h.name: h.state.value for h in instance.hosts},
         unmovable=stuck,
-        conflicts=(conflict,),
+        conflicts=(conflict, *holding_conflicts),
         metrics=metrics,
     )
     _verified(instance, plan)

@@ -375,3 +375,23 @@ def test_an_immobile_vm_on_a_host_its_must_rule_forbids_says_it_cannot_move(plan
     assert (conflict.kind, conflict.rules, conflict.hosts) == ("rule", ("a-h2",), ("h1",))
     assert conflict.explanation.startswith("VM a cannot move (linked clone")
     assert conflict.explanation.endswith("priority-1 rule a-h2 forbids its host h1")
+
+
+def test_room_a_must_rule_needs_from_a_vm_that_cannot_migrate_names_the_rule(plan_of: Planner):
+    """w must run on h1, where only v's leaving makes room, and v dirties 3,000 MiB/s: its
+    migration never completes. The conflicts name v's migration, and why holding v is no way
+    out: the rule and h1's capacity (the plan blamed v's migration alone, naming no rule)."""
+    v = replace(vm("v", "h1", 6_000, 16_384), dirty_rate_mibps=3_000.0)
+    instance = make_instance(
+        [host("h1", memory_mib=65_536), host("h2", memory_mib=65_536)],
+        [v, vm("w", "h2", 6_000, 4_096)],
+        [vm_host("w-h1", "must", ["w"], ["h1"])],
+    )
+    plan = infeasible_plan(plan_of, instance)
+    assert named_rules(plan) == {"w-h1"}
+    assert [(c.kind, c.name) for c in plan.conflicts] == [
+        ("migration", "schedule"),
+        ("rule", "w-h1"),
+        ("capacity", "h1"),
+    ]
+    assert plan.conflicts[0].vms == ("v",)
