@@ -95,6 +95,10 @@ def make_plan(
     for attempt in range(RETRIES):
         more = _held_for(instance, compat, blocked)
         share = (retry_deadline - time.monotonic()) / (RETRIES - attempt)
+        if result.interrupted:
+            # Ctrl-C ended the first search: the user wants the plan now, and each retry's own
+            # search no longer sees that stop (it starts listening afresh).
+            share = min(share, RETRY_LEAST_S)
         if not more or more <= held or share < RETRY_LEAST_S / 2:
             break  # none may stay, nothing new to hold, or no time left
         held |= more

@@ -303,6 +303,27 @@ def test_a_retry_that_finds_no_placement_in_its_share_reports_the_blocked_moves(
     assert set(conflict.vms) <= {"a1", "a2", "b1", "b2"}
 
 
+def test_after_a_ctrl_c_the_retries_around_a_blocked_target_are_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C during the first search asks for the plan now: a retry around its unreachable
+    target gets the least time a retry has, not its share of the limit."""
+    real = pipeline.optimize
+    limits: list[float] = []
+
+    def interrupted_first(instance: Instance, options: SolveOptions) -> Any:
+        limits.append(options.time_limit_s)
+        result = real(instance, options)
+        return replace(result, interrupted=True) if len(limits) == 1 else result
+
+    monkeypatch.setattr(pipeline, "optimize", interrupted_first)
+    plan = make_plan(_full_swap(), replace(OPTIONS, time_limit_s=30)).plan
+    assert plan.status is PlanStatus.UNCHANGED
+    assert limits[0] == 30
+    assert len(limits) > 1
+    assert all(limit <= pipeline.RETRY_LEAST_S for limit in limits[1:])
+
+
 def test_a_blocked_target_is_planned_around_even_when_a_blocked_vm_sits_on_an_overfull_host():
     """h1 holds 12 GiB configured on 8 GiB, so some VM must leave it. The first target swaps VMs
     between full hosts with no safe order; v2, blocked, sits on h1 and may not be held, but v3
