@@ -373,13 +373,52 @@ def l2_hosts_bound(instance: Instance, dpm_target: bool = False) -> int:
     return best
 
 
-def anti_affinity_hosts_bound(instance: Instance) -> int:
-    """The largest anti-affinity rule: its VMs need that many distinct hosts.
+def anti_affinity_hosts_bound(instance: Instance, compat: Compatibility | None = None) -> int:
+    """The most VMs of one anti-affinity rule that can run on distinct hosts, each on one it may
+    use (compatibility, priority-1 rules, immobility) and fits alone: a plan keeping the rule as
+    far as those allow keeps that many hosts on.
 
-    Valid whenever the anti-affinity rules hold, which the objective keeps unless they contradict
-    priority 1 or capacity (the priority-2 level comes before DPM).
+    Valid for plans that keep the anti-affinity rules, which the objective does unless they
+    contradict priority 1 or capacity (the priority-2 level comes before DPM). Counting the
+    rule's VMs alone claimed 4 hosts where a must rule holds all four VMs to one host, and a
+    valid plan kept 1 on. A plan that breaks the rule for no such reason can use fewer.
     """
-    return max((len(r.vms) for r in instance.rules if r.kind is RuleKind.ANTI_AFFINITY), default=0)
+    rules = sorted(
+        (r for r in instance.rules if r.kind is RuleKind.ANTI_AFFINITY),
+        key=lambda r: len(r.vms),
+        reverse=True,
+    )
+    if not rules:
+        return 0
+    allowed = (compat if compat is not None else compatibility(instance)).allowed
+    fits = (instance.vm_cpu_demand_mhz[:, None] <= instance.host_cpu_mhz[None, :]) & (
+        instance.vm_memory_mib[:, None] <= np.floor(instance.host_memory_admission_mib)[None, :]
+    )
+    best = 0
+    for rule in rules:
+        if len(rule.vms) <= best:
+            break  # sorted by size: no later rule can spread wider
+        rows = [instance.vm_index[name] for name in rule.vms]
+        best = max(best, _distinct_hosts(allowed[rows] & fits[rows]))
+    return best
+
+
+def _distinct_hosts(options: npt.NDArray[np.bool_]) -> int:
+    """The most rows of ``options`` (VMs) that can each take a different column (host): a
+    maximum bipartite matching by augmenting paths, for the few VMs of one rule."""
+    vm_of_host: dict[int, int] = {}
+
+    def place(v: int, seen: set[int]) -> bool:
+        for h in np.flatnonzero(options[v]).tolist():
+            if h in seen:
+                continue
+            seen.add(h)
+            if h not in vm_of_host or place(vm_of_host[h], seen):
+                vm_of_host[h] = v
+                return True
+        return False
+
+    return sum(place(v, set()) for v in range(options.shape[0]))
 
 
 def immobile_hosts_bound(instance: Instance) -> int:
@@ -443,7 +482,7 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
         "l1": l1_hosts_bound(instance),
         "l2": l2_hosts_bound(instance),
         "compat": least_hosts_on(instance, compat.allowed),
-        "anti_affinity": anti_affinity_hosts_bound(instance),
+        "anti_affinity": anti_affinity_hosts_bound(instance, compat),
         "immobile": immobile_hosts_bound(instance),
         "min_hosts_on": dpm.min_hosts_on if dpm.enabled else 0,
     }

@@ -25,7 +25,7 @@ from scheduler.check.bounds import dpm_hosts_bound, imbalance_hosts, least_peak_
 from scheduler.compat import compatibility
 from scheduler.model import CpuModel, DpmPolicy, HostState, Instance
 
-from .factories import anti_affinity, host, make_instance, vm
+from .factories import anti_affinity, host, make_instance, vm, vm_host
 
 
 def test_fluid_bound_is_the_largest_vm_when_it_beats_the_average(trio: Instance) -> None:
@@ -310,3 +310,22 @@ def test_imbalance_floor_with_dpm_is_with_every_usable_host_on() -> None:
     assert bounds["imbalance_hosts"] == 3
     assert bounds["imbalance"]["cpu"] == pytest.approx(0.33, abs=0.005)
     assert bounds["imbalance"]["cpu"] == pytest.approx(imbalance_floor(inst, "cpu"))
+
+
+def test_anti_affinity_bound_counts_the_vms_that_can_be_apart() -> None:
+    """Four VMs of one anti-affinity rule must all run on h0 (priority 1), so the rule yields and
+    a valid plan keeps one host on: the bound is 1, not 4. With h1 also allowed to two of them,
+    two can be apart. A VM too large for a host cannot be counted on it either."""
+    rules = [
+        anti_affinity("apart", "a1", "a2", "a3", "a4"),
+        vm_host("on-h0", "must", ["a1", "a2", "a3", "a4"], ["h0"]),
+    ]
+    vms = [vm(f"a{i}", "h0", 500, 512) for i in range(1, 5)]
+    inst = make_instance([host(f"h{i}") for i in range(3)], vms, rules)
+    assert anti_affinity_hosts_bound(inst) == 1
+    rules[1] = vm_host("on-h0", "must", ["a1", "a2", "a3", "a4"], ["h0", "h1"])
+    assert anti_affinity_hosts_bound(make_instance([host(f"h{i}") for i in range(3)], vms, rules)) == 2
+    big = [vm("a1", "h0", 12_000, 512), *vms[1:]]
+    free = [anti_affinity("apart", "a1", "a2", "a3", "a4")]
+    hosts = [host("h0", 20_000), host("h1"), host("h2")]
+    assert anti_affinity_hosts_bound(make_instance(hosts, big, free)) == 3  # a1 fits h0 only
