@@ -490,7 +490,10 @@ def lower_bounds(instance: Instance, compat: Compatibility | None = None) -> dic
     target = {
         "l1": l1_hosts_bound(instance, dpm_target=True),
         "l2": l2_hosts_bound(instance, dpm_target=True),
-        "compat": least_hosts_on(instance, compat.allowed, dpm.target_utilization[1]),
+        # Packing to less than full capacity never needs fewer hosts; and where the program
+        # proves nothing at the target (0: no placement fits it, or no proof in time), the
+        # full-capacity figure still holds.
+        "compat": max(least_hosts_on(instance, compat.allowed, dpm.target_utilization[1]), hosts["compat"]),
     }
     target["best"] = max(*target.values(), *(hosts[k] for k in ("anti_affinity", "immobile", "min_hosts_on")))
     num_new = int((instance.current_host == NO_HOST).sum())

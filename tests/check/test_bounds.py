@@ -329,3 +329,15 @@ def test_anti_affinity_bound_counts_the_vms_that_can_be_apart() -> None:
     free = [anti_affinity("apart", "a1", "a2", "a3", "a4")]
     hosts = [host("h0", 20_000), host("h1"), host("h2")]
     assert anti_affinity_hosts_bound(make_instance(hosts, big, free)) == 3  # a1 fits h0 only
+
+
+def test_the_dpm_target_bound_is_never_below_the_full_capacity_one() -> None:
+    """Nine 1,000 MHz VMs fill h0 (10,000 MHz) beyond DPM's 81 % target, and a must rule holds
+    them there: no placement fits the target, the program proves nothing there (0), and the
+    figure reported stays the full-capacity one (1), not 0."""
+    vms = [vm(f"v{i}", "h0", 1_000, 100) for i in range(9)]
+    rules = [vm_host("on-h0", "must", [v.name for v in vms], ["h0"])]
+    inst = make_instance([host("h0"), host("h1")], vms, rules, dpm=DpmPolicy(enabled=True))
+    bounds = lower_bounds(inst)
+    assert bounds["hosts"]["compat"] == 1
+    assert bounds["hosts_dpm_target"]["compat"] == 1
