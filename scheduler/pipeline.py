@@ -23,6 +23,7 @@ from scheduler.errors import InconsistentSolutionError
 from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.model import (
     BALANCER_WISH,
+    UNSAFE_MIGRATION,
     Conflict,
     HostState,
     Instance,
@@ -557,7 +558,7 @@ def _not_converging(instance: Instance, result: OptimizeResult) -> tuple[Unmovab
         if result.placement.get(vm.name) != vm.host:
             continue  # it had to move, and did
         why = (
-            f"its live migration would not converge safely under {hypervisor} "
+            f"{UNSAFE_MIGRATION} under {hypervisor} "
             f"({vm.dirty_rate_mibps:g} MiB/s dirtied, {vm.memory_mib:,} MiB): moved only when it must"
         )
         out.append(Unmovable(vm.name, (why,)))

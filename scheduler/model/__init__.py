@@ -5,6 +5,7 @@ from scheduler.model.instance import NO_HOST, Instance
 from scheduler.model.plan import (
     BALANCER_WISH,
     PLAN_FORMAT,
+    UNSAFE_MIGRATION,
     Conflict,
     Migration,
     MigrationEstimateRecord,
@@ -24,6 +25,7 @@ __all__ = [
     "BALANCER_WISH",
     "NO_HOST",
     "PLAN_FORMAT",
+    "UNSAFE_MIGRATION",
     "VM",
     "Conflict",
     "CpuModel",

@@ -73,6 +73,9 @@ class Violation:
 # How a reason of ``Unmovable`` starts when the VM could move but the balancer left it on a host
 # that ends hot; the host's name follows, then why ("... off hot host cna-03: kept with ...").
 BALANCER_WISH = "balancer wanted it off hot host"
+# How the reason of ``Unmovable`` starts when the VM may move but only when it must, its live
+# migration not being safe (it would abort, exceed the downtime limit, or is at risk of either).
+UNSAFE_MIGRATION = "its live migration would not converge safely"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from scheduler.check.verify import VerificationReport
-from scheduler.model import BALANCER_WISH, Instance, Plan, PlanStatus, Unmovable
+from scheduler.model import BALANCER_WISH, UNSAFE_MIGRATION, Instance, Plan, PlanStatus, Unmovable
 from scheduler.report.figures import FIGURES, RenderedFigure, render_figures
 from scheduler.report.frames import (
     Frames,
@@ -22,6 +22,7 @@ from scheduler.report.frames import (
     policy_differences,
     to_frames,
 )
+from scheduler.report.plots import drs_band
 
 # Plain data and a formatter with no solver behind them (the module imports no OR-tools), so the
 # report states a level as the plan command prints it.
@@ -140,13 +141,18 @@ def build_report(
     )
 
 
-def _verdict_text(verdict: VerificationReport) -> str:
+def _verdict_text(verdict: VerificationReport, plan: Plan) -> str:
     """What the checker found, for the Summary."""
     if not verdict.valid:
         first = verdict.findings[0]
         return (
             f"Checked: the solver-free checker (`scheduler verify`) finds "
             f"{_plural(len(verdict.findings), 'problem')} in this plan, the first: {first.message}."
+        )
+    if plan.status is PlanStatus.INFEASIBLE:
+        return (
+            "Checked: the plan passed the solver-free checker (`scheduler verify`); an infeasible "
+            "plan has nothing to replay, so its names and form were checked."
         )
     timing = (
         ", and every migration re-simulated on the shared host links (its end, convergence, "
@@ -185,7 +191,7 @@ def _summary(instance: Instance, plan: Plan, verdict: VerificationReport | None)
         f"{policy.migration.hypervisor} pre-copy.",
     ]
     if verdict is not None:
-        lines.append(_verdict_text(verdict))
+        lines.append(_verdict_text(verdict, plan))
     differences = policy_differences(instance, plan)
     if differences:
         # What-if flags of the plan command: the reader must not take the inventory's policy for it.
@@ -213,8 +219,9 @@ def _summary(instance: Instance, plan: Plan, verdict: VerificationReport | None)
             )
             + "."
             + (
-                " Migration cost counts each move's estimate alone on a free link; 'migration time, "
-                "summed' under Metrics is the schedule's, where moves share links and so take longer."
+                " Migration cost counts each move's estimate alone on a free link, rounded up to "
+                "0.1 s per move; 'migration time, summed' under Metrics is the schedule's, where "
+                "moves that share a link take longer."
                 if any(lv.get("unit") == COST_UNIT for lv in levels)
                 else ""
             )
@@ -264,14 +271,17 @@ def _metrics(instance: Instance, plan: Plan, frames: Frames) -> Section:
         _bounds_text(plan, frames)
         if plan.status is PlanStatus.INFEASIBLE
         else (
-            "Lower bounds hold for every plan: the gap between 'after' and the bound is the most any "
-            "plan could still gain."
+            "Lower bounds hold for every plan that keeps the rules the objective order keeps, except "
+            "the makespan's, which holds for this plan's moves however they are ordered: the gap "
+            "between 'after' and the bound is the most such a plan could still gain."
         ),
         (
             "The max utilization bound is the compatibility-aware one: each VM's load only on the "
             "hosts it may use, spread over every usable host."
             if compat
             else "The max utilization bound spreads the load freely over the usable hosts."
+            if isinstance(bounds.get("max_utilization"), dict)
+            else ""
         ),
         "Imbalance is the standard deviation of host utilization (fraction); it and the utilization "
         "rows count only the hosts that are up." + _left_out(frames),
@@ -279,7 +289,7 @@ def _metrics(instance: Instance, plan: Plan, frames: Frames) -> Section:
     return Section(
         "metrics",
         SECTION_HEADINGS["metrics"],
-        tuple(text),
+        tuple(t for t in text if t),
         tables=(
             Table(
                 "Cluster indicators (utilization and imbalance over the hosts up)",
@@ -333,11 +343,17 @@ def _left_out(frames: Frames) -> str:
 
 def _utilization(instance: Instance, plan: Plan, figures: dict[str, RenderedFigure]) -> Section:
     """``instance`` carries the policy the plan was made under."""
+    band = (
+        "The shaded orange band is the mean of the hosts that are up ± the DRS threshold's "
+        "tolerance, a guide to how far hosts spread: DRS calls the cluster balanced when the "
+        "standard deviation of host utilization is at most the tolerance, so a host outside the "
+        "band is not by itself an imbalance. "
+        if drs_band(instance, plan) is not None
+        else "No DRS tolerance band is drawn: threshold 1 makes mandatory moves only, with no tolerance. "
+    )
     text = (
-        "Utilization is demand over capacity per host. The shaded orange band is the mean of the "
-        "hosts that are up ± the DRS threshold's tolerance, a guide to how far hosts spread: DRS "
-        "calls the cluster balanced when the standard deviation of host utilization is at most the "
-        "tolerance, so a host outside the band is not by itself an imbalance. "
+        "Utilization is demand over capacity per host. "
+        + band
         + (
             "The green band is DPM's target utilization."
             if instance.policy.dpm.enabled
@@ -473,25 +489,33 @@ def _rules(plan: Plan, frames: Frames) -> Section:
             )
         )
     text = (
-        "Priority 1 rules are hard; priority 2 yield only to priority 1 and capacity; priority 3 "
-        "yield to DPM as well. The objectives are met in this order, each before the next: "
+        "Priority 1 rules are hard; priority 2 yield only to what a plan cannot do otherwise "
+        "(priority 1, capacity, compatibility, VMs that cannot move, the migration budget); "
+        "priority 3 yield to DPM as well; each broken rule below says what it yields to. The "
+        "objectives are met in this order, each before the next: "
         "priority-2 rules, DPM (hosts on), priority-3 rules, DRS balance, migration cost.",
     )
     return Section("rules", SECTION_HEADINGS["rules"], text, tables=tuple(tables))
 
 
 def _unmovable(plan: Plan) -> Section:
-    fixed = [u for u in plan.unmovable if not any(r.startswith(BALANCER_PREFIX) for r in u.reasons)]
-    wished = [u for u in plan.unmovable if any(r.startswith(BALANCER_PREFIX) for r in u.reasons)]
+    def kind(entry: Unmovable) -> str:
+        if any(r.startswith(BALANCER_PREFIX) for r in entry.reasons):
+            return "wished"
+        return "unsafe" if any(r.startswith(UNSAFE_MIGRATION) for r in entry.reasons) else "fixed"
+
+    fixed = [u for u in plan.unmovable if kind(u) == "fixed"]
+    unsafe = [u for u in plan.unmovable if kind(u) == "unsafe"]
+    wished = [u for u in plan.unmovable if kind(u) == "wished"]
     tables = []
-    if fixed:
-        tables.append(
-            Table(
-                "VMs that cannot move at all",
-                ("VM", "why"),
-                tuple((u.vm, "; ".join(u.reasons)) for u in fixed[:MAX_ROWS]),
+    for title, entries in (
+        ("VMs that cannot move at all", fixed),
+        ("VMs moved only when they must: their live migration is not safe", unsafe),
+    ):
+        if entries:
+            tables.append(
+                Table(title, ("VM", "why"), tuple((u.vm, "; ".join(u.reasons)) for u in entries[:MAX_ROWS]))
             )
-        )
     if wished:
         tables.append(
             Table(
@@ -502,6 +526,7 @@ def _unmovable(plan: Plan) -> Section:
         )
     text = (
         f"{len(fixed)} VM(s) cannot move (pinned, devices, DRS disabled, or no other allowed host)"
+        + (f"; {len(unsafe)} move only when they must (their live migration is not safe)" if unsafe else "")
         + (f"; {len(wished)} more stay on hot hosts." if wished else "."),
     )
     return Section("unmovable", SECTION_HEADINGS["unmovable"], text, tables=tuple(tables))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scheduler.model import Instance, Plan, PlanStatus
-from scheduler.report.plots import plot_host_utilization, plot_migration_gantt, utilization_width_in
+from scheduler.report.plots import drs_band, plot_host_utilization, plot_migration_gantt, utilization_width_in
 
 FIGURES = ("utilization-cpu", "utilization-memory", "migration-gantt")
 """The report's figures by key; ``<key>.png`` is the file name in the Markdown report."""
@@ -66,7 +66,8 @@ def render_figures(instance: Instance, plan: Plan, *, dpi: int = 110) -> list[Re
             RenderedFigure(
                 f"utilization-{resource}",
                 f"{resource.upper() if resource == 'cpu' else 'Memory'} utilization per host",
-                f"{resource} utilization per host {when}, with the DRS tolerance band",
+                f"{resource} utilization per host {when}"
+                + (", with the DRS tolerance band" if drs_band(instance, plan) is not None else ""),
                 png,
             )
         )

@@ -63,6 +63,15 @@ def utilization_width_in(num_hosts: int) -> float:
 TICK_CHAR_IN = 0.6 / 72  # a tick label character's width per point of font size (DejaVu Sans, about)
 
 
+def drs_band(instance: Instance, plan: Plan) -> float | None:
+    """The tolerance ``plot_host_utilization`` draws its DRS band with, or None when it draws
+    none (threshold 1 has no tolerance: it makes mandatory moves only)."""
+    instance = planned_instance(instance, plan)
+    reference = state_metrics(instance, plan, "after") or state_metrics(instance, plan, "before") or {}
+    tolerance = reference.get("drs_tolerance")
+    return float(tolerance) if isinstance(tolerance, int | float) else None
+
+
 def plot_host_utilization(instance: Instance, plan: Plan, resource: str = "cpu", ax: Axes = None) -> Axes:
     """Bars of each host's utilization before and after the plan, with the DRS and DPM bands.
 

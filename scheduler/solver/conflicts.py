@@ -140,6 +140,8 @@ def _demand_beyond_capacity(instance: Instance, ok: np.ndarray, usable: np.ndarr
     needs none): a host no VM of the group may use is no part of its conflict. Any group over
     capacity is one; checked over the whole cluster, it named every host."""
     out: list[Conflict] = []
+    standby_off = np.array([h.state is HostState.STANDBY for h in instance.hosts], dtype=np.bool_) & ~usable
+    off = " (DPM off: the hosts in standby stay off)" if standby_off.any() else ""
     group = _host_groups(ok)
     vm_group = np.where(ok.any(axis=1), group[np.argmax(ok, axis=1)], -1)
     for g in np.unique(vm_group[vm_group >= 0]):
@@ -151,7 +153,7 @@ def _demand_beyond_capacity(instance: Instance, ok: np.ndarray, usable: np.ndarr
         mem_total = int(instance.vm_memory_mib[vms].sum())
         mem_cap = float(instance.host_memory_admission_mib[hosts].sum())
         whose = (
-            "the usable hosts"
+            "the hosts a plan may use" + off
             if len(hosts) == int(usable.sum())
             else f"the hosts that may take them ({', '.join(names)})"
         )

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from scheduler.model import Instance, Plan
+from scheduler.model import UNSAFE_MIGRATION, Instance, Plan, Unmovable
 from scheduler.report import Report, Section, build_report
 from scheduler.report.document import _fmt
 from scheduler.solver.result import COST_UNIT, level_amount
@@ -160,3 +160,51 @@ def test_the_summary_states_the_checkers_verdict_only_when_given(demo: Instance,
     failed = summary(verdict=verify_plan(demo, doctored))
     found = r"Checked: the solver-free checker \(`scheduler verify`\) finds \d+ problems? in this plan"
     assert re.search(found, failed)
+
+
+def test_an_infeasible_plans_verdict_claims_no_replay(demo: Instance, infeasible_plan: Plan):
+    """verify does not replay an infeasible plan: the Summary must not say it did."""
+    from scheduler.check import verify_plan
+
+    verdict = verify_plan(demo, infeasible_plan)
+    text = _text(_sections(build_report(demo, infeasible_plan, dpi=30, verdict=verdict))["summary"])
+    assert "an infeasible plan has nothing to replay" in text
+    assert "replayed" not in text
+    assert "re-simulated" not in text
+
+
+def test_vms_whose_migration_is_not_safe_are_not_listed_as_unable_to_move(demo: Instance, demo_plan: Plan):
+    unsafe = Unmovable(
+        "web-01", (f"{UNSAFE_MIGRATION} under qemu (900 MiB/s dirtied, 8,192 MiB): moved only when it must",)
+    )
+    pinned = Unmovable("usb-01", ("pinned to its host",))
+    plan = dataclasses.replace(demo_plan, unmovable=(pinned, unsafe))
+    section = _sections(build_report(demo, plan, dpi=30))["unmovable"]
+    assert list(_rows(section, "VMs that cannot move at all")) == ["usb-01"]
+    assert list(_rows(section, "VMs moved only when they must")) == ["web-01"]
+    assert "1 VM(s) cannot move" in _text(section)
+    assert "1 move only when they must" in _text(section)
+
+
+def test_no_drs_band_is_promised_at_threshold_1(demo: Instance):
+    """Threshold 1 has no tolerance, so no band is drawn, and neither text nor captions say one is."""
+    from scheduler.pipeline import make_plan
+    from scheduler.solver.options import SolveOptions
+    from scheduler.what_if import with_what_if
+
+    at_1 = with_what_if(demo, threshold=1)
+    plan = make_plan(at_1, SolveOptions(time_limit_s=3, num_workers=2)).plan
+    section = _sections(build_report(at_1, plan, dpi=30))["utilization"]
+    assert "shaded orange band" not in _text(section)
+    assert "No DRS tolerance band is drawn" in _text(section)
+    assert section.figures
+    assert not any("tolerance band" in f.caption for f in section.figures)
+
+
+def test_bounds_are_not_described_where_the_plan_has_none(demo: Instance, demo_plan: Plan):
+    """A plan from ``scheduler schedule`` carries no max utilization bound: none is described."""
+    plan = dataclasses.replace(
+        demo_plan, metrics={k: v for k, v in demo_plan.metrics.items() if k != "lower_bounds"}
+    )
+    text = _text(_sections(build_report(demo, plan, dpi=30))["metrics"])
+    assert "max utilization bound" not in text
