@@ -46,6 +46,7 @@ def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple
     matplotlib.use("Agg")  # batch rendering: never open a window, work without a display
 
     from scheduler.report.frames import check_plan_names
+    from scheduler.report.metrics_form import check_metrics_form
     from scheduler.report.writer import OWNED_NAMES, write_report
 
     check_output_folder(output, "--output", {"inventory": inventory, "plan": plan}, OWNED_NAMES)
@@ -55,6 +56,7 @@ def command(inventory: str, plan: str, output: str, dpi: int, maintenance: tuple
     document = read_plan(plan)
     # Checked here as well as by the writer, so that the problems name the plan's path.
     check_plan_names(instance, document, source=plan)
+    check_metrics_form(document, source=plan)
     verdict = verify_plan(instance, document)
     if not verdict.valid:
         err = make_console(stderr=True)

@@ -15,7 +15,9 @@ import pandas as pd
 from scheduler.check.metrics import cluster_metrics
 from scheduler.check.rules import rule_status
 from scheduler.errors import InputError, Problem
+from scheduler.io.inventory import MAX_MIN_HOSTS_ON
 from scheduler.model import Instance, Measure, Plan, PlanStatus, Policy
+from scheduler.report.metrics_form import check_metrics_form
 
 HOST_COLUMNS = (
     "host",
@@ -154,12 +156,15 @@ def planned_policy(instance: Instance, plan: Plan) -> Policy:
         drs = replace(drs, measure=Measure(d["measure"]))
     if isinstance(p.get("enabled"), bool):
         dpm = replace(dpm, enabled=p["enabled"])
-    if _is_int(p.get("threshold")):
+    # Each within the inventory's own bounds: a value no inventory may hold is no policy either.
+    if _is_int(p.get("threshold")) and 1 <= p["threshold"] <= 5:
         dpm = replace(dpm, threshold=p["threshold"])
     band = p.get("target_utilization")
     if isinstance(band, list) and len(band) == 2 and all(_number(x) is not None for x in band):
-        dpm = replace(dpm, target_utilization=(float(band[0]), float(band[1])))
-    if _is_int(p.get("min_hosts_on")) and p["min_hosts_on"] >= 0:
+        low, high = float(band[0]), float(band[1])
+        if 0.0 < low < high <= 1.0:
+            dpm = replace(dpm, target_utilization=(low, high))
+    if _is_int(p.get("min_hosts_on")) and 0 <= p["min_hosts_on"] <= MAX_MIN_HOSTS_ON:
         dpm = replace(dpm, min_hosts_on=p["min_hosts_on"])
     return replace(policy, drs=drs, dpm=dpm)
 
@@ -214,6 +219,7 @@ def to_frames(instance: Instance, plan: Plan, source: str = "plan") -> Frames:
 
     The policy is the one the plan was made under (``planned_policy``)."""
     check_plan_names(instance, plan, source)
+    check_metrics_form(plan, source)
     instance = planned_instance(instance, plan)
     before = state_metrics(instance, plan, "before")
     after = state_metrics(instance, plan, "after")
