@@ -42,9 +42,9 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
         seen: set[str] = set()
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
-                # "<<" merges are allowed to be overridden by later keys: skip the check for them.
-                seen.clear()
-                break
+                # What "<<" merges in may be overridden by the mapping's own keys: only those
+                # are checked against each other.
+                continue
             key = key_node.value
             if isinstance(key, str):
                 if key in seen:
@@ -55,13 +55,18 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except ValueError as exc:  # a date like 2024-13-45: located, as in the fast builder
+        except UNREADABLE_SCALAR as exc:  # a date like 2024-13-45: located, as in the fast builder
             raise yaml.constructor.ConstructorError(
                 None, None, _unreadable(str(node.value), exc), node.start_mark
             ) from None
 
 
-def _unreadable(text: str, exc: ValueError) -> str:
+# What PyYAML's constructors raise on a scalar their tag cannot read: ValueError ("!!int 12x"),
+# KeyError ("!!bool maybe"), AttributeError ("!!timestamp soon"), TypeError, OverflowError.
+UNREADABLE_SCALAR = (ValueError, KeyError, AttributeError, TypeError, OverflowError)
+
+
+def _unreadable(text: str, exc: Exception) -> str:
     """Why a scalar that looks like a number or a date has no value: ``2024-13-45``, or an
     integer longer than Python converts (4,300 digits unless configured otherwise)."""
     digits = text.lstrip("+-").replace("_", "")
@@ -69,6 +74,8 @@ def _unreadable(text: str, exc: ValueError) -> str:
     if digits.isdigit() and 0 < limit < len(digits):
         return f"an integer of {len(digits):,} digits is too long to read"
     shown = text if len(text) <= 40 else text[:40] + "..."
+    if not isinstance(exc, ValueError):  # PyYAML's message is its internals ('cna-04', NoneType)
+        return f"cannot read {shown!r} as the value its tag names"
     return f"cannot read {shown!r}: {exc}"
 
 
@@ -179,7 +186,7 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
                                 value = loader.construct_object(
                                     yaml.ScalarNode(tag, text, event.start_mark, event.end_mark)
                                 )
-                            except ValueError as exc:  # a date like 2024-13-45
+                            except UNREADABLE_SCALAR as exc:  # a date like 2024-13-45
                                 raise yaml.MarkedYAMLError(
                                     None, None, _unreadable(text, exc), event.start_mark
                                 ) from None
@@ -189,7 +196,7 @@ def _build(loader: Any) -> tuple[Any, list[tuple[int, str]]]:
                     value = loader.construct_object(
                         yaml.ScalarNode(event.tag, value, event.start_mark, event.end_mark, event.style)
                     )
-                except ValueError as exc:  # "!!int 12x"
+                except UNREADABLE_SCALAR as exc:  # "!!int 12x", "!!bool maybe"
                     raise yaml.MarkedYAMLError(
                         None, None, _unreadable(value, exc), event.start_mark
                     ) from None
@@ -265,6 +272,12 @@ def load_yaml(path: Path, shown: str) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         what = exc.problem or exc.context or "malformed YAML"
         raise InputError([Problem(shown, where, "", f"malformed YAML: {what}")]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: at an offset
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        what = f"character U+{code:04X} is not allowed (YAML allows no control characters)"
+        raise InputError(
+            [Problem(shown, _line_column(text, exc.position), "", f"malformed YAML: {what}")]
+        ) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(shown, "", "", f"malformed YAML: {exc}")]) from None
     if duplicates:
@@ -280,7 +293,7 @@ def load_yaml(path: Path, shown: str) -> Any:
 def load_json(path: Path, shown: str) -> Any:
     """Parse a JSON file; syntax errors and duplicate keys become one ``InputError`` with lines."""
     text = _read_text(path, shown)
-    duplicates: list[str] = []
+    duplicates: list[tuple[dict[str, Any], str]] = []  # (the object, its repeated key)
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out = dict(items)
@@ -288,7 +301,7 @@ def load_json(path: Path, shown: str) -> Any:
             seen: set[str] = set()
             for key, _ in items:
                 if key in seen:
-                    duplicates.append(key)
+                    duplicates.append((out, key))
                 seen.add(key)
         return out
 
@@ -313,10 +326,31 @@ def load_json(path: Path, shown: str) -> Any:
             ]
         ) from None
     if duplicates:
+        places = _paths(data)
         raise InputError(
-            [Problem(shown, "", key, "duplicate key (the earlier value would be lost)") for key in duplicates]
+            [
+                Problem(
+                    shown, places.get(id(obj), ""), key, "duplicate key (the earlier value would be lost)"
+                )
+                for obj, key in duplicates
+            ]
         )
     return data
+
+
+def _paths(data: Any) -> dict[int, str]:
+    """Where each object of a parsed JSON document sits (``vms[1]``, ``policy.drs``; the top is
+    ``top level``), by identity: the decoder's hook sees an object's keys but not its place."""
+    out: dict[int, str] = {}
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, dict):
+            out[id(value)] = at or "top level"
+            stack.extend((v, f"{at}.{k}" if at else str(k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+    return out
 
 
 def _line_column(text: str, index: int) -> str:

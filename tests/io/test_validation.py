@@ -122,7 +122,46 @@ def test_duplicate_group_names_in_yaml(tmp_path: Path) -> None:
 def test_duplicate_key_in_json(tmp_path: Path) -> None:
     path = tmp_path / "g.json"
     path.write_text('{"name": "t", "name": "u", "hosts": [], "vms": []}')
-    with pytest.raises(InputError, match="name: duplicate key"):
+    with pytest.raises(InputError, match="top level: name: duplicate key"):
+        read_inventory(path)
+
+
+def test_duplicate_key_in_json_names_the_entry(tmp_path: Path) -> None:
+    """The decoder's hook sees the keys, not their place: the entry is found after parsing."""
+    path = tmp_path / "g.json"
+    path.write_text(
+        '{"name": "t", "hosts": [], "vms": [{"name": "a"}, {"name": "b", "vcpus": 2, "vcpus": 4}]}'
+    )
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    assert [(p.entry, p.field) for p in info.value.problems] == [("vms[1]", "vcpus")]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("name: t\nhosts:\n  - {name: h1, cpu_mhz: !!bool maybe}\nvms: []\n", "line 3"),
+        ("name: t\nhosts:\n  - {name: h1, cpu_mhz: !!timestamp soon}\nvms: []\n", "line 3"),
+        ('name: t\nhosts: []\nvms: []\nx: "a\x01b"\n', "line 4, column 6"),
+    ],
+    ids=["bool-tag", "timestamp-tag", "control-character"],
+)
+def test_yaml_a_tag_or_character_cannot_read_is_located(tmp_path: Path, text: str, where: str) -> None:
+    """Not a traceback (PyYAML raises KeyError and AttributeError on these tags) nor an offset."""
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        read_inventory(path)
+    [problem] = info.value.problems
+    assert problem.entry.startswith(where)
+    assert problem.message.startswith("malformed YAML")
+
+
+def test_yaml_duplicate_keys_beside_a_merge_key_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    base = "base: &h {cpu_mhz: 1000, memory_mib: 1024}"
+    path.write_text(f"name: t\n{base}\nhosts:\n  - {{<<: *h, name: h2, name: h3}}\nvms: []\n")
+    with pytest.raises(InputError, match="line 4: name: duplicate key"):
         read_inventory(path)
 
 
