@@ -8,7 +8,7 @@ from dataclasses import dataclass
 # Characters a terminal would act on or could not encode (a NUL, a line break, a lone surrogate):
 # names may not hold them (``io.validate``), and messages quoting the input show them escaped, an
 # entry being labelled by the name it gives.
-UNPRINTABLE_CHARS = r"\x00-\x1f\x7f\ud800-\udfff"
+UNPRINTABLE_CHARS = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"  # C0, DEL, C1 (U+009B is a terminal CSI), surrogates
 UNPRINTABLE = re.compile(f"[{UNPRINTABLE_CHARS}]")
 
 

@@ -761,3 +761,13 @@ def test_all_problems_of_a_file_are_reported_together() -> None:
         ("vm b", "memory_demand_mib"),
         ("rule r", "vms"),
     } <= fields
+
+
+def test_names_with_a_c1_control_character_are_rejected_and_shown_escaped() -> None:
+    """U+009B is a terminal's CSI: printed raw, "db\\x9b2J" would clear the operator's screen."""
+    data = base()
+    data["vms"][0]["name"] = "a\x9b2J"
+    (problem,) = [p for p in problems_of(data) if p.field == "name"]
+    assert "control characters" in problem.message
+    assert "\x9b" not in str(problem)
+    assert "a\\x9b2J" in str(problem)
