@@ -118,6 +118,12 @@ class _Locator:
         """The entry naming a top-level part (``policy``, ``vm_groups``) of the inventory."""
         return f"{POLICY_YAML}: {name}" if self.csv_lines is not None else name
 
+    @property
+    def top(self) -> str:
+        """The entry of a top-level field (``name``): the file holds it in YAML and JSON,
+        ``policy.yaml`` does in the CSV form."""
+        return POLICY_YAML if self.csv_lines is not None else ""
+
 
 _SINGULAR = {"hosts": "host", "vms": "vm", "rules": "rule"}
 
@@ -160,10 +166,10 @@ def _parse(data: Any, p: Problems, loc: _Locator) -> Instance:
     if name is None:
         name = Path(p.file).stem or "cluster"
     elif not isinstance(name, str) or not name:
-        p.add("", "name", f"expected a non-empty string, got {describe(name)}")
+        p.add(loc.top, "name", f"expected a non-empty string, got {describe(name)}")
         name = "cluster"
     elif (problem := cluster_name_problem(name)) is not None:
-        p.add("", "name", problem)
+        p.add(loc.top, "name", problem)
         name = "cluster"
 
     policy = _policy(p, loc.part("policy"), data)
@@ -173,8 +179,8 @@ def _parse(data: Any, p: Problems, loc: _Locator) -> Instance:
     vm_names = {v.name for v, _ in vms}
     _check_imc_vendor(p, loc.part("policy"), policy, hosts)
     _check_placements(p, vms, host_index)
-    vm_groups = _groups(p, loc.part("vm_groups"), data, "vm_groups", vm_names, "VM")
-    host_groups = _groups(p, loc.part("host_groups"), data, "host_groups", host_index.keys(), "host")
+    vm_groups = _groups(p, loc, data, "vm_groups", vm_names, "VM")
+    host_groups = _groups(p, loc, data, "host_groups", host_index.keys(), "host")
     rules = _rules(p, loc, data, vm_names, host_index.keys(), vm_groups, host_groups)
     p.raise_if_any()
     return Instance(
@@ -561,19 +567,23 @@ def _suggest_name(name: str, names: Collection[str]) -> str:
 
 def _groups(
     p: Problems,
-    entry: str,
+    loc: _Locator,
     data: Mapping[str, Any],
     key: str,
     known: Collection[str],
     what: str,
 ) -> dict[str, tuple[str, ...]]:
-    raw = get_mapping(p, "", data, key, key)
+    raw = get_mapping(p, loc.top, data, key, key)
     if raw is None:
         return {}
+    entry = loc.part(key)
     groups: dict[str, tuple[str, ...]] = {}
     for group, members in raw.items():
         gname = check_name(p, entry, str(group), group)
         if gname is None:
+            continue
+        if members is None:  # get_names reads null as absent, but a group named with no list is a slip
+            p.add(entry, gname, "expected a list of names, got null")
             continue
         names = get_names(p, entry, raw, group)
         if not isinstance(members, list | tuple):

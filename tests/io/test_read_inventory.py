@@ -210,3 +210,22 @@ def test_quoted_numbers_and_yaml_booleans_keep_their_yaml_meaning(tmp_path: Path
     inst = read_inventory(path)
     assert inst.vm("yes").host == "10"
     assert inst.vm("yes").pinned is True
+
+
+def test_csv_policy_yaml_top_level_problems_name_policy_yaml(tmp_path: Path) -> None:
+    """In the CSV form the file is the folder and the entry the file: policy.yaml's own name and
+    groups are no exception (they were reported as if at the folder's top level)."""
+    folder = tmp_path / "inv"
+    folder.mkdir()
+    (folder / "hosts.csv").write_text("name,cpu_mhz,memory_mib\nh1,20000,65536\n")
+    (folder / "vms.csv").write_text(
+        "name,host,vcpus,memory_mib,cpu_demand_mhz,memory_demand_mib\na,h1,2,4096,1000,2048\n"
+    )
+    (folder / "policy.yaml").write_text("name: 123\nhost_groups: [h1]\nvm_groups: {g: null}\n")
+    with pytest.raises(InputError) as info:
+        read_inventory(folder)
+    assert [(p.entry, p.field) for p in info.value.problems] == [
+        ("policy.yaml", "name"),
+        ("policy.yaml: vm_groups", "g"),
+        ("policy.yaml", "host_groups"),
+    ]
