@@ -66,6 +66,11 @@ class _RuleMasks:
             self._relaxed = allowed & self.usable[None, :]
         return self._relaxed
 
+    def only_off(self, v: int) -> bool:
+        """Whether ``v`` has hosts it may use, all powered off (standby with DPM off)."""
+        allowed = np.asarray(self._compat.allowed[v])
+        return bool(allowed.any() and not (allowed & self.usable).any())
+
     def base(self, v: int) -> np.ndarray:
         return np.asarray(self.relaxed[v])
 
@@ -123,6 +128,8 @@ def _nowhere_to_go(instance: Instance, v: int, rules: _RuleMasks) -> Conflict:
     why = f"VM {vm.name} has no host it may run on"
     if named:
         why += f" ({_rules_phrase(named)} together with compatibility)"
+    elif rules.only_off(v):
+        why += ": the hosts that may take it are in standby, and stay off with DPM off"
     return Conflict("rule" if named else "compatibility", vm.name, why, rules=_names(named), vms=(vm.name,))
 
 

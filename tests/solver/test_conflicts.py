@@ -395,3 +395,9 @@ def test_room_a_must_rule_needs_from_a_vm_that_cannot_migrate_names_the_rule(pla
         ("capacity", "h1"),
     ]
     assert plan.conflicts[0].vms == ("v",)
+
+
+def test_a_new_vm_whose_only_hosts_are_in_standby_with_dpm_off_says_so(plan_of: Planner):
+    instance = make_instance([host("h1", state=HostState.STANDBY)], [vm("n", None)])
+    [conflict] = infeasible_plan(plan_of, instance).conflicts
+    assert conflict.explanation.endswith("in standby, and stay off with DPM off")
