@@ -74,7 +74,9 @@ def verify_plan(
         findings.append(Finding(PLAN_FORMAT, f"plan format {plan.format!r}, expected {FORMAT_NAME!r}"))
     if plan.status is PlanStatus.INFEASIBLE:
         findings.extend(_conflict_findings(instance, plan))
-        return VerificationReport(not findings, findings, timing)
+        findings.extend(_infeasible_content(plan))
+        # Nothing is replayed, so no timing was checked either, whatever was asked.
+        return VerificationReport(not findings, findings, False)
     if plan.status is PlanStatus.UNCHANGED and (plan.migrations or plan.power_actions):
         msg = (
             f"status unchanged but the plan has {len(plan.migrations)} migration(s) "
@@ -87,6 +89,26 @@ def verify_plan(
         findings.extend(timing_findings(instance, plan))
     findings.extend(_violation_findings(instance, plan))
     return VerificationReport(not findings, findings, timing)
+
+
+def _infeasible_content(plan: Plan) -> list[Finding]:
+    """An infeasible plan has nothing to execute (docs/plan.md): a placement, moves, power actions
+    or violations in one would be carried out by a script that trusts the verdict."""
+    found = {
+        "placement(s)": len(plan.placement),
+        "migration(s)": len(plan.migrations),
+        "power action(s)": len(plan.power_actions),
+        "violation(s)": len(plan.violations),
+    }
+    listed = ", ".join(f"{n} {what}" for what, n in found.items() if n)
+    if not listed:
+        return []
+    return [
+        Finding(
+            PLAN_STATUS,
+            f"status infeasible but the plan has {listed}: an infeasible plan has nothing to execute",
+        )
+    ]
 
 
 def _conflict_findings(instance: Instance, plan: Plan) -> list[Finding]:

@@ -140,6 +140,22 @@ def test_infeasible_plan_needs_known_conflicts(showcase: Instance) -> None:
     assert sorted(verify(showcase, bad).codes()) == ["unknown.host", "unknown.rule", "unknown.vm"]
 
 
+def test_an_infeasible_plan_has_nothing_to_execute(trio: Instance) -> None:
+    """A placement, moves or power actions in an infeasible plan would be carried out by a script
+    that trusts the verdict: invalid, and no timing is claimed checked."""
+    conflict = (Conflict("capacity", "h1", "full", (), ("h1",), ()),)
+    clean = make_plan(trio, status=PlanStatus.INFEASIBLE, placement={}, host_states={})
+    clean = replace(clean, conflicts=conflict)
+    report = verify(trio, clean)
+    assert report.valid
+    assert not report.timing_checked
+    junk = replace(
+        make_plan(trio, [move("a", "h1", "h3", 0.0)], status=PlanStatus.INFEASIBLE), conflicts=conflict
+    )
+    assert verify(trio, junk).codes() == ["plan.status"]
+    assert "1 migration(s)" in verify(trio, junk).findings[0].message
+
+
 def test_wrong_format_is_reported(trio: Instance) -> None:
     plan = replace(make_plan(trio), format="scheduler-plan/0")
     assert verify(trio, plan).codes() == ["plan.format"]
