@@ -396,7 +396,8 @@ def _violations(
     priority-2 level; or fixed, for any rule, with DPM off); compatibility when some VM has no
     allowed host that satisfies it; the VMs that cannot move (pinned, devices, DRS off, a
     migration that is not safe) when they alone keep it broken, else the migration budget when
-    the plan spends all of it; and capacity when none of these applies.
+    the plan spends all of it, or has fewer moves left than mending the rule takes; and capacity
+    when none of these applies.
     """
     out: list[Violation] = []
     # Estimating every VM takes time: only when a broken rule needs it and the caller did not say.
@@ -460,6 +461,16 @@ def _violations(
             winners.append(f"VMs that cannot move ({fixed})")
         elif budget_spent:
             winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
+        elif max_migrations is not None:
+            # Not all spent, but less left than mending this rule takes: the budget, not capacity,
+            # is what keeps it broken as far as the plan can tell.
+            left = max_migrations + forced_moves - optional
+            least = _least_moves_to_mend(rule, status.violating_vms, placement)
+            if least > left:
+                winners.append(
+                    f"the migration budget (--max-migrations {max_migrations}: mending it takes at least "
+                    f"{least} move(s), {left} left)"
+                )
         if not winners:
             winners.append("capacity (no placement within capacity keeps it)")
         out.append(
@@ -471,6 +482,18 @@ def _violations(
             )
         )
     return tuple(out)
+
+
+def _least_moves_to_mend(rule: Rule, violating: tuple[str, ...], placement: Mapping[str, str]) -> int:
+    """The fewest moves that could mend ``rule``, capacity aside: every VM off the host most of an
+    affinity rule's VMs share; all but one VM per host of an anti-affinity rule; each violating
+    VM of a VM-to-host rule."""
+    hosts = [placement.get(vm) for vm in rule.vms if placement.get(vm) is not None]
+    if rule.kind is RuleKind.AFFINITY:
+        return len(hosts) - max((hosts.count(h) for h in set(hosts)), default=0)
+    if rule.kind is RuleKind.ANTI_AFFINITY:
+        return len(hosts) - len(set(hosts))
+    return len(violating)
 
 
 def _fixed_members(

@@ -245,6 +245,21 @@ def test_a_rule_left_broken_under_a_spent_move_budget_yields_to_the_budget(apart
     assert "power" not in violation.detail
 
 
+def test_a_rule_the_budget_left_cannot_mend_yields_to_the_budget_not_capacity():
+    """a, b and c of one affinity rule run on three roomy hosts: mending it takes two moves, one
+    is allowed, and the plan makes none. Capacity is no reason (two moves would mend it)."""
+    instance = inventory(
+        [host_entry(h) for h in ("h1", "h2", "h3")],
+        [vm_entry("a", "h1"), vm_entry("b", "h2"), vm_entry("c", "h3")],
+        [{"name": "abc", "kind": "affinity", "vms": ["a", "b", "c"]}],
+    )
+    [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
+    assert violation.detail.endswith(
+        "yields to the migration budget (--max-migrations 1: mending it takes at least 2 move(s), 1 left)"
+    )
+    assert make_plan(instance, replace(OPTIONS, max_migrations=2)).plan.violations == ()
+
+
 def test_a_rule_only_a_standby_host_could_keep_yields_to_host_power(apart_on_one_host: Instance):
     """Without h3 the only other host is h2, in standby, and DPM off keeps it there."""
     instance = with_what_if(apart_on_one_host, maintenance=("h3",))
