@@ -4,8 +4,9 @@ The levels are solved with DPM's high target as a constraint on every host left 
 priority-2 level down. That is right when the target costs the rules nothing, but the objective
 order puts priority-2 rules before DPM: when some placement within capacity breaks fewer of them
 than any placement within the target, the target has to give way, not the rules. The caller then
-plans again with every host DPM would decide kept on and no target, as it does when no placement
-keeps the target at all (VMware's DPM also powers hosts on, never off, while a host is above it).
+plans again without the target, as it does when no placement keeps it at all: the hosts up stay
+on (VMware's DPM powers no host off while one is above its high target), and a standby host comes
+back only where capacity needs it (powering one on would relieve nothing the rules hold).
 """
 
 from __future__ import annotations
