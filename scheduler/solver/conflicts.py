@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from ortools.sat.python import cp_model
 
+from scheduler.check.bounds import distinct_rows
 from scheduler.compat import Compatibility, compatibility
 from scheduler.migration.precopy import estimate_vm
 from scheduler.model import NO_HOST, Conflict, HostState, Instance, Rule
@@ -185,19 +186,6 @@ def _demand_beyond_capacity(instance: Instance, ok: np.ndarray, usable: np.ndarr
     return out
 
 
-def _distinct_rows(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first VM of each distinct row of ``ok``, each VM's row number among those): VMs share a
-    few signatures, and a pass per signature is what keeps 40,000 × 512 cheap (``np.unique``
-    over rows sorts them, seconds there; a dict of packed bytes takes milliseconds)."""
-    seen: dict[bytes, int] = {}
-    which = np.array(
-        [seen.setdefault(row.tobytes(), len(seen)) for row in np.packbits(ok, axis=1)], dtype=np.int64
-    )
-    first = np.full(len(seen), -1, dtype=np.int64)
-    first[which[::-1]] = np.arange(len(which))[::-1]
-    return first, which
-
-
 def _host_groups(ok: np.ndarray) -> np.ndarray:
     """Label hosts by the groups VMs link: two hosts are in one group when some VM may use both."""
     parent = np.arange(ok.shape[1])
@@ -208,9 +196,9 @@ def _host_groups(ok: np.ndarray) -> np.ndarray:
             h = int(parent[h])
         return h
 
-    first, _ = _distinct_rows(ok)  # VMs of one signature link the same hosts
-    for i in first:
-        hosts = np.flatnonzero(ok[i])
+    rows, _ = distinct_rows(ok)  # VMs of one signature link the same hosts
+    for row in rows:
+        hosts = np.flatnonzero(row)
         for h in hosts[1:]:
             a, b = root(int(hosts[0])), root(int(h))
             if a != b:
@@ -230,9 +218,9 @@ def _oversized_vms(instance: Instance, ok: np.ndarray, rules: _RuleMasks) -> lis
     mem_need = instance.vm_memory_mib
     # Per VM, the most any host it may use holds (-1 where it may use none: reported above),
     # computed once per distinct row.
-    first, which = _distinct_rows(ok)
-    cpu_most = np.where(ok[first], cpu_cap[None, :], -1).max(axis=1, initial=-1)[which]
-    mem_most = np.where(ok[first], mem_cap[None, :], -1).max(axis=1, initial=-1)[which]
+    rows, which = distinct_rows(ok)
+    cpu_most = np.where(rows, cpu_cap[None, :], -1).max(axis=1, initial=-1)[which]
+    mem_most = np.where(rows, mem_cap[None, :], -1).max(axis=1, initial=-1)[which]
     for v in np.flatnonzero(ok.any(axis=1) & ((cpu_need > cpu_most) | (mem_need > mem_most))):
         vm = instance.vms[v]
         needs: list[str] = []
