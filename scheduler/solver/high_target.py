@@ -19,8 +19,8 @@ from ortools.sat.python import cp_model
 from scheduler.solver.cpmodel import PlacementModel
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.problem import Problem
-from scheduler.solver.result import LevelOutcome
 from scheduler.solver.sat import new_solver, solve_stoppable
+from scheduler.solver.staged import StagedOutcome, forced_moves
 
 PRIORITY2_LEVEL = "priority-2 rules"
 # The check's share of the time left, and its least time: it runs only when rules stay broken.
@@ -29,29 +29,41 @@ CHECK_LEAST_S = 0.5
 
 
 def high_target_breaks_rules(
-    problem: Problem, levels: tuple[LevelOutcome, ...], options: SolveOptions, deadline: float
+    problem: Problem, outcome: StagedOutcome, options: SolveOptions, deadline: float
 ) -> str | None:
     """Why the high target must give way (for the plan's notes), or None when it costs no rule.
 
-    ``levels``: the outcome of the solve under the target. Only a placement found without the
-    target that breaks fewer priority-2 rules, and is itself outside the target, proves it: one
-    within the target would only say that the first solve ran short of time.
+    ``outcome``: the solve under the target. Only a placement found without the target that
+    breaks fewer priority-2 rules, and is itself outside the target, proves it: one within the
+    target would only say that the first solve ran short of time. Under a move budget both sides
+    count their optional moves beyond the fewest their own hard limits force, as the levels do:
+    the target may force moves that capacity alone does not.
     """
     if problem.dpm_high is None:
         return None
-    level = next((lv for lv in levels if lv.name == PRIORITY2_LEVEL), None)
+    level = next((lv for lv in outcome.levels if lv.name == PRIORITY2_LEVEL), None)
     if level is None or level.value <= 0:
         return None
-    without = PlacementModel(replace(problem, dpm_high=None))
+    free_problem = replace(problem, dpm_high=None)
+    budget = max(CHECK_LEAST_S, (deadline - time.monotonic()) * CHECK_SHARE)
+    without = PlacementModel(free_problem)
+    within = PlacementModel(problem)
+    if options.max_migrations is not None:
+        forced = forced_moves(
+            PlacementModel(free_problem), [], problem.warm, problem.warm_on, options, deadline
+        )
+        if forced is None:
+            return None
+        without.limit_moves(options.max_migrations + forced.count)
+        within.limit_moves(options.max_migrations + outcome.forced_moves)
     p2 = without.priority2_level()
     without.model.add(p2.expr <= int(level.value) - 1)
     without.model.minimize(p2.expr)
-    budget = max(CHECK_LEAST_S, (deadline - time.monotonic()) * CHECK_SHARE)
     solver = new_solver(budget, options.workers, options.seed, reproducible=options.reproducible)
     if solve_stoppable(solver, without.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     assignment, on_mask = without.extract(solver)
-    if PlacementModel(problem).is_feasible(assignment, on_mask):
+    if within.is_feasible(assignment, on_mask):
         return None
     fewer = round(solver.objective_value)
     return (

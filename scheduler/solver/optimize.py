@@ -310,7 +310,7 @@ def _solve(
         return _HighTargetMissed(missed)
     deadline = started + options.time_limit_s
     if outcome.feasible:
-        costs_rules = high_target_breaks_rules(problem, outcome.levels, options, deadline)
+        costs_rules = high_target_breaks_rules(problem, outcome, options, deadline)
         if costs_rules is not None:
             return _HighTargetMissed(costs_rules, rules_before_target=True)
         return _Solved(problem, outcome, scope.complete, ())
@@ -329,7 +329,7 @@ def _solve(
             ),
             started,
         )
-    costs_rules = high_target_breaks_rules(problem, outcome.levels, options, deadline)
+    costs_rules = high_target_breaks_rules(problem, outcome, options, deadline)
     if costs_rules is not None:
         return _HighTargetMissed(costs_rules, rules_before_target=True)
     return _Solved(problem, outcome, complete, notes)

@@ -119,7 +119,7 @@ def solve_staged(
     static = {key: build() for key, build in builders if key != "drs"}
     forced = ForcedMoves(0, True)
     if options.max_migrations is not None:
-        least = _forced_moves(pm, list(static.values()), assignment, on_mask, options, deadline)
+        least = forced_moves(pm, list(static.values()), assignment, on_mask, options, deadline)
         if least is None:
             return StagedOutcome(False, assignment, on_mask, (), False, False)
         forced = least
@@ -246,7 +246,7 @@ def _no_solution(options: SolveOptions, where: str) -> NoSolutionError:
     )
 
 
-def _forced_moves(
+def forced_moves(
     pm: PlacementModel,
     levels: list[LevelExpr],
     assignment: npt.NDArray[np.int64],

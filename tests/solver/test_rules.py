@@ -261,6 +261,22 @@ def test_a_standby_host_still_comes_back_when_capacity_needs_it(plan_of: Planner
     assert sorted(plan.host_states.values()) == ["standby", "up", "up"]
 
 
+def test_under_a_move_budget_the_high_target_gives_way_when_its_forced_moves_break_a_rule(plan_of: Planner):
+    """h3 runs the affinity pair v1 + v4 and pinned v3: 99.5 % of its CPU, above DPM's 90 % target.
+    Under the target one move is forced (the budget of 0 does not count it), and with one move the
+    pair must split: the rule broke to keep the target. Without the target today's placement
+    keeps it with no move at all, so the target gives way (the check counts each side's own
+    forced moves; it compared against unlimited moves and found nothing to say)."""
+    hosts = [host("h2", 16_000), host("h3", 20_000), host("h4", 20_000)]
+    vms = [vm("v1", "h3", 8_300), vm("v4", "h3", 7_100), vm("v3", "h3", 4_500, pinned=True)]
+    dpm = DpmPolicy(enabled=True, target_utilization=(0.45, 0.9), min_hosts_on=0)
+    instance = make_instance(hosts, vms, [affinity("pair", "v1", "v4")], dpm=dpm)
+    plan = plan_of(instance, max_migrations=0).plan
+    assert plan.violations == ()
+    assert plan.migrations == ()
+    assert any(HIGH_TARGET_GIVES_WAY in note for note in plan.metrics["notes"])
+
+
 def test_anti_affinity_outranks_dpm(plan_of: Planner):
     """P2 > DPM: a and b (2,000 MHz each) fit on one host, but anti-affinity keeps two hosts on.
 
