@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from scheduler.check.bounds import lower_bounds
+import numpy as np
+
+from scheduler.check.bounds import distinct_hosts, lower_bounds
 from scheduler.check.capacity import host_loads, over_capacity
 from scheduler.check.feasibility import check_placement
 from scheduler.check.metrics import cluster_metrics
@@ -415,7 +417,6 @@ def _violations(
         for vm in instance.vms
         if vm.host is not None and compat.is_allowed(vm.name, vm.host) and placement.get(vm.name) != vm.host
     )
-    budget_spent = max_migrations is not None and optional >= max_migrations + forced_moves
     statuses = rule_status(instance, placement)
     kept = {status.rule for status in statuses if status.satisfied}
     for status in statuses:
@@ -423,10 +424,15 @@ def _violations(
             continue
         rule = instance.rules[instance.rule_index[status.rule]]
         members = set(rule.vms)
+        # A priority-1 rule is named only where the rule could not hold beside the priority-1
+        # rules at all (capacity aside): sharing VMs with one is not yet a conflict.
+        structural = _keepable_beside_priority_1(instance, rule, compat)
         winners = [
             f"priority-{other.priority} rule {other.name}"
             for other in instance.rules
-            if other.priority < rule.priority and members & set(other.vms)
+            if other.priority < rule.priority
+            and members & set(other.vms)
+            and not (other.priority == 1 and structural)
         ]
         # A rule of its own priority on the same VMs that the plan keeps (an affinity and an
         # anti-affinity on one pair: one of them has to give).
@@ -459,20 +465,22 @@ def _violations(
         fixed = _fixed_members(instance, rule, status.violating_vms, placement, unsafe)
         if fixed:
             winners.append(f"VMs that cannot move ({fixed})")
-        elif budget_spent:
-            winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
-        elif max_migrations is not None:
-            # Not all spent, but less left than mending this rule takes: the budget, not capacity,
-            # is what keeps it broken as far as the plan can tell.
-            left = max_migrations + forced_moves - optional
-            least = _least_moves_to_mend(rule, status.violating_vms, placement)
-            if least > left:
+        elif max_migrations is not None and structural:
+            # The budget keeps it broken when mending it takes more budgeted moves than are left:
+            # all used, or fewer left than it takes (new VMs and forced moves cost nothing).
+            left = max(0, max_migrations + forced_moves - optional)
+            least = _least_moves_to_mend(instance, rule, status.violating_vms, placement, compat)
+            if least > left == 0:
+                winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
+            elif least > left:
                 winners.append(
                     f"the migration budget (--max-migrations {max_migrations}: mending it takes at least "
                     f"{least} move(s), {left} left)"
                 )
         if not winners:
-            winners.append("capacity (no placement within capacity keeps it)")
+            # The level keeps as many rules of this priority as capacity allows: this one may
+            # have been traded for another of its level, so the claim is about the count.
+            winners.append("capacity (no placement within capacity breaks fewer rules of its priority)")
         out.append(
             Violation(
                 rule=rule.name,
@@ -484,16 +492,44 @@ def _violations(
     return tuple(out)
 
 
-def _least_moves_to_mend(rule: Rule, violating: tuple[str, ...], placement: Mapping[str, str]) -> int:
-    """The fewest moves that could mend ``rule``, capacity aside: every VM off the host most of an
-    affinity rule's VMs share; all but one VM per host of an anti-affinity rule; each violating
-    VM of a VM-to-host rule."""
-    hosts = [placement.get(vm) for vm in rule.vms if placement.get(vm) is not None]
+def _keepable_beside_priority_1(instance: Instance, rule: Rule, compat: Compatibility) -> bool:
+    """Whether some placement on usable hosts keeps ``rule`` and every priority-1 rule and
+    compatibility, capacity aside (``compat`` holds the priority-1 rules): affinity, a host all
+    its VMs may use; anti-affinity, a distinct host for each (a matching); VM-to-host, a host
+    the rule allows for each VM."""
+    rows = compat.allowed[[instance.vm_index[name] for name in rule.vms]]
+    if rule.kind is RuleKind.AFFINITY:
+        return bool(rows.all(axis=0).any())
+    if rule.kind is RuleKind.ANTI_AFFINITY:
+        return distinct_hosts(rows) == len(rule.vms)
+    accepted = np.array([rule.allows_host(h.name) for h in instance.hosts], dtype=np.bool_)
+    return bool((rows & accepted[None, :]).any(axis=1).all())
+
+
+def _least_moves_to_mend(
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    placement: Mapping[str, str],
+    compat: Compatibility,
+) -> int:
+    """The fewest budgeted moves that could mend ``rule``, capacity aside: every VM off the host
+    most of an affinity rule's VMs share; all but one VM per host of an anti-affinity rule; each
+    violating VM of a VM-to-host rule. A new VM (placed, not moved) or one that must leave its
+    host anyway costs the budget nothing, so only the others count."""
+
+    def budgeted(name: str) -> bool:
+        """Moving it would spend the budget: it sits on its own host, which it may keep (a VM
+        the plan moved already spends it, wherever it goes)."""
+        vm = instance.vm(name)
+        return vm.host is not None and placement.get(name) == vm.host and compat.is_allowed(name, vm.host)
+
+    hosts = [placement[vm] for vm in rule.vms if vm in placement and budgeted(vm)]
     if rule.kind is RuleKind.AFFINITY:
         return len(hosts) - max((hosts.count(h) for h in set(hosts)), default=0)
     if rule.kind is RuleKind.ANTI_AFFINITY:
         return len(hosts) - len(set(hosts))
-    return len(violating)
+    return sum(1 for vm in violating if budgeted(vm))
 
 
 def _fixed_members(
@@ -510,7 +546,10 @@ def _fixed_members(
     reasons: dict[str, str] = {}
 
     def held(name: str) -> bool:
-        why = instance.vm(name).immobility_reasons()
+        vm = instance.vm(name)
+        if vm.host is None or placement.get(name) != vm.host:
+            return False  # placed or moved by this plan: where it ends was the plan's choice
+        why = vm.immobility_reasons()
         if why:
             reasons[name] = "; ".join(why)
         elif name in unsafe():
@@ -546,9 +585,18 @@ def _standby_hosts_keeping(
     Affinity: a host every member may run on. Anti-affinity: for a member sharing a host, one
     where no other member runs. VM-to-host: one the rule allows, for a VM breaking it, and that
     the VM's other VM-to-host rules of the same or a higher priority allow too (a host that keeps
-    this rule by breaking another of its level keeps nothing)."""
+    this rule by breaking another of its level keeps nothing). A standby host counts only where
+    what it would take fits it (the whole group, for affinity): one too small keeps nothing."""
+
+    def fits(names: list[str], host: str) -> bool:
+        """Whether ``names`` fit an empty ``host`` (a standby host is empty)."""
+        h = instance.host(host)
+        cpu = sum(instance.vm(n).cpu_demand_mhz for n in names)
+        memory = sum(instance.vm(n).memory_mib for n in names)
+        return cpu <= h.cpu_mhz and memory <= h.memory_mib * instance.policy.memory_overcommit
 
     def keeping(vm: str, pool: list[str]) -> list[str]:
+        pool = [h for h in pool if h not in standby or fits([vm], h)]
         if rule.kind is RuleKind.VM_HOST:
             also = [
                 other
@@ -561,7 +609,9 @@ def _standby_hosts_keeping(
 
     if rule.kind is RuleKind.AFFINITY:
         every = [h for h in up + standby if all(compat.is_allowed(vm, h) for vm in rule.vms)]
-        return [] if any(h in up for h in every) else [h for h in every if h in standby]
+        if any(h in up for h in every):
+            return []
+        return [h for h in every if h in standby and fits(list(rule.vms), h)]
     found: list[str] = []
     for vm in violating:
         if not keeping(vm, up):

@@ -260,6 +260,52 @@ def test_a_rule_the_budget_left_cannot_mend_yields_to_the_budget_not_capacity():
     assert make_plan(instance, replace(OPTIONS, max_migrations=2)).plan.violations == ()
 
 
+def _yields(plan: Plan) -> dict[str, str]:
+    return {v.rule: v.detail.split("; yields to ", 1)[1] for v in plan.violations}
+
+
+CAPACITY = "capacity (no placement within capacity breaks fewer rules of its priority)"
+
+
+def test_a_standby_host_too_small_for_the_group_is_not_what_the_rule_yields_to():
+    """The must rules leave the affinity pair (8,000 MHz) only h3 in common, which is in standby
+    but holds 5,000 MHz: powering it on would keep nothing, so host power is no reason; nor are
+    the must rules, beside which the pair could hold on h3 but for its size."""
+    rules = [
+        {"name": "aff", "kind": "affinity", "vms": ["v1", "v2"]},
+        {"name": "m1", "kind": "vm_host", "mode": "must", "vms": ["v1"], "hosts": ["h1", "h3"]},
+        {"name": "m2", "kind": "vm_host", "mode": "must", "vms": ["v2"], "hosts": ["h2", "h3"]},
+    ]
+    hosts = [
+        host_entry("h1", cpu_mhz=20_000),
+        host_entry("h2", cpu_mhz=20_000),
+        host_entry("h3", "standby", cpu_mhz=5_000),
+    ]
+    instance = inventory(hosts, [vm_entry("v1", "h1", 4_000), vm_entry("v2", "h2", 4_000)], rules)
+    assert _yields(make_plan(instance, OPTIONS).plan) == {"aff": CAPACITY}
+
+
+def test_a_vm_the_plan_moves_is_not_one_that_cannot_move():
+    """v1 (2,000 MiB/s dirtied: its migration is not safe) must leave maintenance host h3, and
+    only h1, beside pinned v2, has room: the anti-affinity rule breaks for capacity. v1 was moved
+    by the plan, so it is not among "VMs that cannot move" (it was named for its migration)."""
+    hosts = [host_entry("h1"), host_entry("h2"), host_entry("h3", "maintenance")]
+    vms = [
+        vm_entry("v1", "h3", 4_000, dirty_rate_mibps=2_000.0),
+        vm_entry("v2", "h1", 1_000, pinned=True),
+        vm_entry("v3", "h2", 8_000, pinned=True),
+    ]
+    instance = inventory(
+        hosts,
+        vms,
+        [{"name": "apart", "kind": "anti_affinity", "vms": ["v1", "v2"]}],
+        migration={"hypervisor": "xen"},
+    )
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.placement["v1"] == "h1"
+    assert _yields(plan) == {"apart": CAPACITY}
+
+
 def test_a_rule_only_a_standby_host_could_keep_yields_to_host_power(apart_on_one_host: Instance):
     """Without h3 the only other host is h2, in standby, and DPM off keeps it there."""
     instance = with_what_if(apart_on_one_host, maintenance=("h3",))
@@ -386,7 +432,9 @@ def test_a_priority_one_repair_does_not_spend_the_move_budget():
     [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
     assert violation.rule == "b-h2"
     assert "budget" not in violation.detail
-    assert violation.detail.endswith("yields to capacity (no placement within capacity keeps it)")
+    assert violation.detail.endswith(
+        "yields to capacity (no placement within capacity breaks fewer rules of its priority)"
+    )
 
 
 def test_a_vm_whose_migration_is_not_safe_is_listed_with_that_reason():
@@ -567,7 +615,9 @@ def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attributio
     )
     [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
     assert "budget" not in violation.detail
-    assert violation.detail.endswith("yields to capacity (no placement within capacity keeps it)")
+    assert violation.detail.endswith(
+        "yields to capacity (no placement within capacity breaks fewer rules of its priority)"
+    )
 
 
 def test_pinned_vms_not_the_budget_are_what_a_rule_yields_to_under_a_zero_budget():

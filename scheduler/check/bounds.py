@@ -399,11 +399,11 @@ def anti_affinity_hosts_bound(instance: Instance, compat: Compatibility | None =
         if len(rule.vms) <= best:
             break  # sorted by size: no later rule can spread wider
         rows = [instance.vm_index[name] for name in rule.vms]
-        best = max(best, _distinct_hosts(allowed[rows] & fits[rows]))
+        best = max(best, distinct_hosts(allowed[rows] & fits[rows]))
     return best
 
 
-def _distinct_hosts(options: npt.NDArray[np.bool_]) -> int:
+def distinct_hosts(options: npt.NDArray[np.bool_]) -> int:
     """The most rows of ``options`` (VMs) that can each take a different column (host): a
     maximum bipartite matching by augmenting paths, for the few VMs of one rule."""
     vm_of_host: dict[int, int] = {}
