@@ -680,6 +680,9 @@ def _balancer_wishes(
         for hot, on in hot_on.items()
     }
     affinity = {name: r.name for r in instance.rules if r.kind is RuleKind.AFFINITY for name in r.vms}
+    # Threshold 5 leaves a cluster as it is when no plan gains its minimum goodness: a move that
+    # lowers the imbalance may exist, only by too little, so "no move lowers it" would be false.
+    below_goodness = any("minimum goodness" in note for note in result.notes)
     listed = {u.vm for u in stuck}
     out: list[Unmovable] = []
     for i, vm in enumerate(instance.vms):
@@ -692,6 +695,8 @@ def _balancer_wishes(
             why = f"kept with its affinity group ({affinity[vm.name]})"
         elif not compat.allowed[i, room[host]].any():
             why = "no compatible host with spare load (storage, network, CPU or priority-1 rules)"
+        elif below_goodness:
+            why = "no move of it lowers the imbalance by threshold 5's minimum goodness (see the notes)"
         else:
             why = "no move of it lowers the imbalance within capacity, rules and the move budget"
         out.append(Unmovable(vm.name, (f"{BALANCER_WISH} {host}: {why}",)))

@@ -306,6 +306,30 @@ def test_a_vm_the_plan_moves_is_not_one_that_cannot_move():
     assert _yields(plan) == {"apart": CAPACITY}
 
 
+def test_at_threshold_5_a_wish_names_the_minimum_goodness():
+    """h1 runs v1, v2, v3 (6,000 MHz of 20,000), h2 runs v4 (5,000): moving v2 to h2 would even
+    the CPU out, but by less than threshold 5's minimum goodness, so the cluster is left as it is.
+    The balancer's wishes say so, not that no move lowers the imbalance."""
+    hosts = [
+        host_entry("h1", cpu_mhz=20_000, memory_mib=32_768),
+        host_entry("h2", cpu_mhz=20_000, memory_mib=32_768),
+    ]
+    vms = [
+        vm_entry("v1", "h1", 5_000),
+        vm_entry("v2", "h1", 500),
+        vm_entry("v3", "h1", 500),
+        vm_entry("v4", "h2", 5_000),
+    ]
+    instance = inventory(hosts, vms, drs={"threshold": 5, "measure": "cpu"})
+    plan = make_plan(instance, OPTIONS).plan
+    assert plan.status is PlanStatus.UNCHANGED
+    wishes = [r for u in plan.unmovable for r in u.reasons if r.startswith(BALANCER_WISH)]
+    assert wishes
+    assert all(
+        r.endswith("lowers the imbalance by threshold 5's minimum goodness (see the notes)") for r in wishes
+    )
+
+
 def test_a_rule_only_a_standby_host_could_keep_yields_to_host_power(apart_on_one_host: Instance):
     """Without h3 the only other host is h2, in standby, and DPM off keeps it there."""
     instance = with_what_if(apart_on_one_host, maintenance=("h3",))
@@ -598,9 +622,8 @@ def test_a_host_with_spare_room_on_the_resource_its_neighbour_is_hot_on_counts_a
         drs={"threshold": 5},
     )
     reasons = {u.vm: u.reasons[0] for u in make_plan(instance, OPTIONS).plan.unmovable}
-    assert reasons["a"] == (
-        f"{BALANCER_WISH} h1: no move of it lowers the imbalance within capacity, rules and the move budget"
-    )
+    why = "no move of it lowers the imbalance by threshold 5's minimum goodness (see the notes)"
+    assert reasons["a"] == f"{BALANCER_WISH} h1: {why}"
 
 
 def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attribution():
