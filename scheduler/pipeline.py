@@ -433,6 +433,8 @@ def _violations(
             if other.priority < rule.priority
             and members & set(other.vms)
             and not (other.priority == 1 and structural)
+            # A rule the plan breaks too is not what this one gave way to.
+            and (other.priority == 1 or other.name in kept)
         ]
         # A rule of its own priority on the same VMs that the plan keeps (an affinity and an
         # anti-affinity on one pair: one of them has to give).
@@ -480,7 +482,13 @@ def _violations(
         if not winners:
             # The level keeps as many rules of this priority as capacity allows: this one may
             # have been traded for another of its level, so the claim is about the count.
-            winners.append("capacity (no placement within capacity breaks fewer rules of its priority)")
+            # Counted as the level counts: priority-2 rules broken, (VM, rule) pairs for priority 3.
+            fewer = (
+                "breaks fewer priority-2 rules"
+                if status.priority == 2
+                else "leaves fewer VMs breaking priority-3 rules"
+            )
+            winners.append(f"capacity (no placement within capacity {fewer})")
         out.append(
             Violation(
                 rule=rule.name,

@@ -264,7 +264,7 @@ def _yields(plan: Plan) -> dict[str, str]:
     return {v.rule: v.detail.split("; yields to ", 1)[1] for v in plan.violations}
 
 
-CAPACITY = "capacity (no placement within capacity breaks fewer rules of its priority)"
+CAPACITY = "capacity (no placement within capacity breaks fewer priority-2 rules)"
 
 
 def test_a_standby_host_too_small_for_the_group_is_not_what_the_rule_yields_to():
@@ -457,7 +457,7 @@ def test_a_priority_one_repair_does_not_spend_the_move_budget():
     assert violation.rule == "b-h2"
     assert "budget" not in violation.detail
     assert violation.detail.endswith(
-        "yields to capacity (no placement within capacity breaks fewer rules of its priority)"
+        "yields to capacity (no placement within capacity leaves fewer VMs breaking priority-3 rules)"
     )
 
 
@@ -639,7 +639,7 @@ def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attributio
     [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
     assert "budget" not in violation.detail
     assert violation.detail.endswith(
-        "yields to capacity (no placement within capacity breaks fewer rules of its priority)"
+        "yields to capacity (no placement within capacity leaves fewer VMs breaking priority-3 rules)"
     )
 
 
