@@ -12,8 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from scheduler.check.bounds import distinct_hosts, lower_bounds
 from scheduler.check.capacity import host_loads, over_capacity
 from scheduler.check.feasibility import check_placement
@@ -40,7 +38,7 @@ from scheduler.model import (
 from scheduler.solver.costs import move_costs, unsafe_vms
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
-from scheduler.solver.result import OptimizeResult, SolveStatus
+from scheduler.solver.result import MIN_GOODNESS, OptimizeResult, SolveStatus
 from scheduler.solver.staged import NoSolutionError
 from scheduler.what_if import with_what_if as with_what_if  # part of this module's API
 
@@ -510,8 +508,7 @@ def _keepable_beside_priority_1(instance: Instance, rule: Rule, compat: Compatib
         return bool(rows.all(axis=0).any())
     if rule.kind is RuleKind.ANTI_AFFINITY:
         return distinct_hosts(rows) == len(rule.vms)
-    accepted = np.array([rule.allows_host(h.name) for h in instance.hosts], dtype=np.bool_)
-    return bool((rows & accepted[None, :]).any(axis=1).all())
+    return bool((rows & instance.accepted_hosts(rule)[None, :]).any(axis=1).all())
 
 
 def _least_moves_to_mend(
@@ -561,7 +558,7 @@ def _fixed_members(
         if why:
             reasons[name] = "; ".join(why)
         elif name in unsafe():
-            reasons[name] = "its live migration would not converge safely"
+            reasons[name] = UNSAFE_MIGRATION
         return name in reasons
 
     if rule.kind is RuleKind.VM_HOST:
@@ -598,10 +595,12 @@ def _standby_hosts_keeping(
 
     def fits(names: list[str], host: str) -> bool:
         """Whether ``names`` fit an empty ``host`` (a standby host is empty)."""
-        h = instance.host(host)
-        cpu = sum(instance.vm(n).cpu_demand_mhz for n in names)
-        memory = sum(instance.vm(n).memory_mib for n in names)
-        return cpu <= h.cpu_mhz and memory <= h.memory_mib * instance.policy.memory_overcommit
+        h = instance.host_index[host]
+        vms = [instance.vm_index[n] for n in names]
+        return bool(
+            instance.vm_cpu_demand_mhz[vms].sum() <= instance.host_cpu_mhz[h]
+            and instance.vm_memory_mib[vms].sum() <= instance.host_memory_admission_mib[h]
+        )
 
     def keeping(vm: str, pool: list[str]) -> list[str]:
         pool = [h for h in pool if h not in standby or fits([vm], h)]
@@ -690,7 +689,7 @@ def _balancer_wishes(
     affinity = {name: r.name for r in instance.rules if r.kind is RuleKind.AFFINITY for name in r.vms}
     # Threshold 5 leaves a cluster as it is when no plan gains its minimum goodness: a move that
     # lowers the imbalance may exist, only by too little, so "no move lowers it" would be false.
-    below_goodness = any("minimum goodness" in note for note in result.notes)
+    below_goodness = any(MIN_GOODNESS in note for note in result.notes)
     listed = {u.vm for u in stuck}
     out: list[Unmovable] = []
     for i, vm in enumerate(instance.vms):
@@ -704,7 +703,7 @@ def _balancer_wishes(
         elif not compat.allowed[i, room[host]].any():
             why = "no compatible host with spare load (storage, network, CPU or priority-1 rules)"
         elif below_goodness:
-            why = "no move of it lowers the imbalance by threshold 5's minimum goodness (see the notes)"
+            why = f"no move of it lowers the imbalance by {MIN_GOODNESS} (see the notes)"
         else:
             why = "no move of it lowers the imbalance within capacity, rules and the move budget"
         out.append(Unmovable(vm.name, (f"{BALANCER_WISH} {host}: {why}",)))

@@ -35,7 +35,7 @@ from scheduler.solver.problem import (
     settled_for_balance,
     soft_rule_members,
 )
-from scheduler.solver.result import COST_UNIT, LevelOutcome, OptimizeResult, SolveStatus
+from scheduler.solver.result import COST_UNIT, MIN_GOODNESS, LevelOutcome, OptimizeResult, SolveStatus
 from scheduler.solver.revert import drop_unneeded_moves
 from scheduler.solver.scaling import cost_units
 from scheduler.solver.staged import NoSolutionError, StagedOutcome, solve_staged
@@ -228,7 +228,7 @@ def _nothing_to_do(prep: Prepared, today: _Today, started: float) -> OptimizeRes
             instance,
             started,
             unsafe=prep.unsafe,
-            note=f"the cluster's imbalance is below threshold 5's minimum goodness {today.min_gain:.4f}, so "
+            note=f"the cluster's imbalance is below {MIN_GOODNESS} {today.min_gain:.4f}, so "
             "no plan could lower it that much, and it breaks no rule",
         )
     return None
@@ -488,7 +488,7 @@ def _not_worth_its_moves(
                 started,
                 unsafe=prep.unsafe,
                 note=f"the best plan found lowers the imbalance by {max(gain, 0.0):.4f} at most, less than "
-                f"threshold 5's minimum goodness {today.min_gain:.4f}: not worth its moves",
+                f"{MIN_GOODNESS} {today.min_gain:.4f}: not worth its moves",
             )
     return None
 

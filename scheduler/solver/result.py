@@ -12,6 +12,9 @@ COST_UNIT = f"{1 / COST_SCALE:g} s"  # the unit the migration-cost level counts 
 # Level names that readers of a plan single out: DPM's is a constant when DPM is off, and the DRS
 # level counts as optimal within DRS_RELATIVE_GAP of its bound.
 DPM_LEVEL = "dpm hosts on"
+# Named in the notes of a plan threshold 5 leaves unchanged for too small a gain; the plan's
+# explanations of the VMs left on hot hosts look for it there.
+MIN_GOODNESS = "threshold 5's minimum goodness"
 DRS_LEVEL = "drs imbalance"
 DRS_RELATIVE_GAP = 0.01
 
