@@ -6,13 +6,12 @@ failure is a bug and raises ``InconsistentSolutionError`` instead of being writt
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from scheduler.check.bounds import distinct_hosts, lower_bounds
+from scheduler.check.bounds import lower_bounds
 from scheduler.check.capacity import host_loads, over_capacity
 from scheduler.check.feasibility import check_placement
 from scheduler.check.metrics import cluster_metrics
@@ -30,16 +29,14 @@ from scheduler.model import (
     MoveReason,
     Plan,
     PlanStatus,
-    Rule,
     RuleKind,
     Unmovable,
-    Violation,
 )
-from scheduler.solver.costs import move_costs, unsafe_vms
 from scheduler.solver.optimize import optimize
 from scheduler.solver.options import SolveOptions
 from scheduler.solver.result import MIN_GOODNESS, OptimizeResult, SolveStatus
 from scheduler.solver.staged import NoSolutionError
+from scheduler.violations import explain_violations
 from scheduler.what_if import with_what_if as with_what_if  # part of this module's API
 
 
@@ -313,7 +310,7 @@ def plan_from_target(
         host_states=dict(host_states),
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
-        violations=_violations(
+        violations=explain_violations(
             instance, compat, placement, host_states, max_migrations, forced_moves, unsafe_moves
         ),
         unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
@@ -378,252 +375,6 @@ def _move_reasons(
             if reasons.get(v) is MoveReason.DRS and placement.get(v) in led:
                 reasons[v] = MoveReason.RULE
     return reasons
-
-
-def _violations(
-    instance: Instance,
-    compat: Compatibility,
-    placement: Mapping[str, str],
-    host_states: Mapping[str, str],
-    max_migrations: int | None = None,
-    forced_moves: int = 0,
-    unsafe_moves: frozenset[str] | None = None,
-) -> tuple[Violation, ...]:
-    """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
-
-    Named, in this order: the higher-priority rules that share VMs with it; host power, when only
-    a standby host could keep the rule (DPM's choice, for priority-3 rules, DPM coming after the
-    priority-2 level; or fixed, for any rule, with DPM off); compatibility when some VM has no
-    allowed host that satisfies it; the VMs that cannot move (pinned, devices, DRS off, a
-    migration that is not safe) when they alone keep it broken, else the migration budget when
-    the plan spends all of it, or has fewer moves left than mending the rule takes; and capacity
-    when none of these applies.
-    """
-    out: list[Violation] = []
-    # Estimating every VM takes time: only when a broken rule needs it and the caller did not say.
-    unsafe = functools.cache(
-        lambda: unsafe_moves if unsafe_moves is not None else unsafe_vms(instance, move_costs(instance))
-    )
-    dpm_on = instance.policy.dpm.enabled
-    up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
-    standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
-    # Leaving a host the VM may no longer use (maintenance or down, a priority-1 rule,
-    # compatibility: ``compat`` refuses all of them) is no optional move: the budget does not
-    # count it.
-    optional = sum(
-        1
-        for vm in instance.vms
-        if vm.host is not None and compat.is_allowed(vm.name, vm.host) and placement.get(vm.name) != vm.host
-    )
-    statuses = rule_status(instance, placement)
-    kept = {status.rule for status in statuses if status.satisfied}
-    for status in statuses:
-        if status.satisfied or status.priority == 1:
-            continue
-        rule = instance.rules[instance.rule_index[status.rule]]
-        members = set(rule.vms)
-        # A priority-1 rule is named only where the rule could not hold beside the priority-1
-        # rules at all (capacity aside): sharing VMs with one is not yet a conflict.
-        structural = _keepable_beside_priority_1(instance, rule, compat)
-        winners = [
-            f"priority-{other.priority} rule {other.name}"
-            for other in instance.rules
-            if other.priority < rule.priority
-            and members & set(other.vms)
-            and not (other.priority == 1 and structural)
-            # A rule the plan breaks too is not what this one gave way to.
-            and (other.priority == 1 or other.name in kept)
-        ]
-        # A rule of its own priority on the same VMs that the plan keeps (an affinity and an
-        # anti-affinity on one pair: one of them has to give).
-        winners += [
-            f"priority-{other.priority} rule {other.name} (same priority)"
-            for other in instance.rules
-            if other.priority == rule.priority
-            and other.name != rule.name
-            and members & set(other.vms)
-            and other.name in kept
-        ]
-        is_vm_host = rule.kind is RuleKind.VM_HOST
-        # With DPM on, priority-2 rules are solved before DPM decides power, so DPM cannot be
-        # why one stays broken; with DPM off, power is fixed for every rule.
-        if not dpm_on or status.priority == 3:
-            off = _standby_hosts_keeping(instance, rule, status.violating_vms, compat, placement, up, standby)
-            if off:
-                names = ", ".join(off)
-                kept_off = f"DPM (host {names} powered off)"
-                winners.append(kept_off if dpm_on else f"host power (DPM off: {names} stays in standby)")
-        if is_vm_host:
-            blocked = [
-                vm
-                for vm in status.violating_vms
-                if not any(rule.allows_host(h.name) and compat.is_allowed(vm, h.name) for h in instance.hosts)
-            ]
-            if blocked:
-                winners.append(f"compatibility (no allowed host satisfies it for {', '.join(blocked)})")
-        # VMs that cannot move come before the budget: no budget could mend a rule they break.
-        fixed = _fixed_members(instance, rule, status.violating_vms, placement, unsafe)
-        if fixed:
-            winners.append(f"VMs that cannot move ({fixed})")
-        elif max_migrations is not None and structural:
-            # The budget keeps it broken when mending it takes more budgeted moves than are left:
-            # all used, or fewer left than it takes (new VMs and forced moves cost nothing).
-            left = max(0, max_migrations + forced_moves - optional)
-            least = _least_moves_to_mend(instance, rule, status.violating_vms, placement, compat)
-            if least > left == 0:
-                winners.append(f"the migration budget (--max-migrations {max_migrations}, all used)")
-            elif least > left:
-                winners.append(
-                    f"the migration budget (--max-migrations {max_migrations}: mending it takes at least "
-                    f"{least} move(s), {left} left)"
-                )
-        if not winners:
-            # The level keeps as many rules of this priority as capacity allows: this one may
-            # have been traded for another of its level, so the claim is about the count.
-            # Counted as the level counts: priority-2 rules broken, (VM, rule) pairs for priority 3.
-            fewer = (
-                "breaks fewer priority-2 rules"
-                if status.priority == 2
-                else "leaves fewer VMs breaking priority-3 rules"
-            )
-            winners.append(f"capacity (no placement within capacity {fewer})")
-        out.append(
-            Violation(
-                rule=rule.name,
-                priority=status.priority,
-                vms=status.violating_vms,
-                detail=f"{status.detail}; yields to {'; '.join(winners)}",
-            )
-        )
-    return tuple(out)
-
-
-def _keepable_beside_priority_1(instance: Instance, rule: Rule, compat: Compatibility) -> bool:
-    """Whether some placement on usable hosts keeps ``rule`` and every priority-1 rule and
-    compatibility, capacity aside (``compat`` holds the priority-1 rules): affinity, a host all
-    its VMs may use; anti-affinity, a distinct host for each (a matching); VM-to-host, a host
-    the rule allows for each VM."""
-    rows = compat.allowed[[instance.vm_index[name] for name in rule.vms]]
-    if rule.kind is RuleKind.AFFINITY:
-        return bool(rows.all(axis=0).any())
-    if rule.kind is RuleKind.ANTI_AFFINITY:
-        return distinct_hosts(rows) == len(rule.vms)
-    return bool((rows & instance.accepted_hosts(rule)[None, :]).any(axis=1).all())
-
-
-def _least_moves_to_mend(
-    instance: Instance,
-    rule: Rule,
-    violating: tuple[str, ...],
-    placement: Mapping[str, str],
-    compat: Compatibility,
-) -> int:
-    """The fewest budgeted moves that could mend ``rule``, capacity aside: every VM off the host
-    most of an affinity rule's VMs share; all but one VM per host of an anti-affinity rule; each
-    violating VM of a VM-to-host rule. A new VM (placed, not moved) or one that must leave its
-    host anyway costs the budget nothing, so only the others count."""
-
-    def budgeted(name: str) -> bool:
-        """Moving it would spend the budget: it sits on its own host, which it may keep (a VM
-        the plan moved already spends it, wherever it goes)."""
-        vm = instance.vm(name)
-        return vm.host is not None and placement.get(name) == vm.host and compat.is_allowed(name, vm.host)
-
-    hosts = [placement[vm] for vm in rule.vms if vm in placement and budgeted(vm)]
-    if rule.kind is RuleKind.AFFINITY:
-        return len(hosts) - max((hosts.count(h) for h in set(hosts)), default=0)
-    if rule.kind is RuleKind.ANTI_AFFINITY:
-        return len(hosts) - len(set(hosts))
-    return sum(1 for vm in violating if budgeted(vm))
-
-
-def _fixed_members(
-    instance: Instance,
-    rule: Rule,
-    violating: tuple[str, ...],
-    placement: Mapping[str, str],
-    unsafe: Callable[[], frozenset[str]],
-) -> str:
-    """The VMs no plan moves for a rule (pinned, devices, DRS off, or a migration that is not
-    safe) that on their own keep it broken, and why, for "yields to"; else "". On their own:
-    affinity members held on different hosts, anti-affinity members held on one host, a VM held
-    on the wrong side of a VM-to-host rule. ``unsafe()``: the VMs whose migration is not safe."""
-    reasons: dict[str, str] = {}
-
-    def held(name: str) -> bool:
-        vm = instance.vm(name)
-        if vm.host is None or placement.get(name) != vm.host:
-            return False  # placed or moved by this plan: where it ends was the plan's choice
-        why = vm.immobility_reasons()
-        if why:
-            reasons[name] = "; ".join(why)
-        elif name in unsafe():
-            reasons[name] = UNSAFE_MIGRATION
-        return name in reasons
-
-    if rule.kind is RuleKind.VM_HOST:
-        blamed = [name for name in violating if held(name)]
-    else:
-        hosts: dict[str, list[str]] = {}
-        for name in rule.vms:
-            if name in placement and held(name):
-                hosts.setdefault(placement[name], []).append(name)
-        if rule.kind is RuleKind.AFFINITY:
-            blamed = [name for names in hosts.values() for name in names] if len(hosts) > 1 else []
-        else:
-            blamed = [name for names in hosts.values() if len(names) > 1 for name in names]
-    return ", ".join(f"{name}: {reasons[name]}" for name in blamed)
-
-
-def _standby_hosts_keeping(
-    instance: Instance,
-    rule: Rule,
-    violating: tuple[str, ...],
-    compat: Compatibility,
-    placement: Mapping[str, str],
-    up: list[str],
-    standby: list[str],
-) -> list[str]:
-    """The standby hosts that would keep ``rule`` where no host that is up can: what the rule
-    yields to is then host power. Empty when some up host could keep it (then power is not why).
-
-    Affinity: a host every member may run on. Anti-affinity: for a member sharing a host, one
-    where no other member runs. VM-to-host: one the rule allows, for a VM breaking it, and that
-    the VM's other VM-to-host rules of the same or a higher priority allow too (a host that keeps
-    this rule by breaking another of its level keeps nothing). A standby host counts only where
-    what it would take fits it (the whole group, for affinity): one too small keeps nothing."""
-
-    def fits(names: list[str], host: str) -> bool:
-        """Whether ``names`` fit an empty ``host`` (a standby host is empty)."""
-        h = instance.host_index[host]
-        vms = [instance.vm_index[n] for n in names]
-        return bool(
-            instance.vm_cpu_demand_mhz[vms].sum() <= instance.host_cpu_mhz[h]
-            and instance.vm_memory_mib[vms].sum() <= instance.host_memory_admission_mib[h]
-        )
-
-    def keeping(vm: str, pool: list[str]) -> list[str]:
-        pool = [h for h in pool if h not in standby or fits([vm], h)]
-        if rule.kind is RuleKind.VM_HOST:
-            also = [
-                other
-                for other in instance.rules
-                if other.kind is RuleKind.VM_HOST and other.priority <= rule.priority and vm in other.vms
-            ]
-            return [h for h in pool if all(r.allows_host(h) for r in also) and compat.is_allowed(vm, h)]
-        taken = {placement.get(other) for other in rule.vms if other != vm}
-        return [h for h in pool if h not in taken and compat.is_allowed(vm, h)]
-
-    if rule.kind is RuleKind.AFFINITY:
-        every = [h for h in up + standby if all(compat.is_allowed(vm, h) for vm in rule.vms)]
-        if any(h in up for h in every):
-            return []
-        return [h for h in every if h in standby and fits(list(rule.vms), h)]
-    found: list[str] = []
-    for vm in violating:
-        if not keeping(vm, up):
-            found += [h for h in keeping(vm, standby) if h not in found]
-    return found
 
 
 def _not_converging(instance: Instance, result: OptimizeResult) -> tuple[Unmovable, ...]:

@@ -1,0 +1,376 @@
+"""What each soft rule a plan leaves broken yields to: the plan's ``violations`` (docs/plan.md).
+
+Each reason is a claim a reader can check, and is named only where it holds for the plan's
+inventory: a priority-1 rule only where the broken rule could hold without the priority-1 rules
+but not beside them; a rule of the same priority only where the two cannot both hold; host power
+only where a standby host, and no host that is up, would keep the rule; compatibility only where
+it alone rules the rule out; VMs that cannot move only where they alone keep it broken; the move
+budget only where mending takes more moves than are left. All of these are "capacity aside":
+what is left when none applies is the level's own trade within capacity, and said as a count.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from scheduler.check.bounds import distinct_hosts
+from scheduler.check.rules import rule_status
+from scheduler.compat import Compatibility, compatibility
+from scheduler.model import UNSAFE_MIGRATION, HostState, Instance, Rule, RuleKind, Violation
+from scheduler.model.instance import BoolArray
+from scheduler.solver.costs import move_costs, unsafe_vms
+
+
+def explain_violations(
+    instance: Instance,
+    compat: Compatibility,
+    placement: Mapping[str, str],
+    host_states: Mapping[str, str],
+    max_migrations: int | None = None,
+    forced_moves: int = 0,
+    unsafe_moves: frozenset[str] | None = None,
+) -> tuple[Violation, ...]:
+    """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
+
+    Named, in this order: the higher-priority rules that share VMs with it and that the plan
+    keeps; the rules of its own priority that it cannot hold beside; host power (DPM's choice for
+    priority-3 rules, DPM coming after the priority-2 level; or fixed, for any rule, with DPM
+    off); compatibility, or the number of hosts; the VMs that cannot move; else the migration
+    budget; and capacity when none of these applies. ``forced_moves``: the moves capacity forced
+    on top of ``max_migrations``, which the budget does not count.
+    """
+    out: list[Violation] = []
+    # Estimating every VM takes time: only when a broken rule needs it and the caller did not say.
+    unsafe = functools.cache(
+        lambda: unsafe_moves if unsafe_moves is not None else unsafe_vms(instance, move_costs(instance))
+    )
+    dpm_on = instance.policy.dpm.enabled
+    up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
+    standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
+    # Leaving a host the VM may no longer use (maintenance or down, a priority-1 rule,
+    # compatibility: ``compat`` refuses all of them) is no optional move: the budget does not
+    # count it.
+    optional = sum(
+        1
+        for vm in instance.vms
+        if vm.host is not None and compat.is_allowed(vm.name, vm.host) and placement.get(vm.name) != vm.host
+    )
+    # What the rule could do without the priority-1 rules, and without them and the VMs that
+    # cannot move: built only when a broken rule needs them (tens of ms on 10,000 VMs).
+    without_p1 = functools.cache(lambda: _rules_free_allowed(instance, mobile=False))
+    migration_only = functools.cache(lambda: _rules_free_allowed(instance, mobile=True))
+    statuses = rule_status(instance, placement)
+    kept = {status.rule for status in statuses if status.satisfied}
+    for status in statuses:
+        if status.satisfied or status.priority == 1:
+            continue
+        rule = instance.rules[instance.rule_index[status.rule]]
+        members = set(rule.vms)
+        # A priority-1 rule is named only where the rule could hold without the priority-1 rules
+        # but not beside them (capacity aside): sharing VMs with one is not yet a conflict, and
+        # where compatibility alone rules the rule out, compatibility is what it yields to.
+        structural = can_hold_together(instance, [rule], compat.allowed)
+        p1_blames = not structural and can_hold_together(instance, [rule], without_p1())
+        winners = [
+            f"priority-{other.priority} rule {other.name}"
+            for other in instance.rules
+            if other.priority < rule.priority
+            and members & set(other.vms)
+            and (other.priority > 1 or p1_blames)
+            # A rule the plan breaks too is not what this one gave way to.
+            and (other.priority == 1 or other.name in kept)
+        ]
+        # A rule of its own priority on the same VMs that the plan keeps, where the two cannot
+        # both hold on the hosts this level had (an affinity and an anti-affinity on one pair:
+        # one of them has to give). Sharing VMs alone is no conflict: capacity may be the cause.
+        level_hosts = _level_hosts(instance, rule, host_states)
+        winners += [
+            f"priority-{other.priority} rule {other.name} (same priority)"
+            for other in instance.rules
+            if other.priority == rule.priority
+            and other.name != rule.name
+            and members & set(other.vms)
+            and other.name in kept
+            and not can_hold_together(instance, [rule, other], compat.allowed & level_hosts)
+        ]
+        # With DPM on, priority-2 rules are solved before DPM decides power, so DPM cannot be
+        # why one stays broken; with DPM off, power is fixed for every rule.
+        if not dpm_on or status.priority == 3:
+            off = _standby_hosts_keeping(
+                instance, rule, status.violating_vms, compat, placement, up, standby, kept
+            )
+            if off:
+                names = ", ".join(off)
+                kept_off = f"DPM (host {names} powered off)"
+                winners.append(kept_off if dpm_on else f"host power (DPM off: {names} stays in standby)")
+        incompatible = _incompatible(instance, rule, status.violating_vms, migration_only())
+        if incompatible:
+            winners.append(incompatible)
+        # VMs that cannot move come before the budget: no budget could mend a rule they break.
+        fixed = _fixed_members(instance, rule, status.violating_vms, placement, unsafe)
+        if fixed:
+            winners.append(f"VMs that cannot move ({fixed})")
+        budget, left = "", 0
+        if max_migrations is not None:
+            # Moves left under the budget (new VMs and forced moves cost nothing).
+            left = max(0, max_migrations + forced_moves - optional)
+            budget = f"--max-migrations {max_migrations}"
+        if not fixed and max_migrations is not None and structural:
+            # The budget keeps it broken when mending it takes more budgeted moves than are left:
+            # all used, or fewer left than it takes, capacity aside.
+            least = _least_moves_to_mend(instance, rule, status.violating_vms, placement, compat)
+            if least > left == 0:
+                winners.append(f"the migration budget ({budget}, all used)")
+            elif least > left:
+                winners.append(
+                    f"the migration budget ({budget}: mending it takes at least {least} move(s), {left} left)"
+                )
+        if not winners:
+            # The level keeps as many rules of this priority as capacity allows: this one may
+            # have been traded for another of its level, so the claim is about the count.
+            # Counted as the level counts: priority-2 rules broken, (VM, rule) pairs for priority 3.
+            fewer = (
+                "breaks fewer priority-2 rules"
+                if status.priority == 2
+                else "leaves fewer VMs breaking priority-3 rules"
+            )
+            if not budget:
+                winners.append(f"capacity (no placement within capacity {fewer})")
+            else:
+                # The level was solved under the budget: the count holds within it, and with the
+                # budget spent, mending may need moves that make room for it.
+                if left:
+                    winners.append(f"capacity (no placement within capacity and {budget} {fewer})")
+                else:
+                    winners.append(
+                        f"capacity and the migration budget ({budget}, all used: no placement within "
+                        f"capacity and the budget {fewer})"
+                    )
+        out.append(
+            Violation(
+                rule=rule.name,
+                priority=status.priority,
+                vms=status.violating_vms,
+                detail=f"{status.detail}; yields to {'; '.join(winners)}",
+            )
+        )
+    return tuple(out)
+
+
+def can_hold_together(instance: Instance, rules: Sequence[Rule], allowed: BoolArray) -> bool:
+    """Whether some placement keeps every rule of ``rules`` with each VM on a host ``allowed``
+    gives it, capacity aside (``allowed``: VMs × hosts, in the instance's order).
+
+    Affinity rules merge their VMs into one group that needs a host all of them may use;
+    VM-to-host rules narrow their VMs' hosts; each anti-affinity rule then needs its groups on
+    distinct hosts, a bipartite matching. The matchings are independent because a VM is in one
+    anti-affinity rule at most (the reader refuses more), so no group is in two of them unless
+    affinity joins VMs of different ones: such a set is refused (ValueError), not guessed at.
+    """
+    names = sorted({vm for rule in rules for vm in rule.vms})
+    rows = {name: allowed[instance.vm_index[name]].copy() for name in names}
+    for rule in rules:
+        if rule.kind is RuleKind.VM_HOST:
+            for name in rule.vms:
+                rows[name] &= instance.accepted_hosts(rule)
+    parent = {name: name for name in names}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    for rule in rules:
+        if rule.kind is RuleKind.AFFINITY:
+            for name in rule.vms[1:]:
+                parent[root(name)] = root(rule.vms[0])
+    groups: dict[str, BoolArray] = {}
+    for name in names:
+        r = root(name)
+        groups[r] = groups[r] & rows[name] if r in groups else rows[name]
+    apart = [[root(name) for name in rule.vms] for rule in rules if rule.kind is RuleKind.ANTI_AFFINITY]
+    in_apart = [r for roots in apart for r in set(roots)]
+    if len(in_apart) != len(set(in_apart)):
+        raise ValueError("affinity joins VMs of two anti-affinity rules: the matchings are not independent")
+    if not all(row.any() for row in groups.values()):
+        return False
+    if any(len(set(roots)) < len(roots) for roots in apart):
+        return False  # two VMs kept together by affinity and apart by this rule
+    return all(distinct_hosts(np.array([groups[r] for r in roots])) == len(roots) for roots in apart)
+
+
+def _rules_free_allowed(instance: Instance, *, mobile: bool) -> BoolArray:
+    """Where each VM could be without the priority-1 rules (and, with ``mobile``, as if no VM
+    were held on its host: pinned, devices, DRS off, a linked clone): what is left is
+    compatibility itself, the migration tests and the hosts' states."""
+    vms = instance.vms
+    if mobile:
+        vms = tuple(
+            replace(vm, pinned=False, devices=(), drs_enabled=True, linked_clone=False)
+            if vm.immobility_reasons()
+            else vm
+            for vm in vms
+        )
+    return compatibility(replace(instance, vms=vms, rules=())).allowed
+
+
+def _level_hosts(instance: Instance, rule: Rule, host_states: Mapping[str, str]) -> BoolArray:
+    """The hosts the rule's level could use: those the plan keeps up, and the standby ones too
+    for a priority-2 rule when DPM is on (the priority-2 level comes before DPM's choice)."""
+    states = {HostState.UP.value}
+    if rule.priority == 2 and instance.policy.dpm.enabled:
+        states.add(HostState.STANDBY.value)
+    return np.array([host_states.get(h.name) in states for h in instance.hosts], dtype=np.bool_)
+
+
+def _incompatible(instance: Instance, rule: Rule, violating: tuple[str, ...], allowed: BoolArray) -> str:
+    """What rules the rule out on its own, without any priority-1 rule or VM held on its host,
+    for "yields to"; else "". ``allowed``: compatibility itself (host states and the migration
+    tests). Affinity: no host all its VMs may use; anti-affinity: fewer usable hosts than VMs, or
+    no distinct host for each; VM-to-host: a VM breaking it has no host the rule allows."""
+    if rule.kind is RuleKind.VM_HOST:
+        accepted = instance.accepted_hosts(rule)
+        blocked = [vm for vm in violating if not (allowed[instance.vm_index[vm]] & accepted).any()]
+        return f"compatibility (no allowed host satisfies it for {', '.join(blocked)})" if blocked else ""
+    if can_hold_together(instance, [rule], allowed):
+        return ""
+    if rule.kind is RuleKind.AFFINITY:
+        return "compatibility (no host all its VMs may use)"
+    usable = sum(h.state in (HostState.UP, HostState.STANDBY) for h in instance.hosts)
+    if usable < len(rule.vms):
+        return f"the number of hosts ({len(rule.vms)} VMs to keep apart, {usable} usable host(s))"
+    return "compatibility (no distinct host for each of its VMs)"
+
+
+def _least_moves_to_mend(
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    placement: Mapping[str, str],
+    compat: Compatibility,
+) -> int:
+    """The fewest budgeted moves that could mend ``rule``, capacity aside: every VM off the host
+    most of an affinity rule's VMs share; all but one VM per host of an anti-affinity rule; each
+    violating VM of a VM-to-host rule. A new VM (placed, not moved) or one that must leave its
+    host anyway costs the budget nothing, so only the others count."""
+
+    def budgeted(name: str) -> bool:
+        """Moving it would spend the budget: it sits on its own host, which it may keep (a VM
+        the plan moved already spends it, wherever it goes)."""
+        vm = instance.vm(name)
+        return vm.host is not None and placement.get(name) == vm.host and compat.is_allowed(name, vm.host)
+
+    hosts = [placement[vm] for vm in rule.vms if vm in placement and budgeted(vm)]
+    if rule.kind is RuleKind.AFFINITY:
+        return len(hosts) - max((hosts.count(h) for h in set(hosts)), default=0)
+    if rule.kind is RuleKind.ANTI_AFFINITY:
+        return len(hosts) - len(set(hosts))
+    return sum(1 for vm in violating if budgeted(vm))
+
+
+def _fixed_members(
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    placement: Mapping[str, str],
+    unsafe: Callable[[], frozenset[str]],
+) -> str:
+    """The VMs no plan moves for a rule (pinned, devices, DRS off, or a migration that is not
+    safe) that on their own keep it broken, and why, for "yields to"; else "". On their own:
+    affinity members held on different hosts, anti-affinity members held on one host, a VM held
+    on the wrong side of a VM-to-host rule. ``unsafe()``: the VMs whose migration is not safe."""
+    reasons: dict[str, str] = {}
+
+    def held(name: str) -> bool:
+        vm = instance.vm(name)
+        if vm.host is None or placement.get(name) != vm.host:
+            return False  # placed or moved by this plan: where it ends was the plan's choice
+        why = vm.immobility_reasons()
+        if why:
+            reasons[name] = "; ".join(why)
+        elif name in unsafe():
+            reasons[name] = UNSAFE_MIGRATION
+        return name in reasons
+
+    if rule.kind is RuleKind.VM_HOST:
+        blamed = [name for name in violating if held(name)]
+    else:
+        hosts: dict[str, list[str]] = {}
+        for name in rule.vms:
+            if name in placement and held(name):
+                hosts.setdefault(placement[name], []).append(name)
+        if rule.kind is RuleKind.AFFINITY:
+            blamed = [name for names in hosts.values() for name in names] if len(hosts) > 1 else []
+        else:
+            blamed = [name for names in hosts.values() if len(names) > 1 for name in names]
+    return ", ".join(f"{name}: {reasons[name]}" for name in blamed)
+
+
+def _standby_hosts_keeping(
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    compat: Compatibility,
+    placement: Mapping[str, str],
+    up: list[str],
+    standby: list[str],
+    kept: set[str],
+) -> list[str]:
+    """The standby hosts that would keep ``rule`` where no host that is up can: what the rule
+    yields to is then host power. Empty when some up host could keep it (then power is not why).
+
+    Affinity: a host every member may run on. Anti-affinity: for a member sharing a host, one
+    where no other member runs. VM-to-host: one the rule allows, for a VM breaking it, and that
+    the VM's other VM-to-host rules of the same or a higher priority allow too (a host that keeps
+    this rule by breaking another of its level keeps nothing). A standby host counts only where
+    what it would take fits it (the whole group, for affinity): one too small keeps nothing. A VM
+    goes nowhere without the partners of the affinity rules of its level or higher that the plan
+    keeps (``kept``): a host counts only where they may go too, and fit with it."""
+
+    def fits(names: list[str], host: str) -> bool:
+        """Whether ``names`` fit an empty ``host`` (a standby host is empty)."""
+        h = instance.host_index[host]
+        vms = [instance.vm_index[n] for n in names]
+        return bool(
+            instance.vm_cpu_demand_mhz[vms].sum() <= instance.host_cpu_mhz[h]
+            and instance.vm_memory_mib[vms].sum() <= instance.host_memory_admission_mib[h]
+        )
+
+    def keeping(vm: str, pool: list[str]) -> list[str]:
+        partners = [
+            other
+            for r in instance.rules
+            if r.kind is RuleKind.AFFINITY and r.priority <= rule.priority and r.name in kept and vm in r.vms
+            for other in r.vms
+            if other != vm
+        ]
+        pool = [
+            h
+            for h in pool
+            if all(compat.is_allowed(p, h) for p in partners)
+            and (h not in standby or fits([vm, *partners], h))
+        ]
+        if rule.kind is RuleKind.VM_HOST:
+            also = [
+                other
+                for other in instance.rules
+                if other.kind is RuleKind.VM_HOST and other.priority <= rule.priority and vm in other.vms
+            ]
+            return [h for h in pool if all(r.allows_host(h) for r in also) and compat.is_allowed(vm, h)]
+        taken = {placement.get(other) for other in rule.vms if other != vm}
+        return [h for h in pool if h not in taken and compat.is_allowed(vm, h)]
+
+    if rule.kind is RuleKind.AFFINITY:
+        every = [h for h in up + standby if all(compat.is_allowed(vm, h) for vm in rule.vms)]
+        if any(h in up for h in every):
+            return []
+        return [h for h in every if h in standby and fits(list(rule.vms), h)]
+    found: list[str] = []
+    for vm in violating:
+        if not keeping(vm, up):
+            found += [h for h in keeping(vm, standby) if h not in found]
+    return found
