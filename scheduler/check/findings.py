@@ -40,6 +40,7 @@ VIOLATION_SPURIOUS = "violation.spurious"  # plan.violations names a rule the fi
 VIOLATION_ENTRY = "violation.entry"  # an entry that misdescribes its rule (priority, VMs, listed twice)
 CONFLICTS_EMPTY = "conflicts.empty"
 PLAN_FORMAT = "plan.format"
+PLAN_CLUSTER = "plan.cluster"
 PLAN_STATUS = "plan.status"
 
 

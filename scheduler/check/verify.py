@@ -5,7 +5,8 @@ checked (``replay_plan``); its migrations are re-simulated on the shared links, 
 converge, pause and send as the plan says (``timing_findings``). Besides, ``violations`` must
 list exactly the priority-2/3 rules the final placement breaks (docs/optimizer.md: each one left
 is reported), and an ``unchanged`` plan has no actions. An infeasible plan has no placement to
-check: it must carry a non-empty ``conflicts`` list whose rules, hosts and VMs all exist.
+check: it must carry a non-empty ``conflicts`` list whose rules, hosts and VMs all exist. Either
+way the plan names the inventory's cluster.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from scheduler.check.findings import (
     CONFLICTS_EMPTY,
+    PLAN_CLUSTER,
     PLAN_FORMAT,
     PLAN_STATUS,
     UNKNOWN_HOST,
@@ -72,6 +74,10 @@ def verify_plan(
     findings: list[Finding] = []
     if plan.format != FORMAT_NAME:
         findings.append(Finding(PLAN_FORMAT, f"plan format {plan.format!r}, expected {FORMAT_NAME!r}"))
+    if plan.cluster != instance.name:
+        # Another cluster's plan may replay cleanly where the names happen to match: say so.
+        msg = f"plan is for cluster {plan.cluster!r}, the inventory is cluster {instance.name!r}"
+        findings.append(Finding(PLAN_CLUSTER, msg))
     if plan.status is PlanStatus.INFEASIBLE:
         findings.extend(_conflict_findings(instance, plan))
         findings.extend(_infeasible_content(plan))

@@ -161,6 +161,15 @@ def test_wrong_format_is_reported(trio: Instance) -> None:
     assert verify(trio, plan).codes() == ["plan.format"]
 
 
+def test_a_plan_for_another_cluster_is_reported(trio: Instance) -> None:
+    """Plans for sibling clusters built from one template share host and VM names and may replay
+    cleanly: the cluster's name is what tells them apart."""
+    plan = replace(make_plan(trio), cluster=f"{trio.name}-dr")
+    report = verify(trio, plan)
+    assert report.codes() == ["plan.cluster"]
+    assert repr(f"{trio.name}-dr") in report.findings[0].message
+
+
 def test_checker_imports_no_solver() -> None:
     """The checker is the independent spec: importing it must not load OR-tools."""
     code = "import sys, scheduler.check, scheduler.compat; sys.exit('ortools' in sys.modules)"
