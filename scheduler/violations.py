@@ -130,26 +130,7 @@ def explain_violations(
                     f"the migration budget ({budget}: mending it takes at least {least} move(s), {left} left)"
                 )
         if not winners:
-            # The level keeps as many rules of this priority as capacity allows: this one may
-            # have been traded for another of its level, so the claim is about the count.
-            # Counted as the level counts: priority-2 rules broken, (VM, rule) pairs for priority 3.
-            fewer = (
-                "breaks fewer priority-2 rules"
-                if status.priority == 2
-                else "leaves fewer VMs breaking priority-3 rules"
-            )
-            if not budget:
-                winners.append(f"capacity (no placement within capacity {fewer})")
-            else:
-                # The level was solved under the budget: the count holds within it, and with the
-                # budget spent, mending may need moves that make room for it.
-                if left:
-                    winners.append(f"capacity (no placement within capacity and {budget} {fewer})")
-                else:
-                    winners.append(
-                        f"capacity and the migration budget ({budget}, all used: no placement within "
-                        f"capacity and the budget {fewer})"
-                    )
+            winners.append(_capacity(status.priority, budget, left))
         out.append(
             Violation(
                 rule=rule.name,
@@ -159,6 +140,21 @@ def explain_violations(
             )
         )
     return tuple(out)
+
+
+def _capacity(priority: int, budget: str, left: int) -> str:
+    """The fallback: the level keeps as many rules of this priority as capacity allows, and this
+    one may have been traded for another of its level, so the claim is about the count, counted
+    as the level counts (priority-2 rules broken; (VM, rule) pairs for priority 3). Under a
+    budget (``budget``: the flag, ``left``: the moves left) the level was solved within it, so the
+    claim is too; with it spent, mending may need moves that make room, and the budget is named."""
+    fewer = "breaks fewer priority-2 rules" if priority == 2 else "leaves fewer VMs breaking priority-3 rules"
+    if not budget:
+        return f"capacity (no placement within capacity {fewer})"
+    if left:
+        return f"capacity (no placement within capacity and {budget} {fewer})"
+    spent = f"{budget}, all used: no placement within capacity and the budget {fewer}"
+    return f"capacity and the migration budget ({spent})"
 
 
 def can_hold_together(instance: Instance, rules: Sequence[Rule], allowed: BoolArray) -> bool:
