@@ -74,13 +74,17 @@ def explain_violations(
         # but not beside them (capacity aside): sharing VMs with one is not yet a conflict, and
         # where compatibility alone rules the rule out, compatibility is what it yields to.
         structural = can_hold_together(instance, [rule], compat.allowed)
-        p1_blames = not structural and can_hold_together(instance, [rule], without_p1())
+        blamed = (
+            set()
+            if structural
+            else _blamed_by_priority_1(instance, rule, status.violating_vms, compat, without_p1())
+        )
         winners = [
             f"priority-{other.priority} rule {other.name}"
             for other in instance.rules
             if other.priority < rule.priority
             and members & set(other.vms)
-            and (other.priority > 1 or p1_blames)
+            and (other.priority > 1 or bool(blamed & set(other.vms)))
             # A rule the plan breaks too is not what this one gave way to.
             and (other.priority == 1 or other.name in kept)
         ]
@@ -197,6 +201,24 @@ def can_hold_together(instance: Instance, rules: Sequence[Rule], allowed: BoolAr
     if any(len(set(roots)) < len(roots) for roots in apart):
         return False  # two VMs kept together by affinity and apart by this rule
     return all(distinct_hosts(np.array([groups[r] for r in roots])) == len(roots) for roots in apart)
+
+
+def _blamed_by_priority_1(
+    instance: Instance, rule: Rule, violating: tuple[str, ...], compat: Compatibility, without_p1: BoolArray
+) -> set[str]:
+    """The VMs whose priority-1 rules keep ``rule`` from holding, capacity aside (empty when
+    compatibility alone rules it out, or nothing does): for a VM-to-host rule, each VM breaking it
+    that has a host the rule allows without its priority-1 rules but none beside them; for
+    affinity and anti-affinity, every member, when the rule holds without them but not beside."""
+    if rule.kind is RuleKind.VM_HOST:
+        accepted = instance.accepted_hosts(rule)
+        return {
+            vm
+            for vm in violating
+            if (without_p1[instance.vm_index[vm]] & accepted).any()
+            and not (compat.allowed[instance.vm_index[vm]] & accepted).any()
+        }
+    return set(rule.vms) if can_hold_together(instance, [rule], without_p1) else set()
 
 
 def _rules_free_allowed(instance: Instance, *, mobile: bool) -> BoolArray:

@@ -186,3 +186,21 @@ def test_a_rule_a_spent_budget_keeps_broken_through_capacity_names_the_budget():
         "within capacity and the budget leaves fewer VMs breaking priority-3 rules)"
     ), detail
     assert "n-h1" not in broken(instance)
+
+
+def test_a_vm_to_host_rule_names_what_blocks_each_of_its_vms():
+    """a and b should run on h2, an AMD host: a, on an Intel one, cannot migrate there, and the
+    new VM b could go anywhere but for its must-not rule. Compatibility is named for a alone, and
+    b's rule for b (b was named under compatibility too, or the rule not at all)."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2", cpu={"vendor": "amd", "generation": 1}), host_entry("h3")],
+        [vm_entry("a", "h1"), vm_entry("b", None)],
+        [
+            {"name": "on-h2", "kind": "vm_host", "mode": "should", "vms": ["a", "b"], "hosts": ["h2"]},
+            {"name": "b-not-h2", "kind": "vm_host", "mode": "must_not", "vms": ["b"], "hosts": ["h2"]},
+        ],
+    )
+    detail = broken(instance)["on-h2"].detail
+    assert detail.endswith(
+        "yields to priority-1 rule b-not-h2; compatibility (no allowed host satisfies it for a)"
+    ), detail
