@@ -11,9 +11,11 @@ timed order (one move at a time), a move set this replay completes has a safe sc
 
 ``search_sequence`` is the fallback when no single parking helps (for instance a VM that is not
 asked to move must step aside first): an A* search over placements whose every edge is one move
-that fits. In the sequential model a move that fits can be undone, so a search from any reachable
-state is as complete as one from the start; the search is exhaustive on small clusters and bounded
-by a node budget on large ones, so "no sequence found" is a proof only where it was exhaustive.
+that fits. Not every move can be undone: nothing goes back to a host in maintenance, to a host a
+priority-1 rule forbids the VM, or to a host that started over capacity. So a search from the
+state where a run stalled may fail where one from the start succeeds, and proves nothing;
+``search_from_start`` is the one whose failure is a proof, where it covers every movable VM of the
+cluster (at most ``EXHAUSTIVE_MAX_VMS``) within its node budget.
 """
 
 from __future__ import annotations
@@ -163,14 +165,16 @@ def _departure_helps(u: Usage, src: int, vm: int, incoming: Iterable[int]) -> bo
 
 
 def _parking_host(facts: Facts, u: Usage, vm: int, src: int, dst: int, targeted: set[int]) -> int | None:
-    """A host that may hold ``vm`` for a while and has room for it now, best first."""
+    """A host that may hold ``vm`` for a while and has room for it now: one no waiting move
+    targets, then the soonest ready (up, not booting), then the one with most slack."""
     row = facts.allowed[vm]
-    best: tuple[bool, float] | None = None
+    best: tuple[bool, float, float] | None = None
     best_host: int | None = None
     for h in range(facts.num_hosts):
         if h in (src, dst) or not facts.parks[h] or not row[h] or not u.fits(h, vm):
             continue
-        key = (h in targeted, -u.slack(h))
+        # A host still booting holds the parking move, and every move waiting on it, until it is up.
+        key = (h in targeted, facts.ready_s[h], -u.slack(h))
         if best is None or key < best:
             best, best_host = key, h
     return best_host
@@ -259,20 +263,21 @@ def _unwind(
 
 def sequence_moves(
     steps: Sequence[tuple[int, int, int]],
-    target_of: Mapping[int, int],
+    final_of: Mapping[int, int],
     reason_of: Callable[[int], MoveReason],
 ) -> list[Move]:
     """Turn a search result into moves chained one after another (only the order is known safe).
 
-    A step that puts a VM on its final target carries the VM's reason; every other step is a
-    parking move.
+    ``final_of``: the target host of every VM the plan moves (its pending move, or one done
+    already that the search undid). A VM's last step onto that host carries the VM's reason;
+    every other step is a parking move.
     """
     last_step: dict[int, int] = {}
     for i, (v, _, _) in enumerate(steps):
         last_step[v] = i
     out: list[Move] = []
     for i, (v, src, dst) in enumerate(steps):
-        final = last_step[v] == i and target_of.get(v) == dst
+        final = last_step[v] == i and final_of.get(v) == dst
         reason = reason_of(v) if final else MoveReason.PARKING
         out.append(Move(v, src, dst, reason, after=i - 1 if i > 0 else None))
     return out
@@ -280,32 +285,30 @@ def sequence_moves(
 
 def involved_vms(
     facts: Facts, host_of: Sequence[int], stuck: Iterable[int], target_of: Mapping[int, int]
-) -> list[int]:
-    """The VMs a bounded search should consider: the stuck ones and every movable VM on their hosts.
-
-    On a small cluster (at most ``EXHAUSTIVE_MAX_VMS`` movable VMs) all movable VMs are considered,
-    so that the search is a proof when it fails.
-    """
+) -> tuple[list[int], bool]:
+    """The VMs a bounded search should consider, and whether they are every movable VM: the stuck
+    ones and every movable VM on their hosts, or all movable VMs on a small cluster (at most
+    ``EXHAUSTIVE_MAX_VMS``), where a search that fails within its budget is a proof."""
     num_allowed = facts.allowed.sum(axis=1)
     movable = [v for v, h in enumerate(host_of) if h >= 0 and (num_allowed[v] > 1 or v in target_of)]
     if len(movable) <= EXHAUSTIVE_MAX_VMS:
-        return movable
+        return movable, True
     hosts: set[int] = set()
     stuck_set = set(stuck)
     for v in stuck_set:
         hosts.add(host_of[v])
         hosts.add(target_of[v])
-    return [v for v in movable if host_of[v] in hosts or v in stuck_set]
+    return [v for v in movable if host_of[v] in hosts or v in stuck_set], False
 
 
 @dataclass(frozen=True, slots=True)
 class Fallback:
-    """What the last-resort search found: moves to run strictly one after another, or None; the
-    VMs that were stuck; whether a failure is a proof (the search covered every placement)."""
+    """What a last-resort search found: moves to run strictly one after another, or None; the
+    VMs that were stuck; whether a failure is a proof that no order reaches the target."""
 
     moves: list[Move] | None
     stuck_vms: list[int]
-    exhaustive: bool
+    proven: bool
 
 
 def resolve_by_search(
@@ -314,13 +317,15 @@ def resolve_by_search(
     host_of: Sequence[int],
     pending: Sequence[Move],
     reason_of: Callable[[int], MoveReason],
+    final_of: Mapping[int, int],
     *,
     budget: int = DEFAULT_SEARCH_BUDGET,
 ) -> Fallback:
     """A strictly sequential order for ``pending`` from the state now (nothing in flight).
 
     The moves that fit one after another are applied first; the search then starts from where they
-    leave the cluster, over the stuck VMs and the movable VMs on the hosts they involve.
+    leave the cluster, over the stuck VMs and the movable VMs on the hosts they involve. A failure
+    proves nothing: the moves made so far may not be undoable (see the module docstring).
     """
     replay = SequentialReplay(usage, pending)
     stuck = replay.drain()
@@ -328,10 +333,32 @@ def resolve_by_search(
     for v, h in replay.where.items():
         drained[v] = h
     target_of = {m.vm: m.target for m in pending}
-    considered = involved_vms(facts, drained, stuck, target_of)
-    exhaustive_scope = len(considered) <= EXHAUSTIVE_MAX_VMS
+    considered, _ = involved_vms(facts, drained, stuck, target_of)
     outcome = search_sequence(facts, replay.usage, drained, target_of, considered, budget=budget)
     if outcome.steps is None:
-        return Fallback(None, sorted(stuck), outcome.exhaustive and exhaustive_scope)
+        return Fallback(None, sorted(stuck), False)
     steps = replay.applied + outcome.steps
-    return Fallback(sequence_moves(steps, target_of, reason_of), sorted(stuck), True)
+    return Fallback(sequence_moves(steps, final_of, reason_of), sorted(stuck), False)
+
+
+def search_from_start(
+    facts: Facts,
+    usage: Usage,
+    host_of: Sequence[int],
+    moves: Sequence[Move],
+    reason_of: Callable[[int], MoveReason],
+    *,
+    budget: int = DEFAULT_SEARCH_BUDGET,
+) -> Fallback | None:
+    """A strictly sequential order for ``moves`` from the inventory's placement (``host_of``,
+    ``usage``), searched over every movable VM; None on a cluster too large for that (more than
+    ``EXHAUSTIVE_MAX_VMS`` movable VMs), where the search would only spend its budget. A failure
+    is a proof where the search ran to the end."""
+    target_of = {m.vm: m.target for m in moves}
+    considered, every = involved_vms(facts, host_of, target_of, target_of)
+    if not every:
+        return None
+    outcome = search_sequence(facts, usage, host_of, target_of, considered, budget=budget)
+    if outcome.steps is None:
+        return Fallback(None, sorted(target_of), outcome.exhaustive)
+    return Fallback(sequence_moves(outcome.steps, target_of, reason_of), [], True)

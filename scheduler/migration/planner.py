@@ -35,7 +35,7 @@ from scheduler.errors import InputError, Problem
 from scheduler.migration.links import link_shares
 from scheduler.migration.moves import Facts, Move, Usage
 from scheduler.migration.ordering import PriorityKey, priority_keys
-from scheduler.migration.parking import add_parking, resolve_by_search
+from scheduler.migration.parking import add_parking, resolve_by_search, search_from_start
 from scheduler.migration.precopy import (
     MigrationInput,
     PrecopyRun,
@@ -257,6 +257,12 @@ class _Planner:
         self.concurrency = max(1, self.policy.max_concurrent_per_host)
         self.host_names = tuple(h.name for h in instance.hosts)
         self.current = [int(h) for h in instance.current_host]
+        # Each moving VM's target: a search that undoes a move already made lands it here again.
+        self.moved_to = {
+            v: dst
+            for v, (src, dst) in enumerate(zip(self.current, target.host_of, strict=True))
+            if 0 <= src != dst
+        }
         self.facts = self._facts()
         self.drained_first = [h.state is HostState.MAINTENANCE for h in instance.hosts]
         self.reason_by_vm = self._reasons(reasons)
@@ -381,12 +387,36 @@ class _Planner:
                 # and the shares grow, so fewer moves per host can reach what more could not. At
                 # one per host no link is shared, and every move lands (checked above).
                 if limit == 1:
-                    raise
+                    return self._one_at_a_time_from_start(moves, first or exc, exc)
                 first = first or exc
                 limit //= 2
                 continue
             notes = () if first is None else (self._fallback_note(limit, first),)
             return self._schedule(timeline, moves, limit, notes)
+
+    def _one_at_a_time_from_start(
+        self, moves: Sequence[Move], first: UnreachableTargetError, last: UnreachableTargetError
+    ) -> Schedule:
+        """The last resort: a strictly sequential order searched from the inventory's placement.
+
+        Each run above searched from where it stalled, after moves that may not be undone (off
+        a host in maintenance, off a host a priority-1 rule forbids, off one that started over
+        capacity): an order from the start may still exist. On a small cluster the search from
+        the start covers every movable VM, so its failure is a proof; elsewhere the target is
+        declared unreachable as the last run found it, and not as proven.
+        """
+        usage = Usage.of_placement(self.facts, self.current)
+        fallback = search_from_start(self.facts, usage, self.current, moves, self.reason_by_vm.__getitem__)
+        if fallback is None or fallback.moves is None:
+            stuck = [self.instance.vm_index[name] for name in last.vms]
+            proven = fallback is not None and fallback.proven
+            raise self._unreachable(self.current, moves, stuck, proven) from last
+        timeline = self._simulate(fallback.moves, 1)
+        note = (
+            f"migrations run one at a time, in an order searched from the start: at {self.concurrency} "
+            f"per host the planner found no safe order ({first.message})"
+        )
+        return self._schedule(timeline, moves, 1, (note,))
 
     def _simulate(self, moves: Sequence[Move], limit: int) -> Timeline:
         """One event-driven run of ``moves`` (parking included) with at most ``limit`` moves per
@@ -447,10 +477,12 @@ class _Planner:
             parked = add_parking(self.facts, usage, pending, self.cost_s)
             if parked.resolved:
                 return parked.moves
-        fallback = resolve_by_search(self.facts, usage, host_of, pending, self.reason_by_vm.__getitem__)
+        fallback = resolve_by_search(
+            self.facts, usage, host_of, pending, self.reason_by_vm.__getitem__, self.moved_to
+        )
         if fallback.moves is not None:
             return fallback.moves
-        raise self._unreachable(host_of, pending, fallback.stuck_vms, fallback.exhaustive)
+        raise self._unreachable(host_of, pending, fallback.stuck_vms, fallback.proven)
 
     def _unreachable(
         self, host_of: Sequence[int], pending: Sequence[Move], stuck: Sequence[int], proven: bool

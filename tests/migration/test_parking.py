@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scheduler.migration.moves import Facts, Move, Usage
-from scheduler.migration.parking import add_parking, resolve_by_search, search_sequence
+from scheduler.migration.parking import add_parking, resolve_by_search, search_sequence, sequence_moves
 from scheduler.model import MoveReason
 
 
@@ -71,7 +71,7 @@ def test_search_fallback_returns_a_strict_sequence():
     f = facts([4, 4, 6], [4, 4, 2])
     usage = Usage.of_placement(f, [0, 1, 2])
     pending = [Move(0, 0, 1, MoveReason.DRS), Move(1, 1, 0, MoveReason.DRS)]
-    fallback = resolve_by_search(f, usage, [0, 1, 2], pending, lambda v: MoveReason.DRS)
+    fallback = resolve_by_search(f, usage, [0, 1, 2], pending, lambda v: MoveReason.DRS, {0: 1, 1: 0})
     assert fallback.moves is not None
     assert all(m.after == i - 1 for i, m in enumerate(fallback.moves) if i > 0)
     # Replaying the sequence one move at a time stays within capacity and ends on the targets.
@@ -84,3 +84,12 @@ def test_search_fallback_returns_a_strict_sequence():
         where[m.vm] = m.target
     assert where[0] == 1
     assert where[1] == 0
+
+
+def test_a_vm_the_search_moves_back_onto_its_target_gets_its_own_reason():
+    """v0 reached h1 before the stall; the search steps it aside to h2 and back. Its last step is
+    its own move again, not parking (the search knows only the VMs still pending)."""
+    steps = [(0, 1, 2), (1, 0, 1), (0, 2, 1)]
+    moves = sequence_moves(steps, {0: 1, 1: 1}, lambda v: MoveReason.DRS)
+    assert [m.reason for m in moves] == [MoveReason.PARKING, MoveReason.DRS, MoveReason.DRS]
+    assert [m.after for m in moves] == [None, 0, 1]

@@ -543,3 +543,73 @@ def test_every_plan_passes_the_checker_or_no_order_exists(case: tuple[Instance, 
         assert not _sequentially_reachable(inst, target)
         return
     assert_valid(inst, schedule, target)
+
+
+def test_a_drain_that_cannot_be_undone_does_not_hide_an_order_from_the_start():
+    """x must leave h2 (maintenance) for h1, while a and b trade places between h0 (room for one)
+    and h1. Draining h2 first leaves h1 too full for a and h0 full with it: nothing goes back to
+    h2, so the search from that stall fails. The trade first, then the drain, is an order; the
+    planner declared the target unreachable, "proven"."""
+    hosts = [
+        host("h0", cpu_mhz=1_000, memory_mib=1_024),
+        host("h1", cpu_mhz=3_500, memory_mib=6_144),
+        host("h2", cpu_mhz=2_000, memory_mib=5_120, state=HostState.MAINTENANCE),
+    ]
+    vms = [
+        vm("a", "h0", memory_mib=1_024, cpu_mhz=1_000),
+        vm("x", "h2", memory_mib=4_096, cpu_mhz=2_000),
+        vm("b", "h1", memory_mib=1_024, cpu_mhz=1_000),
+    ]
+    inst = cluster(hosts, vms, network_gbps=25.0, max_concurrent=1, hypervisor="vmware")
+    target = {"a": "h1", "x": "h1", "b": "h0"}
+    schedule = plan_migrations(inst, target)
+    assert [m.vm for m in sorted(schedule.migrations, key=lambda m: m.start_s)][-1] == "x"
+    assert schedule.stats.concurrency_limit == 1
+    assert "searched from the start" in schedule.notes[0]
+    assert_valid(inst, schedule, target)
+
+
+def test_a_move_off_a_host_over_capacity_does_not_hide_an_order_from_the_start():
+    """h0 starts over capacity (x's 4,000 MHz on 4,000 MHz, and 2,048 MiB on 1,536) and goes to
+    standby; y (h3 to h2) and z (h2 to h3) trade places between full hosts, and the pinned p fills
+    h1 all but room for one of them. Emptying h0 first takes that room, and x cannot go back:
+    parking z on h1 before x arrives is the order."""
+    hosts = [
+        host("h0", cpu_mhz=4_000, memory_mib=1_536, boot_s=300),
+        host("h1", cpu_mhz=9_000, memory_mib=7_168),
+        host("h2", cpu_mhz=1_500, memory_mib=10_240, boot_s=300),
+        host("h3", cpu_mhz=1_000, memory_mib=8_192),
+    ]
+    vms = [
+        vm("x", "h0", memory_mib=2_048, cpu_mhz=4_000),
+        vm("y", "h3", memory_mib=8_192, cpu_mhz=1_000),
+        replace(vm("p", "h1", memory_mib=4_096, cpu_mhz=4_000, dirty_mibps=125.3), pinned=True),
+        vm("z", "h2", memory_mib=2_048, cpu_mhz=1_000, dirty_mibps=21.9),
+        vm("w", "h2", memory_mib=2_048, cpu_mhz=500),
+    ]
+    inst = cluster(hosts, vms, network_gbps=2.5, max_concurrent=1, hypervisor="fusioncompute")
+    target = {"x": "h1", "y": "h2", "z": "h3"}
+    states = {"h0": "standby", "h1": "up", "h2": "up", "h3": "up"}
+    schedule = plan_migrations(inst, target, states)
+    assert [m.vm for m in schedule.migrations if m.reason is MoveReason.PARKING] == ["z"]
+    assert_valid(inst, schedule, target, states)
+
+
+def test_parking_prefers_a_host_that_is_up_to_one_still_booting():
+    """a and b swap between two full hosts; s (standby, booting in 300 s) and u (up) both have
+    room to park one of them. Parking on s held the swap for its boot."""
+    hosts = [
+        host("h0", memory_mib=8 * GIB),
+        host("s", memory_mib=8 * GIB, state=HostState.STANDBY, boot_s=300),
+        host("h2", memory_mib=8 * GIB),
+        host("u", memory_mib=8 * GIB),
+    ]
+    vms = [vm("a", "h0", memory_mib=8 * GIB), vm("b", "h2", memory_mib=8 * GIB), vm("on-s", None)]
+    inst = cluster(hosts, vms)
+    target = {"a": "h2", "b": "h0", "on-s": "s"}
+    states = {"h0": "up", "s": "up", "h2": "up", "u": "up"}
+    schedule = plan_migrations(inst, target, states)
+    [parking] = [m for m in schedule.migrations if m.reason is MoveReason.PARKING]
+    assert parking.target == "u"
+    assert schedule.stats.makespan_s < 300
+    assert_valid(inst, schedule, target, states)
