@@ -2,7 +2,8 @@
 
 Each reason is a claim a reader can check, and is named only where it holds for the plan's
 inventory: a priority-1 rule only where the broken rule could hold without the priority-1 rules
-but not beside them; a rule of the same priority only where the two cannot both hold; host power
+but not beside them; a soft rule of higher or the same priority only where the broken rule could
+hold alone but not beside it; host power
 only where a standby host, and no host that is up, would keep the rule; compatibility only where
 it alone rules the rule out; VMs that cannot move only where they alone keep it broken; the move
 budget only where mending takes more moves than are left. All of these are "capacity aside":
@@ -24,6 +25,9 @@ from scheduler.model import UNSAFE_MIGRATION, HostState, Instance, Rule, RuleKin
 from scheduler.model.instance import BoolArray
 from scheduler.solver.costs import move_costs, unsafe_vms
 
+# Where no host the rule could hold on has room for its VMs, beside the VMs no plan moves.
+NO_ROOM = "no host it could hold on has room for its VMs"
+
 
 def explain_violations(
     instance: Instance,
@@ -36,8 +40,8 @@ def explain_violations(
 ) -> tuple[Violation, ...]:
     """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
-    Named, in this order: the higher-priority rules that share VMs with it and that the plan
-    keeps; the rules of its own priority that it cannot hold beside; host power (DPM's choice for
+    Named, in this order: the priority-1 rules that alone keep it from holding; the soft rules
+    of higher or its own priority that the plan keeps and that are in the way; host power (DPM's choice for
     priority-3 rules, DPM coming after the priority-2 level; or fixed, for any rule, with DPM
     off); compatibility, or the number of hosts; the VMs that cannot move; else the migration
     budget; and capacity when none of these applies. ``forced_moves``: the moves capacity forced
@@ -49,8 +53,6 @@ def explain_violations(
         lambda: unsafe_moves if unsafe_moves is not None else unsafe_vms(instance, move_costs(instance))
     )
     dpm_on = instance.policy.dpm.enabled
-    up = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.UP.value]
-    standby = [h.name for h in instance.hosts if host_states.get(h.name) == HostState.STANDBY.value]
     # Leaving a host the VM may no longer use (maintenance or down, a priority-1 rule,
     # compatibility: ``compat`` refuses all of them) is no optional move: the budget does not
     # count it.
@@ -62,6 +64,11 @@ def explain_violations(
     # What the rule could do without the priority-1 rules, and without them and the VMs that
     # cannot move: built only when a broken rule needs them (tens of ms on 10,000 VMs).
     without_p1 = functools.cache(lambda: _rules_free_allowed(instance, mobile=False))
+    any_held = functools.cache(
+        lambda: any(
+            vm.host is not None and (vm.immobility_reasons() or vm.name in unsafe()) for vm in instance.vms
+        )
+    )
     migration_only = functools.cache(lambda: _rules_free_allowed(instance, mobile=True))
     statuses = rule_status(instance, placement)
     kept = {status.rule for status in statuses if status.satisfied}
@@ -79,34 +86,29 @@ def explain_violations(
             if structural
             else _blamed_by_priority_1(instance, rule, status.violating_vms, compat, without_p1())
         )
+        # A soft rule of higher or the same priority that the plan keeps is named only where it
+        # is in the way, capacity aside, on the hosts this level had (an affinity and an
+        # anti-affinity on one pair: one of them has to give). Sharing VMs alone is no conflict:
+        # capacity, or the rule itself, may be the cause.
+        level = compat.allowed & _level_hosts(instance, rule, host_states)
         winners = [
             f"priority-{other.priority} rule {other.name}"
             for other in instance.rules
-            if other.priority < rule.priority
-            and members & set(other.vms)
-            and (other.priority > 1 or bool(blamed & set(other.vms)))
-            # A rule the plan breaks too is not what this one gave way to.
-            and (other.priority == 1 or other.name in kept)
+            if other.priority == 1 and members & set(other.vms) and bool(blamed & set(other.vms))
         ]
-        # A rule of its own priority on the same VMs that the plan keeps, where the two cannot
-        # both hold on the hosts this level had (an affinity and an anti-affinity on one pair:
-        # one of them has to give). Sharing VMs alone is no conflict: capacity may be the cause.
-        level_hosts = _level_hosts(instance, rule, host_states)
         winners += [
-            f"priority-{other.priority} rule {other.name} (same priority)"
+            f"priority-{other.priority} rule {other.name}"
+            + (" (same priority)" if other.priority == rule.priority else "")
             for other in instance.rules
-            if other.priority == rule.priority
+            if 1 < other.priority <= rule.priority
             and other.name != rule.name
-            and members & set(other.vms)
             and other.name in kept
-            and not can_hold_together(instance, [rule, other], compat.allowed & level_hosts)
+            and _in_the_way(instance, rule, status.violating_vms, other, level, compat.allowed)
         ]
         # With DPM on, priority-2 rules are solved before DPM decides power, so DPM cannot be
         # why one stays broken; with DPM off, power is fixed for every rule.
         if not dpm_on or status.priority == 3:
-            off = _standby_hosts_keeping(
-                instance, rule, status.violating_vms, compat, placement, up, standby, kept
-            )
+            off = _standby_hosts_keeping(instance, rule, compat.allowed, host_states, kept)
             if off:
                 names = ", ".join(off)
                 kept_off = f"DPM (host {names} powered off)"
@@ -123,7 +125,14 @@ def explain_violations(
             # Moves left under the budget (new VMs and forced moves cost nothing).
             left = max(0, max_migrations + forced_moves - optional)
             budget = f"--max-migrations {max_migrations}"
-        if not fixed and max_migrations is not None and structural:
+        # Where the VMs no plan moves leave no room for the rule, capacity is the cause whatever
+        # the budget: checked only where nothing above explains it.
+        roomy = (
+            fixed
+            or not structural
+            or _room_beside_held(instance, rule, status.violating_vms, compat.allowed, placement, unsafe)
+        )
+        if not fixed and max_migrations is not None and structural and roomy:
             # The budget keeps it broken when mending it takes more budgeted moves than are left:
             # all used, or fewer left than it takes, capacity aside.
             least = _least_moves_to_mend(instance, rule, status.violating_vms, placement, compat)
@@ -134,7 +143,11 @@ def explain_violations(
                     f"the migration budget ({budget}: mending it takes at least {least} move(s), {left} left)"
                 )
         if not winners:
-            winners.append(_capacity(status.priority, budget, left))
+            winners.append(
+                _capacity(status.priority, budget, left)
+                if roomy
+                else f"capacity ({NO_ROOM}{', beside the VMs that cannot move' if any_held() else ''})"
+            )
         out.append(
             Violation(
                 rule=rule.name,
@@ -236,6 +249,40 @@ def _rules_free_allowed(instance: Instance, *, mobile: bool) -> BoolArray:
     return compatibility(replace(instance, vms=vms, rules=())).allowed
 
 
+def _in_the_way(
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    other: Rule,
+    level: BoolArray,
+    usable: BoolArray,
+) -> bool:
+    """Whether ``other`` keeps ``rule`` from holding, capacity aside: the rule could hold alone but
+    not beside ``other``, on the hosts its level had (``level``), or on every usable host
+    (``usable``) where the level's hosts could not hold it alone (power is then a cause too, and
+    said apart). For a VM-to-host rule, what counts is its VMs that could keep it alone, of which
+    one breaking it is bound by ``other``: a VM that cannot keep it anyway, or that ``other`` does
+    not bind, is not kept from it by ``other``."""
+    if rule.kind is RuleKind.VM_HOST:
+        accepted = instance.accepted_hosts(rule)
+
+        def able(allowed: BoolArray, names: Sequence[str]) -> tuple[str, ...]:
+            return tuple(vm for vm in names if (allowed[instance.vm_index[vm]] & accepted).any())
+
+        allowed = level if able(level, violating) else usable
+        if not set(able(allowed, violating)) & set(other.vms):
+            return False
+        # Its VMs that keep it now must go on keeping it: only those that could are held to it.
+        focus = replace(rule, vms=able(allowed, rule.vms))
+        return not can_hold_together(instance, [focus, other], allowed)
+    if not set(rule.vms) & set(other.vms):
+        return False
+    allowed = level if can_hold_together(instance, [rule], level) else usable
+    return can_hold_together(instance, [rule], allowed) and not can_hold_together(
+        instance, [rule, other], allowed
+    )
+
+
 def _level_hosts(instance: Instance, rule: Rule, host_states: Mapping[str, str]) -> BoolArray:
     """The hosts the rule's level could use: those the plan keeps up, and the standby ones too
     for a priority-2 rule when DPM is on (the priority-2 level comes before DPM's choice)."""
@@ -290,6 +337,58 @@ def _least_moves_to_mend(
     return sum(1 for vm in violating if budgeted(vm))
 
 
+def _room_beside_held(
+    instance: Instance,
+    rule: Rule,
+    violating: tuple[str, ...],
+    allowed: BoolArray,
+    placement: Mapping[str, str],
+    unsafe: Callable[[], frozenset[str]],
+) -> bool:
+    """Whether the rule could hold where the VMs no plan moves leave room, all other VMs aside:
+    no budget mends a rule that even an empty cluster but for them cannot keep (an affinity
+    partner pinned on a host too small for the pair). Affinity: a host all its VMs may use with
+    room for the members not held there; anti-affinity: a distinct such host for each member;
+    VM-to-host: one the rule allows for each VM breaking it."""
+    held = [
+        i
+        for i, vm in enumerate(instance.vms)
+        if vm.host is not None
+        and placement.get(vm.name) == vm.host
+        and (vm.immobility_reasons() or vm.name in unsafe())
+    ]
+    cpu_room = instance.host_cpu_mhz.astype(np.float64).copy()
+    memory_room = instance.host_memory_admission_mib.astype(np.float64).copy()
+    for i in held:
+        h = instance.host_index[placement[instance.vms[i].name]]
+        cpu_room[h] -= instance.vm_cpu_demand_mhz[i]
+        memory_room[h] -= instance.vm_memory_mib[i]
+    held_set = set(held)
+
+    def room_for(vms: list[int]) -> BoolArray:
+        """The hosts with room for ``vms`` together, beside the held VMs (those of ``vms`` held
+        there already count in the room)."""
+        moving = [v for v in vms if v not in held_set]
+        ok: BoolArray = (instance.vm_cpu_demand_mhz[moving].sum() <= cpu_room) & (
+            instance.vm_memory_mib[moving].sum() <= memory_room
+        )
+        return ok
+
+    if rule.kind is RuleKind.AFFINITY:
+        rows = [instance.vm_index[vm] for vm in rule.vms]
+        return bool((allowed[rows].all(axis=0) & room_for(rows)).any())
+    names = violating if rule.kind is RuleKind.VM_HOST else rule.vms
+    roomy = allowed.copy()
+    for name in names:
+        i = instance.vm_index[name]
+        roomy[i] &= room_for([i]) | (
+            np.arange(instance.num_hosts) == instance.host_index.get(placement.get(name, ""), -1)
+        )
+    if rule.kind is RuleKind.VM_HOST:
+        return can_hold_together(instance, [replace(rule, vms=tuple(violating))], roomy)
+    return can_hold_together(instance, [rule], roomy)
+
+
 def _fixed_members(
     instance: Instance,
     rule: Rule,
@@ -329,66 +428,51 @@ def _fixed_members(
 
 
 def _standby_hosts_keeping(
-    instance: Instance,
-    rule: Rule,
-    violating: tuple[str, ...],
-    compat: Compatibility,
-    placement: Mapping[str, str],
-    up: list[str],
-    standby: list[str],
-    kept: set[str],
+    instance: Instance, rule: Rule, allowed: BoolArray, host_states: Mapping[str, str], kept: set[str]
 ) -> list[str]:
-    """The standby hosts that would keep ``rule`` where no host that is up can: what the rule
-    yields to is then host power. Empty when some up host could keep it (then power is not why).
+    """The standby hosts that would keep ``rule`` where the hosts up cannot, capacity aside but
+    for the standby host's own size: what the rule yields to is then host power. Empty when the
+    hosts up could keep it, or when no standby host would.
 
-    Affinity: a host every member may run on. Anti-affinity: for a member sharing a host, one
-    where no other member runs. VM-to-host: one the rule allows, for a VM breaking it, and that
-    the VM's other VM-to-host rules of the same or a higher priority allow too (a host that keeps
-    this rule by breaking another of its level keeps nothing). A standby host counts only where
-    what it would take fits it (the whole group, for affinity): one too small keeps nothing. A VM
-    goes nowhere without the partners of the affinity rules of its level or higher that the plan
-    keeps (``kept``): a host counts only where they may go too, and fit with it."""
+    The rules of its level or higher that share its VMs hold too: the affinity rules the plan
+    keeps (a partner follows its VM) and every VM-to-host rule of its VMs (a host that keeps this
+    rule by breaking another of its level keeps nothing). A VM counts on a standby host only
+    where it fits there, with its affinity group. One standby host is named where one suffices;
+    else every one that fits, where all of them together do.
+    """
+    up = np.array([host_states.get(h.name) == HostState.UP.value for h in instance.hosts], dtype=np.bool_)
+    standby = [i for i, h in enumerate(instance.hosts) if host_states.get(h.name) == HostState.STANDBY.value]
+    members = set(rule.vms)
+    # The VM's VM-to-host rules bind it whether the plan keeps them or not: moving it onto a host
+    # one of them forbids would trade one broken rule for another.
+    with_it = [rule] + [
+        r
+        for r in instance.rules
+        if r is not rule
+        and 1 < r.priority <= rule.priority
+        and members & set(r.vms)
+        and (r.kind is RuleKind.VM_HOST or (r.kind is RuleKind.AFFINITY and r.name in kept))
+    ]
+    if not standby or can_hold_together(instance, with_it, allowed & up[None, :]):
+        return []
+    groups = {vm: list(r.vms) for r in with_it if r.kind is RuleKind.AFFINITY for vm in r.vms}
+    fitting = allowed.copy()
+    for h in standby:
+        for name in {vm for r in with_it for vm in r.vms}:
+            group = [instance.vm_index[n] for n in groups.get(name, [name])]
+            fits = (
+                instance.vm_cpu_demand_mhz[group].sum() <= instance.host_cpu_mhz[h]
+                and instance.vm_memory_mib[group].sum() <= instance.host_memory_admission_mib[h]
+            )
+            fitting[instance.vm_index[name], h] &= bool(fits)
 
-    def fits(names: list[str], host: str) -> bool:
-        """Whether ``names`` fit an empty ``host`` (a standby host is empty)."""
-        h = instance.host_index[host]
-        vms = [instance.vm_index[n] for n in names]
-        return bool(
-            instance.vm_cpu_demand_mhz[vms].sum() <= instance.host_cpu_mhz[h]
-            and instance.vm_memory_mib[vms].sum() <= instance.host_memory_admission_mib[h]
-        )
+    def keeps(hosts: list[int]) -> bool:
+        usable = up.copy()
+        usable[hosts] = True
+        return can_hold_together(instance, with_it, fitting & usable[None, :])
 
-    def keeping(vm: str, pool: list[str]) -> list[str]:
-        partners = [
-            other
-            for r in instance.rules
-            if r.kind is RuleKind.AFFINITY and r.priority <= rule.priority and r.name in kept and vm in r.vms
-            for other in r.vms
-            if other != vm
-        ]
-        pool = [
-            h
-            for h in pool
-            if all(compat.is_allowed(p, h) for p in partners)
-            and (h not in standby or fits([vm, *partners], h))
-        ]
-        if rule.kind is RuleKind.VM_HOST:
-            also = [
-                other
-                for other in instance.rules
-                if other.kind is RuleKind.VM_HOST and other.priority <= rule.priority and vm in other.vms
-            ]
-            return [h for h in pool if all(r.allows_host(h) for r in also) and compat.is_allowed(vm, h)]
-        taken = {placement.get(other) for other in rule.vms if other != vm}
-        return [h for h in pool if h not in taken and compat.is_allowed(vm, h)]
-
-    if rule.kind is RuleKind.AFFINITY:
-        every = [h for h in up + standby if all(compat.is_allowed(vm, h) for vm in rule.vms)]
-        if any(h in up for h in every):
-            return []
-        return [h for h in every if h in standby and fits(list(rule.vms), h)]
-    found: list[str] = []
-    for vm in violating:
-        if not keeping(vm, up):
-            found += [h for h in keeping(vm, standby) if h not in found]
-    return found
+    alone = [h for h in standby if keeps([h])]
+    if alone:
+        return [instance.hosts[h].name for h in alone]
+    useful = [h for h in standby if fitting[:, h].any()]
+    return [instance.hosts[h].name for h in useful] if useful and keeps(useful) else []

@@ -265,6 +265,7 @@ def _yields(plan: Plan) -> dict[str, str]:
 
 
 CAPACITY = "capacity (no placement within capacity breaks fewer priority-2 rules)"
+NO_ROOM = "capacity (no host it could hold on has room for its VMs)"
 
 
 def test_a_standby_host_too_small_for_the_group_is_not_what_the_rule_yields_to():
@@ -282,7 +283,7 @@ def test_a_standby_host_too_small_for_the_group_is_not_what_the_rule_yields_to()
         host_entry("h3", "standby", cpu_mhz=5_000),
     ]
     instance = inventory(hosts, [vm_entry("v1", "h1", 4_000), vm_entry("v2", "h2", 4_000)], rules)
-    assert _yields(make_plan(instance, OPTIONS).plan) == {"aff": CAPACITY}
+    assert _yields(make_plan(instance, OPTIONS).plan) == {"aff": NO_ROOM}
 
 
 def test_a_vm_the_plan_moves_is_not_one_that_cannot_move():
@@ -303,7 +304,7 @@ def test_a_vm_the_plan_moves_is_not_one_that_cannot_move():
     )
     plan = make_plan(instance, OPTIONS).plan
     assert plan.placement["v1"] == "h1"
-    assert _yields(plan) == {"apart": CAPACITY}
+    assert _yields(plan) == {"apart": f"{NO_ROOM[:-1]}, beside the VMs that cannot move)"}
 
 
 def test_at_threshold_5_a_wish_names_the_minimum_goodness():
@@ -630,7 +631,8 @@ def test_a_host_with_spare_room_on_the_resource_its_neighbour_is_hot_on_counts_a
 def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attribution():
     """h1 is over capacity (a 1,000 + c 9,500 MHz): one move is forced, and the budget of one
     optional move comes on top. c should run on h3, where the pinned x leaves too little room:
-    the rule yields to capacity, not to a budget that still had a move left."""
+    the rule yields to capacity, not to a budget that still had a move left; and no budget
+    would mend it."""
     rules = [{"name": "c-h3", "kind": "vm_host", "mode": "should", "vms": ["c"], "hosts": ["h3"]}]
     instance = inventory(
         [host_entry("h1"), host_entry("h2"), host_entry("h3")],
@@ -640,8 +642,7 @@ def test_a_move_capacity_forces_does_not_spend_the_move_budget_in_the_attributio
     [violation] = make_plan(instance, replace(OPTIONS, max_migrations=1)).plan.violations
     assert "budget" not in violation.detail
     assert violation.detail.endswith(
-        "yields to capacity (no placement within capacity and --max-migrations 1 leaves fewer VMs "
-        "breaking priority-3 rules)"
+        "yields to capacity (no host it could hold on has room for its VMs, beside the VMs that cannot move)"
     )
 
 

@@ -204,3 +204,77 @@ def test_a_vm_to_host_rule_names_what_blocks_each_of_its_vms():
     assert detail.endswith(
         "yields to priority-1 rule b-not-h2; compatibility (no allowed host satisfies it for a)"
     ), detail
+
+
+def test_a_higher_priority_rule_is_not_named_where_capacity_alone_keeps_the_vm_away():
+    """a and b together (kept), and a should run on h2, where the pinned x leaves no room for a
+    even alone. Both rules could hold together (a and b on h2) but for capacity: the affinity is
+    not what the should rule gave way to (it was named)."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("a", "h1"), vm_entry("b", "h1"), vm_entry("x", "h2", 9_500, pinned=True)],
+        [
+            affinity("ab", "a", "b"),
+            {"name": "a-h2", "kind": "vm_host", "mode": "should", "vms": ["a"], "hosts": ["h2"]},
+        ],
+        drs={"threshold": 1},
+    )
+    detail = broken(instance)["a-h2"].detail
+    assert detail.endswith(
+        "yields to capacity (no host it could hold on has room for its VMs, beside the VMs that cannot move)"
+    ), detail
+
+
+def test_a_higher_priority_rule_that_holds_the_vm_away_is_named():
+    """The same, but b is pinned on h1: a stays with b by the affinity, whatever h2's room."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("a", "h1"), vm_entry("b", "h1", pinned=True)],
+        [
+            affinity("ab", "a", "b"),
+            {"name": "a-h2", "kind": "vm_host", "mode": "should", "vms": ["a"], "hosts": ["h2"]},
+        ],
+        drs={"threshold": 1},
+    )
+    assert broken(instance)["a-h2"].detail.endswith("yields to priority-2 rule ab")
+
+
+def test_host_power_is_not_named_where_no_host_could_keep_the_rule_beside_the_kept_ones():
+    """a and b together (kept) and a, b, x apart cannot both hold on any hosts: powering the
+    standby h1 on would keep nothing, and only the affinity is named (h1 was named too)."""
+    instance = inventory(
+        [host_entry("h0"), host_entry("h1", "standby"), host_entry("h2")],
+        [vm_entry("a", "h0"), vm_entry("b", "h0"), vm_entry("x", "h2")],
+        [affinity("together", "a", "b"), apart("apart", "a", "b", "x")],
+        drs={"threshold": 1},
+    )
+    violations = broken(instance)
+    assert set(violations) == {"apart"}, violations
+    assert violations["apart"].detail.endswith("yields to priority-2 rule together (same priority)")
+
+
+def test_host_power_is_named_where_only_a_standby_host_keeps_the_rule():
+    """a, b and x apart on two hosts up: only the standby h1 gives the third a host."""
+    instance = inventory(
+        [host_entry("h0"), host_entry("h1", "standby"), host_entry("h2")],
+        [vm_entry("a", "h0"), vm_entry("b", "h0"), vm_entry("x", "h2")],
+        [apart("apart", "a", "b", "x")],
+        drs={"threshold": 1},
+    )
+    detail = broken(instance)["apart"].detail
+    assert detail.endswith("yields to host power (DPM off: h1 stays in standby)"), detail
+
+
+def test_the_budget_is_not_named_where_no_budget_would_mend_the_rule():
+    """a should join b, whose DRS is off, on h2 (4,000 MHz), but the two need 5,000: under a
+    budget of no moves, the rule yields to the room, not to the budget (it was said to)."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2", cpu_mhz=4_000)],
+        [vm_entry("a", "h1", 3_000), vm_entry("b", "h2", 2_000, drs_enabled=False)],
+        [affinity("ab", "a", "b")],
+        drs={"threshold": 1},
+    )
+    detail = broken(instance, replace(OPTIONS, max_migrations=0))["ab"].detail
+    assert detail.endswith(
+        "yields to capacity (no host it could hold on has room for its VMs, beside the VMs that cannot move)"
+    ), detail
