@@ -22,6 +22,7 @@ from scheduler.errors import InconsistentSolutionError
 from scheduler.migration.planner import Schedule, UnreachableTargetError, plan_migrations
 from scheduler.model import (
     BALANCER_WISH,
+    KEPT_IN_PLACE,
     UNSAFE_MIGRATION,
     Conflict,
     HostState,
@@ -189,6 +190,7 @@ def _scheduled(
         max_migrations=options.max_migrations,
         forced_moves=result.forced_moves,
         unsafe_moves=result.unsafe_moves,
+        kept_in_place=held,
     )
     return PlanOutcome(plan, result, schedule)
 
@@ -263,6 +265,7 @@ def plan_from_target(
     max_migrations: int | None = None,
     forced_moves: int = 0,
     unsafe_moves: frozenset[str] | None = None,
+    kept_in_place: frozenset[str] = frozenset(),
 ) -> tuple[Plan, Schedule]:
     """The verified plan (docs/plan.md) reaching any feasible target (optimizer's or a baseline's).
 
@@ -272,7 +275,8 @@ def plan_from_target(
     ``max_migrations``: the move budget the target was made under, if any, so that a soft rule
     left broken can name it as what the rule yields to; ``forced_moves``: the moves capacity
     forced on top of it, which the budget does not count; ``unsafe_moves``: the VMs whose
-    migration is not safe, when the caller knows them (else estimated if a broken rule needs it).
+    migration is not safe, when the caller knows them (else estimated if a broken rule needs it);
+    ``kept_in_place``: the VMs held where they are after no safe order reached a first target.
     """
     compat = compat or compatibility(instance)
     metrics = dict(metrics or {})
@@ -311,7 +315,14 @@ def plan_from_target(
         migrations=schedule.migrations,
         power_actions=schedule.power_actions,
         violations=explain_violations(
-            instance, compat, placement, host_states, max_migrations, forced_moves, unsafe_moves
+            instance,
+            compat,
+            placement,
+            host_states,
+            max_migrations,
+            forced_moves,
+            unsafe_moves,
+            kept_in_place,
         ),
         unmovable=stuck + (extra_unmovable(stuck) if extra_unmovable else ()),
         metrics=metrics,
@@ -448,7 +459,7 @@ def _balancer_wishes(
         if vm.name in listed or host != vm.host or host not in hot_on or vm.immobility_reasons():
             continue
         if vm.name in held:
-            why = "kept in place: no safe order of live migrations reached a target that moves it"
+            why = KEPT_IN_PLACE
         elif vm.name in affinity:
             why = f"kept with its affinity group ({affinity[vm.name]})"
         elif not compat.allowed[i, room[host]].any():

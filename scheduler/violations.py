@@ -21,7 +21,7 @@ import numpy as np
 from scheduler.check.bounds import distinct_hosts
 from scheduler.check.rules import rule_status
 from scheduler.compat import Compatibility, compatibility
-from scheduler.model import UNSAFE_MIGRATION, HostState, Instance, Rule, RuleKind, Violation
+from scheduler.model import KEPT_IN_PLACE, UNSAFE_MIGRATION, HostState, Instance, Rule, RuleKind, Violation
 from scheduler.model.instance import BoolArray
 from scheduler.solver.costs import move_costs, unsafe_vms
 
@@ -37,6 +37,7 @@ def explain_violations(
     max_migrations: int | None = None,
     forced_moves: int = 0,
     unsafe_moves: frozenset[str] | None = None,
+    kept_in_place: frozenset[str] = frozenset(),
 ) -> tuple[Violation, ...]:
     """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
@@ -52,6 +53,17 @@ def explain_violations(
     unsafe = functools.cache(
         lambda: unsafe_moves if unsafe_moves is not None else unsafe_vms(instance, move_costs(instance))
     )
+
+    def why_held(name: str) -> str:
+        """Why no plan moves the VM (pinned, devices, DRS off, kept in place, a migration that is
+        not safe), or "" when one may."""
+        why = instance.vm(name).immobility_reasons()
+        if why:
+            return "; ".join(why)
+        if name in kept_in_place:
+            return KEPT_IN_PLACE
+        return UNSAFE_MIGRATION if name in unsafe() else ""
+
     dpm_on = instance.policy.dpm.enabled
     # Leaving a host the VM may no longer use (maintenance or down, a priority-1 rule,
     # compatibility: ``compat`` refuses all of them) is no optional move: the budget does not
@@ -64,11 +76,7 @@ def explain_violations(
     # What the rule could do without the priority-1 rules, and without them and the VMs that
     # cannot move: built only when a broken rule needs them (tens of ms on 10,000 VMs).
     without_p1 = functools.cache(lambda: _rules_free_allowed(instance, mobile=False))
-    any_held = functools.cache(
-        lambda: any(
-            vm.host is not None and (vm.immobility_reasons() or vm.name in unsafe()) for vm in instance.vms
-        )
-    )
+    any_held = functools.cache(lambda: any(vm.host is not None and why_held(vm.name) for vm in instance.vms))
     migration_only = functools.cache(lambda: _rules_free_allowed(instance, mobile=True))
     statuses = rule_status(instance, placement)
     kept = {status.rule for status in statuses if status.satisfied}
@@ -117,7 +125,7 @@ def explain_violations(
         if incompatible:
             winners.append(incompatible)
         # VMs that cannot move come before the budget: no budget could mend a rule they break.
-        fixed = _fixed_members(instance, rule, status.violating_vms, placement, unsafe)
+        fixed = _fixed_members(instance, rule, status.violating_vms, placement, why_held)
         if fixed:
             winners.append(f"VMs that cannot move ({fixed})")
         budget, left = "", 0
@@ -130,7 +138,7 @@ def explain_violations(
         roomy = (
             fixed
             or not structural
-            or _room_beside_held(instance, rule, status.violating_vms, compat.allowed, placement, unsafe)
+            or _room_beside_held(instance, rule, status.violating_vms, compat.allowed, placement, why_held)
         )
         if not fixed and max_migrations is not None and structural and roomy:
             # The budget keeps it broken when mending it takes more budgeted moves than are left:
@@ -343,7 +351,7 @@ def _room_beside_held(
     violating: tuple[str, ...],
     allowed: BoolArray,
     placement: Mapping[str, str],
-    unsafe: Callable[[], frozenset[str]],
+    why_held: Callable[[str], str],
 ) -> bool:
     """Whether the rule could hold where the VMs no plan moves leave room, all other VMs aside:
     no budget mends a rule that even an empty cluster but for them cannot keep (an affinity
@@ -353,9 +361,7 @@ def _room_beside_held(
     held = [
         i
         for i, vm in enumerate(instance.vms)
-        if vm.host is not None
-        and placement.get(vm.name) == vm.host
-        and (vm.immobility_reasons() or vm.name in unsafe())
+        if vm.host is not None and placement.get(vm.name) == vm.host and why_held(vm.name)
     ]
     cpu_room = instance.host_cpu_mhz.astype(np.float64).copy()
     memory_room = instance.host_memory_admission_mib.astype(np.float64).copy()
@@ -394,24 +400,22 @@ def _fixed_members(
     rule: Rule,
     violating: tuple[str, ...],
     placement: Mapping[str, str],
-    unsafe: Callable[[], frozenset[str]],
+    why_held: Callable[[str], str],
 ) -> str:
-    """The VMs no plan moves for a rule (pinned, devices, DRS off, or a migration that is not
-    safe) that on their own keep it broken, and why, for "yields to"; else "". On their own:
-    affinity members held on different hosts, anti-affinity members held on one host, a VM held
-    on the wrong side of a VM-to-host rule. ``unsafe()``: the VMs whose migration is not safe."""
+    """The VMs no plan moves for a rule (pinned, devices, DRS off, kept in place, or a migration
+    that is not safe: ``why_held``) that on their own keep it broken, and why, for "yields to";
+    else "". On their own: affinity members held on different hosts, anti-affinity members held
+    on one host, a VM held on the wrong side of a VM-to-host rule."""
     reasons: dict[str, str] = {}
 
     def held(name: str) -> bool:
         vm = instance.vm(name)
         if vm.host is None or placement.get(name) != vm.host:
             return False  # placed or moved by this plan: where it ends was the plan's choice
-        why = vm.immobility_reasons()
+        why = why_held(name)
         if why:
-            reasons[name] = "; ".join(why)
-        elif name in unsafe():
-            reasons[name] = UNSAFE_MIGRATION
-        return name in reasons
+            reasons[name] = why
+        return bool(why)
 
     if rule.kind is RuleKind.VM_HOST:
         blamed = [name for name in violating if held(name)]

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from check.entries import host_entry, vm_entry
 
+from scheduler.compat import compatibility
 from scheduler.io import parse_inventory
-from scheduler.model import Instance, Violation
+from scheduler.model import KEPT_IN_PLACE, Instance, Violation
 from scheduler.pipeline import make_plan
 from scheduler.solver.options import SolveOptions
-from scheduler.violations import can_hold_together
+from scheduler.violations import can_hold_together, explain_violations
 
 OPTIONS = SolveOptions(time_limit_s=3.0, num_workers=2, seed=0)
 
@@ -278,3 +279,21 @@ def test_the_budget_is_not_named_where_no_budget_would_mend_the_rule():
     assert detail.endswith(
         "yields to capacity (no host it could hold on has room for its VMs, beside the VMs that cannot move)"
     ), detail
+
+
+def test_a_vm_kept_in_place_after_an_unreachable_target_is_named_as_one_that_cannot_move():
+    """a should run on h2, but the plan was made again with a held on h1 (no safe order of
+    migrations reached the first target, which moved it): the rule yields to that, not to
+    capacity, and says why a stays."""
+    instance = inventory(
+        [host_entry("h1"), host_entry("h2")],
+        [vm_entry("a", "h1")],
+        [{"name": "a-h2", "kind": "vm_host", "mode": "should", "vms": ["a"], "hosts": ["h2"]}],
+    )
+    states = {"h1": "up", "h2": "up"}
+    [held] = explain_violations(
+        instance, compatibility(instance), {"a": "h1"}, states, kept_in_place=frozenset({"a"})
+    )
+    assert held.detail.endswith(f"yields to VMs that cannot move (a: {KEPT_IN_PLACE})"), held.detail
+    [free] = explain_violations(instance, compatibility(instance), {"a": "h1"}, states)
+    assert "cannot move" not in free.detail

@@ -4,6 +4,7 @@ from scheduler.model.host import CpuModel, Host, HostState, PowerModel
 from scheduler.model.instance import NO_HOST, Instance
 from scheduler.model.plan import (
     BALANCER_WISH,
+    KEPT_IN_PLACE,
     PLAN_FORMAT,
     UNSAFE_MIGRATION,
     Conflict,
@@ -23,6 +24,7 @@ from scheduler.model.vm import VM
 
 __all__ = [
     "BALANCER_WISH",
+    "KEPT_IN_PLACE",
     "NO_HOST",
     "PLAN_FORMAT",
     "UNSAFE_MIGRATION",

@@ -76,6 +76,9 @@ BALANCER_WISH = "balancer wanted it off hot host"
 # How the reason of ``Unmovable`` starts when the VM may move but only when it must, its live
 # migration not being safe (it would abort, exceed the downtime limit, or is at risk of either).
 UNSAFE_MIGRATION = "its live migration would not converge safely"
+# Why a VM that may move stays: the optimizer's first target moved it, no safe order of live
+# migrations reached that target, and the plan was made again with it held where it is.
+KEPT_IN_PLACE = "kept in place: no safe order of live migrations reached a target that moves it"
 
 
 @dataclass(frozen=True, slots=True)
