@@ -35,7 +35,13 @@ from scheduler.errors import InputError, Problem
 from scheduler.migration.links import link_shares
 from scheduler.migration.moves import Facts, Move, Usage
 from scheduler.migration.ordering import PriorityKey, priority_keys
-from scheduler.migration.parking import add_parking, resolve_by_search, search_from_start
+from scheduler.migration.parking import (
+    SequentialReplay,
+    add_parking,
+    resolve_by_search,
+    search_from_start,
+    sequence_moves,
+)
 from scheduler.migration.precopy import (
     MigrationInput,
     PrecopyRun,
@@ -392,7 +398,37 @@ class _Planner:
                 limit //= 2
                 continue
             notes = () if first is None else (self._fallback_note(limit, first),)
+            sooner = self._sooner_one_at_a_time(moves, timeline)
+            if sooner is not None:
+                return self._schedule(sooner[0], moves, 1, (*notes, sooner[1]))
             return self._schedule(timeline, moves, limit, notes)
+
+    def _sooner_one_at_a_time(self, moves: Sequence[Move], timeline: Timeline) -> tuple[Timeline, str] | None:
+        """The moves one at a time, in an order that fits without parking, where that ends sooner
+        than ``timeline``, with a note saying so; else None. On a few moves the list scheduler's
+        priorities (drains first) can force a parking move, or a wait, that a plain order avoids;
+        tried only where the moves' alone times add up to less than the timed makespan, which on
+        clusters of any size they do not."""
+        makespan = max((tm.end_s for tm in timeline.moves), default=0.0)
+        ready = max((self.facts.ready_s[m.target] for m in moves), default=0.0)
+        if sum(self.cost_s(m.vm) for m in moves) + ready >= makespan:
+            return None
+        replay = SequentialReplay(Usage.of_placement(self.facts, self.current), moves)
+        if replay.drain():
+            return None
+        chained = sequence_moves(replay.applied, self.moved_to, self.reason_by_vm.__getitem__)
+        try:
+            alone = self._simulate(chained, 1)
+        except UnreachableTargetError:
+            return None
+        alone_s = max((tm.end_s for tm in alone.moves), default=0.0)
+        if alone_s >= makespan:
+            return None
+        note = (
+            f"migrations run one at a time: in that order they end at {alone_s:.0f} s, where the "
+            f"concurrent order ended at {makespan:.0f} s"
+        )
+        return alone, note
 
     def _one_at_a_time_from_start(
         self, moves: Sequence[Move], first: UnreachableTargetError, last: UnreachableTargetError
