@@ -3,11 +3,11 @@
 Each reason is a claim a reader can check, and is named only where it holds for the plan's
 inventory: a priority-1 rule only where the broken rule could hold without the priority-1 rules
 but not beside them; a soft rule of higher or the same priority only where the broken rule could
-hold alone but not beside it; host power
-only where a standby host, and no host that is up, would keep the rule; compatibility only where
-it alone rules the rule out; VMs that cannot move only where they alone keep it broken; the move
-budget only where mending takes more moves than are left. All of these are "capacity aside":
-what is left when none applies is the level's own trade within capacity, and said as a count.
+hold alone but not beside it; host power only where a standby host, and no host that is up,
+would keep the rule; compatibility only where it alone rules the rule out; VMs that cannot move
+only where they alone keep it broken; the move budget only where mending takes more moves than
+are left. All of these are "capacity aside": what is left when none applies is capacity, said
+either as the room the VMs that cannot move leave or as the level's own count.
 """
 
 from __future__ import annotations
@@ -19,10 +19,20 @@ from dataclasses import replace
 import numpy as np
 
 from scheduler.check.bounds import distinct_hosts
+from scheduler.check.capacity import cpu_over, host_loads, memory_over
 from scheduler.check.rules import rule_status
 from scheduler.compat import Compatibility, compatibility
-from scheduler.model import KEPT_IN_PLACE, UNSAFE_MIGRATION, HostState, Instance, Rule, RuleKind, Violation
-from scheduler.model.instance import BoolArray
+from scheduler.model import (
+    KEPT_IN_PLACE,
+    NO_HOST,
+    UNSAFE_MIGRATION,
+    HostState,
+    Instance,
+    Rule,
+    RuleKind,
+    Violation,
+)
+from scheduler.model.instance import BoolArray, IntArray
 from scheduler.solver.costs import move_costs, unsafe_vms
 
 # Where no host the rule could hold on has room for its VMs, beside the VMs no plan moves.
@@ -42,10 +52,10 @@ def explain_violations(
     """Soft rules left broken, each with what it yields to (docs/plan.md, ``violations``).
 
     Named, in this order: the priority-1 rules that alone keep it from holding; the soft rules
-    of higher or its own priority that the plan keeps and that are in the way; host power (DPM's choice for
-    priority-3 rules, DPM coming after the priority-2 level; or fixed, for any rule, with DPM
-    off); compatibility, or the number of hosts; the VMs that cannot move; else the migration
-    budget; and capacity when none of these applies. ``forced_moves``: the moves capacity forced
+    of higher or its own priority that the plan keeps and that are in the way; host power (DPM's
+    choice for priority-3 rules, DPM coming after the priority-2 level; or fixed, for any rule,
+    with DPM off); compatibility, or the number of hosts; the VMs that cannot move; else the
+    migration budget; and capacity when none of these applies. ``forced_moves``: the moves capacity forced
     on top of ``max_migrations``, which the budget does not count.
     """
     out: list[Violation] = []
@@ -84,7 +94,6 @@ def explain_violations(
         if status.satisfied or status.priority == 1:
             continue
         rule = instance.rules[instance.rule_index[status.rule]]
-        members = set(rule.vms)
         # A priority-1 rule is named only where the rule could hold without the priority-1 rules
         # but not beside them (capacity aside): sharing VMs with one is not yet a conflict, and
         # where compatibility alone rules the rule out, compatibility is what it yields to.
@@ -102,7 +111,7 @@ def explain_violations(
         winners = [
             f"priority-{other.priority} rule {other.name}"
             for other in instance.rules
-            if other.priority == 1 and members & set(other.vms) and bool(blamed & set(other.vms))
+            if other.priority == 1 and blamed & set(other.vms)
         ]
         winners += [
             f"priority-{other.priority} rule {other.name}"
@@ -277,8 +286,9 @@ def _in_the_way(
         def able(allowed: BoolArray, names: Sequence[str]) -> tuple[str, ...]:
             return tuple(vm for vm in names if (allowed[instance.vm_index[vm]] & accepted).any())
 
-        allowed = level if able(level, violating) else usable
-        if not set(able(allowed, violating)) & set(other.vms):
+        breaking = able(level, violating)
+        allowed = level if breaking else usable
+        if not set(breaking or able(usable, violating)) & set(other.vms):
             return False
         # Its VMs that keep it now must go on keeping it: only those that could are held to it.
         focus = replace(rule, vms=able(allowed, rule.vms))
@@ -358,27 +368,20 @@ def _room_beside_held(
     partner pinned on a host too small for the pair). Affinity: a host all its VMs may use with
     room for the members not held there; anti-affinity: a distinct such host for each member;
     VM-to-host: one the rule allows for each VM breaking it."""
-    held = [
-        i
-        for i, vm in enumerate(instance.vms)
-        if vm.host is not None and placement.get(vm.name) == vm.host and why_held(vm.name)
-    ]
-    cpu_room = instance.host_cpu_mhz.astype(np.float64).copy()
-    memory_room = instance.host_memory_admission_mib.astype(np.float64).copy()
-    for i in held:
-        h = instance.host_index[placement[instance.vms[i].name]]
-        cpu_room[h] -= instance.vm_cpu_demand_mhz[i]
-        memory_room[h] -= instance.vm_memory_mib[i]
-    held_set = set(held)
+    held_on = np.full(instance.num_vms, NO_HOST, dtype=np.int64)
+    for i, vm in enumerate(instance.vms):
+        if vm.host is not None and placement.get(vm.name) == vm.host and why_held(vm.name):
+            held_on[i] = instance.host_index[vm.host]
+    held = host_loads(instance, held_on)
 
     def room_for(vms: list[int]) -> BoolArray:
         """The hosts with room for ``vms`` together, beside the held VMs (those of ``vms`` held
         there already count in the room)."""
-        moving = [v for v in vms if v not in held_set]
-        ok: BoolArray = (instance.vm_cpu_demand_mhz[moving].sum() <= cpu_room) & (
-            instance.vm_memory_mib[moving].sum() <= memory_room
+        moving = [v for v in vms if held_on[v] == NO_HOST]
+        cpu = held.cpu_demand_mhz + instance.vm_cpu_demand_mhz[moving].sum()
+        return _within_capacity(
+            instance, cpu, held.memory_configured_mib + instance.vm_memory_mib[moving].sum()
         )
-        return ok
 
     if rule.kind is RuleKind.AFFINITY:
         rows = [instance.vm_index[vm] for vm in rule.vms]
@@ -393,6 +396,13 @@ def _room_beside_held(
     if rule.kind is RuleKind.VM_HOST:
         return can_hold_together(instance, [replace(rule, vms=tuple(violating))], roomy)
     return can_hold_together(instance, [rule], roomy)
+
+
+def _within_capacity(instance: Instance, cpu_mhz: IntArray, memory_mib: IntArray) -> BoolArray:
+    """The hosts whose load (CPU demand, configured memory per host) is within capacity, as the
+    checker counts it."""
+    within: BoolArray = ~(cpu_over(instance, cpu_mhz) | memory_over(instance, memory_mib))
+    return within
 
 
 def _fixed_members(
@@ -461,14 +471,12 @@ def _standby_hosts_keeping(
         return []
     groups = {vm: list(r.vms) for r in with_it if r.kind is RuleKind.AFFINITY for vm in r.vms}
     fitting = allowed.copy()
-    for h in standby:
-        for name in {vm for r in with_it for vm in r.vms}:
-            group = [instance.vm_index[n] for n in groups.get(name, [name])]
-            fits = (
-                instance.vm_cpu_demand_mhz[group].sum() <= instance.host_cpu_mhz[h]
-                and instance.vm_memory_mib[group].sum() <= instance.host_memory_admission_mib[h]
-            )
-            fitting[instance.vm_index[name], h] &= bool(fits)
+    for name in {vm for r in with_it for vm in r.vms}:
+        group = [instance.vm_index[n] for n in groups.get(name, [name])]
+        # A standby host is empty: the group fits where its load alone is within capacity.
+        cpu = np.full(instance.num_hosts, instance.vm_cpu_demand_mhz[group].sum())
+        memory = np.full(instance.num_hosts, instance.vm_memory_mib[group].sum())
+        fitting[instance.vm_index[name], standby] &= _within_capacity(instance, cpu, memory)[standby]
 
     def keeps(hosts: list[int]) -> bool:
         usable = up.copy()
