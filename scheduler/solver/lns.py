@@ -16,6 +16,9 @@ Between the phases, and after every ``DROP_EVERY`` cost improvements, the moves 
 reached does not need are sent home (``revert.py``): one pass over the moved VMs finds what
 neighbourhoods of a few hosts find one at a time (on 128 hosts × 10,000 VMs in 30 s: 2,458 s →
 2,331 s of migration).
+A phase ends after ``STALL_ROUNDS`` neighbourhoods in a row without improvement, but only at the
+largest size: before that, a stall doubles the free VMs and the sub-solve time (up to
+``MAX_GROWTH``), so a longer time limit buys larger moves rather than idle time.
 Earlier levels cannot get worse: VMs in priority-2/3 rules stay where the staged solver put
 them, host power is fixed, and capacity, DPM targets, compatibility and the move budget hold in
 every neighbourhood.
@@ -78,7 +81,13 @@ WALL_GUARD = 20.0
 # are done depends on the machine, so the budget is set below what it fits (on 128 hosts ×
 # 10,000 VMs the streaming search solves about 6 per worker and second).
 REPRODUCIBLE_RATE = 2.5
-STALL_ROUNDS = 200  # neighbourhoods in a row without improvement before a phase ends
+STALL_ROUNDS = 200  # neighbourhoods in a row without improvement before the neighbourhoods grow
+# A phase whose small neighbourhoods stall is at a local optimum of them, not of the problem: the
+# neighbourhoods then double (free VMs and sub-solve time) up to this factor before the phase ends,
+# so time left after a stall buys larger moves instead of nothing. On 128 hosts × 10,000 VMs the
+# 60-VM search stalled within 30 s whatever the time limit (1,813 s of migration at 120 s);
+# growing to 150 free VMs and 1 s sub-solves went on improving to 1,768 s in 150 s.
+MAX_GROWTH = 8
 DROP_EVERY = 5  # cost-phase improvements between passes that send unneeded moves home
 BALANCE_SHARE = 0.6  # of the remaining time, the rest goes to the cost phase
 DISJOINT_TRIES = 4  # draws for a neighbourhood whose hosts no running one uses
@@ -94,6 +103,7 @@ def reproducible_budget(time_limit_s: float, workers: int) -> int:
 class SearchStats:
     neighbourhoods: int = 0
     improvements: int = 0
+    growth: int = 1  # the largest neighbourhood reached, in multiples of the first one
 
 
 class LocalSearch:
@@ -180,13 +190,14 @@ class LocalSearch:
     def _phase(
         self, assignment: IntArray, deadline: float, pool: Executor | None, *, balance: bool
     ) -> IntArray:
-        """Neighbourhoods until the deadline or ``STALL_ROUNDS`` in a row without improvement.
+        """Neighbourhoods until the deadline, or until ``STALL_ROUNDS`` in a row without
+        improvement at the largest size (``_grow``).
 
         With a pool, ``workers`` sub-solves are in flight at once on disjoint hosts, each from
         the assignment of when it started; as each ends, its changes (on its own hosts only) are
         applied to the assignment of now if the whole still improves (``_accepts``), and the
         next one starts. Sub-solves end at different times, so none waits for a slower one."""
-        stall = 0
+        stall, growth = 0, 1
         running: dict[Future[IntArray | None], tuple[IntArray, IntArray]] = {}  # → (base, hosts)
         while True:
             open_slots = self.workers - len(running)
@@ -194,14 +205,16 @@ class LocalSearch:
                 hosts = self._disjoint_hosts(assignment, running, balance=balance)
                 if hosts is None:
                     break
-                budget = min(SUB_SOLVE_S, deadline - time.monotonic())
+                budget = min(SUB_SOLVE_S * growth, deadline - time.monotonic())
                 seed = int(self.rng.integers(1 << 30))
-                running[self._submit(pool, assignment, hosts, budget, seed, balance)] = (assignment, hosts)
+                job = self._submit(pool, assignment, hosts, budget, seed, growth, balance)
+                running[job] = (assignment, hosts)
                 open_slots -= 1
             if not running:
                 return assignment
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             assignment, stall, drop_due = self._settle(done, running, assignment, stall, balance=balance)
+            stall, growth = self._grow(stall, growth)
             if drop_due:
                 # Sending moves home touches any host, so the running sub-solves end first and are
                 # settled on the assignment they were disjoint in; then the moves go home.
@@ -215,25 +228,28 @@ class LocalSearch:
     ) -> IntArray:
         """``_phase`` made reproducible: rounds of up to ``workers`` sub-solves on disjoint hosts,
         each bounded in CP-SAT's deterministic time, settled in the order they were drawn once all
-        of the round have ended; at most ``budget`` neighbourhoods. Nothing then depends on which
-        thread ends first or how fast the machine is, unless ``deadline`` comes first."""
-        stall = 0
-        while budget > 0 and self._may_start(assignment, deadline, stall, balance=balance):
+        of the round have ended; at most ``budget`` neighbourhoods of the first size (a grown one
+        counts as many as it is times larger, so the budget still fits the time limit). Nothing then
+        depends on which thread ends first or how fast the machine is, unless ``deadline`` comes
+        first."""
+        stall, growth = 0, 1
+        while budget >= growth and self._may_start(assignment, deadline, stall, balance=balance):
             running: dict[Future[IntArray | None], tuple[IntArray, IntArray]] = {}
             drawn: list[Future[IntArray | None]] = []
-            while len(drawn) < min(self.workers, budget):
+            while len(drawn) < min(self.workers, budget // growth):
                 hosts = self._disjoint_hosts(assignment, running, balance=balance)
                 if hosts is None:
                     break
                 seed = int(self.rng.integers(1 << 30))
-                job = self._submit(pool, assignment, hosts, SUB_SOLVE_S, seed, balance)
+                job = self._submit(pool, assignment, hosts, SUB_SOLVE_S * growth, seed, growth, balance)
                 running[job] = (assignment, hosts)
                 drawn.append(job)
             if not drawn:
                 break
             wait(drawn)
-            budget -= len(drawn)
+            budget -= growth * len(drawn)
             assignment, stall, drop_due = self._settle(drawn, running, assignment, stall, balance=balance)
+            stall, growth = self._grow(stall, growth)
             if drop_due:
                 assignment = self.best = self._drop_unneeded(assignment)
         return assignment
@@ -264,6 +280,16 @@ class LocalSearch:
             drop_due |= not balance and self.penalty is not None and self.stats.improvements % DROP_EVERY == 0
         return assignment, stall, drop_due
 
+    def _grow(self, stall: int, growth: int) -> tuple[int, int]:
+        """After ``STALL_ROUNDS`` neighbourhoods in a row without improvement, double their size
+        (up to ``MAX_GROWTH``) and count the stall afresh; at the largest size the stall stands and
+        ends the phase."""
+        if stall < STALL_ROUNDS or growth >= MAX_GROWTH:
+            return stall, growth
+        growth *= 2
+        self.stats.growth = max(self.stats.growth, growth)
+        return 0, growth
+
     def _may_start(self, assignment: IntArray, deadline: float, stall: int, *, balance: bool) -> bool:
         if stall >= STALL_ROUNDS or deadline - time.monotonic() <= 0.1:
             return False
@@ -280,12 +306,13 @@ class LocalSearch:
         hosts: IntArray,
         budget: float,
         seed: int,
+        growth: int,
         balance: bool,
     ) -> Future[IntArray | None]:
         if pool is not None:
-            return pool.submit(self._solve, assignment, hosts, budget, seed, balance=balance)
+            return pool.submit(self._solve, assignment, hosts, budget, seed, growth, balance=balance)
         solved: Future[IntArray | None] = Future()
-        solved.set_result(self._solve(assignment, hosts, budget, seed, balance=balance))
+        solved.set_result(self._solve(assignment, hosts, budget, seed, growth, balance=balance))
         return solved
 
     def _disjoint_hosts(
@@ -396,16 +423,25 @@ class LocalSearch:
     # -- one sub-problem ------------------------------------------------------------------------
 
     def _solve(
-        self, assignment: IntArray, hosts: IntArray, budget: float, seed: int, *, balance: bool
+        self,
+        assignment: IntArray,
+        hosts: IntArray,
+        budget: float,
+        seed: int,
+        growth: int = 1,
+        *,
+        balance: bool,
     ) -> IntArray | None:
-        """The neighbourhood's improvement of ``assignment``, or None. Runs in a worker thread in
-        parallel rounds: it reads the search's state and changes none of it."""
+        """The neighbourhood's improvement of ``assignment``, or None, with at most ``growth`` ×
+        ``MAX_FREE_VMS`` free VMs (``budget`` seconds is the caller's, already grown). Runs in a
+        worker thread in parallel rounds: it reads the search's state and changes none of it."""
         inst = self.instance
         rng = np.random.default_rng(seed)
         in_hood = np.zeros(inst.num_hosts, dtype=np.bool_)
         in_hood[hosts] = True
         on_hosts = (assignment != NO_HOST) & in_hood[np.maximum(assignment, 0)]
-        free = self._free_vms(assignment, np.flatnonzero(on_hosts & ~self.locked), rng, balance=balance)
+        residents = np.flatnonzero(on_hosts & ~self.locked)
+        free = self._free_vms(assignment, residents, rng, MAX_FREE_VMS * growth, balance=balance)
         if len(free) == 0:
             return None
         fixed = assignment.copy()
@@ -461,7 +497,7 @@ class LocalSearch:
         solver.parameters.cp_model_presolve = False
         if balance and penalty_expr is not None:
             model.minimize(penalty_expr)
-            self._limit(solver, budget, 0.5)
+            self._limit(solver, budget, 0.5, growth)
             status = solver.solve(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 return None
@@ -473,7 +509,7 @@ class LocalSearch:
             model.clear_hints()
             self._hint(model, candidate, free, x, penalty_vars)
             model.minimize(sum(cost_terms) if cost_terms else 0)
-            self._limit(solver, budget, 0.5)
+            self._limit(solver, budget, 0.5, growth)
             status = solver.solve(model)
             return (
                 self._extract(solver, assignment, free, x)
@@ -485,40 +521,47 @@ class LocalSearch:
         if not cost_terms:
             return None
         model.minimize(sum(cost_terms))
-        self._limit(solver, budget, 1.0)
+        self._limit(solver, budget, 1.0, growth)
         status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or round(solver.objective_value) >= cost_now:
             return None
         return self._extract(solver, assignment, free, x)
 
-    def _limit(self, solver: cp_model.CpSolver, budget: float, share: float) -> None:
+    def _limit(self, solver: cp_model.CpSolver, budget: float, share: float, growth: int) -> None:
         """``share`` of a sub-solve's limit: ``budget`` seconds, or in reproducible rounds
-        ``SUB_SOLVE_DETERMINISTIC`` units of deterministic time, the clock only a distant guard."""
+        ``growth`` × ``SUB_SOLVE_DETERMINISTIC`` units of deterministic time, the clock only a
+        distant guard."""
         if self.neighbourhood_budget is None:
             solver.parameters.max_time_in_seconds = budget * share
             return
-        solver.parameters.max_deterministic_time = SUB_SOLVE_DETERMINISTIC * share
+        solver.parameters.max_deterministic_time = SUB_SOLVE_DETERMINISTIC * growth * share
         solver.parameters.max_time_in_seconds = WALL_GUARD * budget * share
 
     def _free_vms(
-        self, assignment: IntArray, residents: IntArray, rng: np.random.Generator, *, balance: bool
+        self,
+        assignment: IntArray,
+        residents: IntArray,
+        rng: np.random.Generator,
+        most: int,
+        *,
+        balance: bool,
     ) -> IntArray:
-        """At most MAX_FREE_VMS of the neighbourhood's movable VMs.
+        """At most ``most`` of the neighbourhood's movable VMs.
 
         Balance: a random sample. Cost: every VM already moved (the expensive ones are what the
         phase may undo) and then those still at home that carry the most load per migration
         second (what could move instead).
         """
-        if len(residents) <= MAX_FREE_VMS:
+        if len(residents) <= most:
             return residents
         if balance:
-            return np.sort(rng.choice(residents, size=MAX_FREE_VMS, replace=False))
+            return np.sort(rng.choice(residents, size=most, replace=False))
         moved = residents[
             (self.origin[residents] != NO_HOST) & (assignment[residents] != self.origin[residents])
         ]
         home = np.setdiff1d(residents, moved)
         best_per_load = home[np.argsort(self._cost_per_load[home], kind="stable")]
-        keep = np.concatenate([moved[:MAX_FREE_VMS], best_per_load[: max(MAX_FREE_VMS - len(moved), 0)]])
+        keep = np.concatenate([moved[:most], best_per_load[: max(most - len(moved), 0)]])
         return np.sort(keep)
 
     def _capacity(

@@ -330,7 +330,12 @@ def _finish_with_local_search(
     if options.progress:
         options.progress(
             "local search",
-            f"{search.stats.neighbourhoods} neighbourhoods, {search.stats.improvements} improvements",
+            f"{search.stats.neighbourhoods} neighbourhoods, {search.stats.improvements} improvements"
+            + (
+                f" (grown to {search.stats.growth}× the first size after stalls)"
+                if search.stats.growth > 1
+                else ""
+            ),
         )
     return StagedOutcome(
         True, assignment, on_mask, tuple(outcomes), False, search.interrupted, forced.count, forced.proven

@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -373,3 +374,57 @@ def test_reproducible_rounds_settle_sub_solves_in_the_order_they_were_drawn(
     assert result[inst.vm_index["a1"]] == inst.host_index["h1"]
     assert result[inst.vm_index["b1"]] == inst.host_index["h4"]
     assert search.stats.neighbourhoods == 2
+
+
+def _swap_needs_two_free_vms() -> tuple[Instance, np.ndarray]:
+    """h1 ran a, b, c, d, e (1,000 MHz each) and h2 f: CPU (0.5, 0.1), std 0.2, beyond threshold
+    3's 0.141 on two hosts. The warm start moved a (dirtying memory fast, so dear to migrate) to
+    h2: (0.4, 0.2), std 0.1. a alone cannot go home; a home and b (cheap, same size) to h2 balance
+    alike."""
+    vms = [vm(name, "h1" if name in "abcde" else "h2") for name in "abcdef"]
+    vms[0] = replace(vms[0], dirty_rate_mibps=400.0)
+    inst = make_instance([host("h1"), host("h2")], vms)
+    warm = inst.current_host.copy()
+    warm[inst.vm_index["a"]] = inst.host_index["h2"]
+    return inst, warm
+
+
+@pytest.mark.parametrize("budget", [None, 20])
+def test_a_stalled_phase_grows_its_neighbourhoods_before_it_ends(
+    monkeypatch: pytest.MonkeyPatch, budget: int | None
+) -> None:
+    """With one free VM per neighbourhood, the cost phase can only offer a its way home, which
+    breaks the balance: it stalls. Grown to two (a and the cheapest VM still at home), it finds
+    the swap. Streaming or in reproducible rounds (where a grown neighbourhood counts double)."""
+    inst, warm = _swap_needs_two_free_vms()
+    monkeypatch.setattr(lns, "MAX_FREE_VMS", 1)
+    monkeypatch.setattr(lns, "STALL_ROUNDS", 3)
+    monkeypatch.setattr(lns, "MAX_GROWTH", 2)
+    search = search_of(inst, warm)
+    search.neighbourhood_budget = budget
+    assert search.balance_value(warm) == 0
+
+    result = search.run(warm, deadline=time.monotonic() + 60.0)
+
+    assert result[inst.vm_index["a"]] == inst.host_index["h1"]
+    assert result[inst.vm_index["b"]] == inst.host_index["h2"]
+    assert search.balance_value(result) == 0
+    assert search.cost_value(result) < search.cost_value(warm)
+    assert search.stats.growth == 2
+    if budget is not None:
+        assert search.stats.neighbourhoods < budget  # grown ones count twice
+
+
+def test_without_growth_the_stalled_phase_ends_where_it_stalled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same cluster with the neighbourhoods held at one free VM: the swap is never found."""
+    inst, warm = _swap_needs_two_free_vms()
+    monkeypatch.setattr(lns, "MAX_FREE_VMS", 1)
+    monkeypatch.setattr(lns, "STALL_ROUNDS", 3)
+    monkeypatch.setattr(lns, "MAX_GROWTH", 1)
+    search = search_of(inst, warm)
+
+    result = search.run(warm, deadline=time.monotonic() + 60.0)
+
+    assert np.array_equal(result, warm)
+    assert search.stats.growth == 1
+    assert search.stats.neighbourhoods == 3
