@@ -428,3 +428,26 @@ def test_without_growth_the_stalled_phase_ends_where_it_stalled(monkeypatch: pyt
     assert np.array_equal(result, warm)
     assert search.stats.growth == 1
     assert search.stats.neighbourhoods == 3
+
+
+def test_a_pass_sending_moves_home_waits_for_neighbourhoods_in_proportion_to_the_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pass tries every moved VM while no sub-solve runs: after DROP_EVERY gains it is due only
+    once the neighbourhoods since the last pass, times MOVES_PER_NEIGHBOURHOOD, reach the moves."""
+    inst, warm = _hot_cluster()
+    moved = warm.copy()
+    for i in range(8):  # eight VMs of the hot hosts moved to the cold ones
+        moved[inst.vm_index[f"v{i}"]] = inst.host_index[f"h{3 + i}"]
+    monkeypatch.setattr(lns, "MOVES_PER_NEIGHBOURHOOD", 2)
+    search = search_of(inst, warm)
+
+    search._since_drop = lns.SearchStats(neighbourhoods=3, improvements=lns.DROP_EVERY)
+    assert not search._drop_due(moved)  # 3 × 2 < 8 moves
+    search._since_drop = lns.SearchStats(neighbourhoods=4, improvements=lns.DROP_EVERY)
+    assert search._drop_due(moved)
+    search._since_drop = lns.SearchStats(neighbourhoods=40, improvements=lns.DROP_EVERY - 1)
+    assert not search._drop_due(moved)
+
+    search._drop_unneeded(moved)
+    assert search._since_drop == lns.SearchStats()
