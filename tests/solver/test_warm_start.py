@@ -131,3 +131,53 @@ def test_a_start_beyond_the_allowance_loses_to_a_balanced_one_however_cheap():
     finished = {"greedy": moved, "LP-guided": piled}
     kept = warm_start._better_warm_start(instance, finished, on, band, cost_s, SolveOptions())
     assert kept is moved
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("greedy_s", "guided"), [(3.0, True), (6.0, False)])
+def test_the_guided_start_runs_only_when_the_budget_left_covers_what_the_greedy_took(
+    monkeypatch: pytest.MonkeyPatch, greedy_s: float, guided: bool
+):
+    """The guided start (relaxation, landing, the greedy's finish) takes about as long as the
+    greedy alone: with 10 s of budget, a greedy of 3 s leaves room for it, one of 6 s does not,
+    and the progress says why it was skipped."""
+    instance, band, on = _balanced_cluster()
+    clock = _Clock()
+    monkeypatch.setattr(warm_start, "time", clock)
+    monkeypatch.setattr(warm_start, "LOCAL_SEARCH_PAIRS", 0)
+    calls: list[str] = []
+
+    def greedy(_instance: Instance, start: npt.NDArray[np.int64], *args: object) -> npt.NDArray[np.int64]:
+        clock.now += greedy_s if not calls else 0.0
+        calls.append("greedy")
+        return start
+
+    def guide(*args: object) -> None:
+        calls.append("guided")
+
+    monkeypatch.setattr(warm_start, "_balance_warm_start", greedy)
+    monkeypatch.setattr(warm_start, "guided_start", guide)
+    told: list[str] = []
+    options = SolveOptions(progress=lambda level, message: told.append(message))
+    movable = np.ones(instance.num_vms, dtype=np.bool_)
+    allowed = compatibility(instance).allowed
+    cost_s = np.ones(instance.num_vms)
+
+    warm_start.balanced_warm_start(
+        instance, instance.current_host, on, allowed, movable, band, cost_s, None, options, clock.now + 10.0
+    )
+
+    assert calls == (["greedy", "guided"] if guided else ["greedy"])
+    skipped = [m for m in told if m.startswith("LP-guided start skipped")]
+    assert skipped == (
+        [] if guided else ["LP-guided start skipped: 4.0 s left of the budget, the greedy alone took 6.0 s"]
+    )
