@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 import numpy.typing as npt
@@ -181,3 +182,37 @@ def test_the_guided_start_runs_only_when_the_budget_left_covers_what_the_greedy_
     assert skipped == (
         [] if guided else ["LP-guided start skipped: 4.0 s left of the budget, the greedy alone took 6.0 s"]
     )
+
+
+def test_the_guided_start_is_skipped_where_the_greedy_stops_short_of_the_balance(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The guided start is finished by the same greedy: where the greedy's own start is not
+    balanced (here every VM piled on one host), it is not tried, whatever the time left."""
+    instance, band, on = _balanced_cluster()
+    monkeypatch.setattr(warm_start, "LOCAL_SEARCH_PAIRS", 0)
+    piled = np.zeros_like(instance.current_host)
+    calls: list[str] = []
+    monkeypatch.setattr(warm_start, "_balance_warm_start", lambda *args: piled)
+    monkeypatch.setattr(warm_start, "guided_start", lambda *args: calls.append("guided"))
+    told: list[str] = []
+    options = SolveOptions(progress=lambda level, message: told.append(message))
+    movable = np.ones(instance.num_vms, dtype=np.bool_)
+    allowed = compatibility(instance).allowed
+
+    kept = warm_start.balanced_warm_start(
+        instance,
+        instance.current_host,
+        on,
+        allowed,
+        movable,
+        band,
+        np.ones(instance.num_vms),
+        None,
+        options,
+        time.monotonic() + 600.0,
+    )
+
+    assert calls == []
+    assert kept is piled
+    assert any(m.startswith("LP-guided start skipped: the greedy stopped short of the balance") for m in told)
