@@ -85,9 +85,9 @@ REPRODUCIBLE_RATE = 2.5
 STALL_ROUNDS = 200  # neighbourhoods in a row without improvement before the neighbourhoods grow
 # A phase whose small neighbourhoods stall is at a local optimum of them, not of the problem: the
 # neighbourhoods then double (free VMs and sub-solve time) up to this factor before the phase ends,
-# so time left after a stall buys larger moves instead of nothing. On 128 hosts × 10,000 VMs the
-# 60-VM search stalled within 30 s whatever the time limit (1,813 s of migration at 120 s);
-# growing to 150 free VMs and 1 s sub-solves went on improving to 1,768 s in 150 s.
+# so time left after a stall buys larger moves instead of nothing. On 128 hosts × 10,000 VMs (one
+# CPU generation, seed 2) the 60-VM search stalled within 30 s whatever the time limit (1,813 s
+# of migration at 120 s); growing, it reached 1,764 s at 120 s and 1,732 s at 300 s.
 MAX_GROWTH = 8
 DROP_EVERY = 5  # cost-phase improvements between passes that send unneeded moves home
 # A pass tries every moved VM in turn while no sub-solve runs, so on big plans it is not cheap:

@@ -177,15 +177,16 @@ def balanced_warm_start(
         )
     greedy_started = time.monotonic()
     finished = {"greedy": finish(warm)}
-    if guides:
-        skip = _why_not_guided(
+    skip = (
+        _why_not_guided(
             instance, finished["greedy"], warm_on, band, time.monotonic() - greedy_started, deadline
         )
-        if skip is not None:
-            guides = False
-            if options.progress:
-                options.progress("warm start", f"LP-guided start skipped: {skip}")
-    if guides:
+        if guides
+        else None
+    )
+    if skip is not None and options.progress:
+        options.progress("warm start", f"LP-guided start skipped: {skip}")
+    if guides and skip is None:
         cpu_cap = _cpu_peak_cap(band, warm_on)
         guided = guided_start(
             instance, warm, warm_on, allowed, movable, band, cost_s, dpm_high, cpu_cap, deadline
