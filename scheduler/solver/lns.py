@@ -447,7 +447,7 @@ class LocalSearch:
         hosts: IntArray,
         budget: float,
         seed: int,
-        growth: int = 1,
+        growth: int,
         *,
         balance: bool,
     ) -> IntArray | None:

@@ -216,8 +216,8 @@ def _why_not_guided(
     with less of the budget left, it would be cut before its finish (512 × 40,000 at 60 s: the
     greedy took 21 s of 29 s, and the guided start 7.7 s for nothing)."""
     penalty = BalancePenalty.build(instance, band.resources, on_mask, band)
-    excess = penalty.excess(greedy)
-    if excess > 0 and not _balanced_by_drs(instance, penalty, band, on_mask, greedy):
+    excess, balanced = _standing(instance, penalty, band, on_mask, greedy)
+    if not balanced:
         return (
             f"the greedy stopped short of the balance (excess {excess:,}), "
             "and the same greedy finishes the guided start"
@@ -312,11 +312,11 @@ def _better_warm_start(
     against 2,260–2,282 s (three runs each).
     """
     penalty = BalancePenalty.build(instance, band.resources, on_mask, band)
-    excess = {name: penalty.excess(assignment) for name, assignment in finished.items()}
-    balanced = {
-        name: excess[name] == 0 or _balanced_by_drs(instance, penalty, band, on_mask, assignment)
-        for name, assignment in finished.items()
+    standing = {
+        name: _standing(instance, penalty, band, on_mask, assignment) for name, assignment in finished.items()
     }
+    excess = {name: value for name, (value, _) in standing.items()}
+    balanced = {name: within for name, (_, within) in standing.items()}
     seconds = {name: migration_seconds(instance, cost_s, assignment) for name, assignment in finished.items()}
     best = min(
         finished, key=lambda name: (not balanced[name], 0 if balanced[name] else excess[name], seconds[name])
@@ -328,6 +328,15 @@ def _better_warm_start(
         )
         options.progress("warm start", f"{told}: keeping {best}" if len(finished) > 1 else told)
     return finished[best]
+
+
+def _standing(
+    instance: Instance, penalty: BalancePenalty, band: DrsBand, on_mask: BoolArray, assignment: IntArray
+) -> tuple[int, bool]:
+    """The DRS level's excess of ``assignment``, and whether it counts as balanced: at excess 0,
+    or balanced as DRS reports it (``_balanced_by_drs``)."""
+    excess = penalty.excess(assignment)
+    return excess, excess == 0 or _balanced_by_drs(instance, penalty, band, on_mask, assignment)
 
 
 def _balanced_by_drs(

@@ -112,7 +112,7 @@ def test_every_neighbourhood_starts_from_a_complete_feasible_hint(
 
     monkeypatch.setattr(lns, "new_solver", audited)
 
-    search._solve(warm, np.arange(inst.num_hosts), 2.0, seed=0, balance=balance)
+    search._solve(warm, np.arange(inst.num_hosts), 2.0, seed=0, growth=1, balance=balance)
 
     assert audits, "no neighbourhood was solved"
     assert all(covers_all and holds for covers_all, holds in audits), audits
