@@ -7,9 +7,11 @@ Per-host utilization of each plan goes to ``<out>/<suite>-hosts.json`` for the b
 
 Isolation: the serial executor runs each run in a forked child process, so a crash (even a
 segfault or the out-of-memory killer) becomes an ``error`` row, and the child's peak memory is the
-run's own. The dask executor runs each run as a task; an exception or a lost worker becomes an
-``error`` row too. Instances are never shipped: a task carries the small generator spec and
-builds its instance where it runs.
+run's own. No thread runs in this process when it forks (a child would inherit any lock such a
+thread held, the console's mid-write say, and hang on it): the progress bar is then redrawn by the
+wait loop, not by rich's refresh thread. The dask executor runs each run as a task; an exception
+or a lost worker becomes an ``error`` row too. Instances are never shipped: a task carries the
+small generator spec and builds its instance where it runs.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ Key = tuple[str, str, int]
 Row = dict[str, Any]
 
 CHILD_GRACE_S = 600.0  # beyond the time limit: planning and verifying an XL plan take minutes
+TICK_S = 0.5  # how often the wait for a forked run redraws the progress bar (elapsed time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,7 @@ def run_suite(
     write_manifest(manifest_rows(suite.cases()), out, suite.name)
 
     console = console or Console(stderr=True)
+    forks = executor == "serial" and isolate
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -269,6 +273,7 @@ def run_suite(
         console=console,
         disable=not progress or not todo,  # nothing to run: no empty bar, the summary line says it
         transient=False,
+        auto_refresh=not forks,  # no refresh thread where this process forks; the wait loop redraws
     ) as bar:
         task = bar.add_task(f"{suite.name} ({reused} reused)", total=len(todo), current="")
 
@@ -276,9 +281,14 @@ def run_suite(
             store.add(row, detail)
             store.write(order)
             bar.update(task, advance=1, current=f"{row['instance']} {row['contender']} → {row['status']}")
+            bar.refresh()
+
+        def starting(spec: RunSpec) -> None:
+            bar.update(task, current=f"{spec.key[0]} {spec.key[1]}")
+            bar.refresh()
 
         if executor == "serial":
-            _run_serial(todo, done, isolate, lambda s: bar.update(task, current=f"{s.key[0]} {s.key[1]}"))
+            _run_serial(todo, done, isolate, starting, bar.refresh)
         elif executor == "dask":
             _run_dask(todo, done, scheduler_address, workers, dask_processes)
         else:
@@ -294,11 +304,12 @@ def _run_serial(
     done: Callable[[Row, dict[str, Any] | None], None],
     isolate: bool,
     starting: Callable[[RunSpec], None],
+    tick: Callable[[], None],
 ) -> None:
     for spec in specs:
         starting(spec)
         if isolate:
-            row, detail = _execute_isolated(spec)
+            row, detail = _execute_isolated(spec, tick)
         else:
             row, detail = execute(spec)
         done(row, detail)
@@ -309,10 +320,11 @@ def _child(spec: RunSpec, conn: Any) -> None:
     conn.close()
 
 
-def _execute_isolated(spec: RunSpec) -> tuple[Row, dict[str, Any] | None]:
+def _execute_isolated(spec: RunSpec, tick: Callable[[], None]) -> tuple[Row, dict[str, Any] | None]:
     """``execute`` in a forked child: a crash or a hang becomes an ``error`` row, not a lost sweep.
 
-    The instance is built here first so the child inherits it instead of regenerating it.
+    The instance is built here first so the child inherits it instead of regenerating it. ``tick``
+    is called every ``TICK_S`` while the child runs (the caller's redraw, so it needs no thread).
     """
     started = time.monotonic()
     try:
@@ -325,11 +337,14 @@ def _execute_isolated(spec: RunSpec) -> tuple[Row, dict[str, Any] | None]:
     child.start()
     send.close()
     deadline = spec.time_limit_s + CHILD_GRACE_S
+    until = time.monotonic() + deadline
     try:
-        if receive.poll(deadline):
-            result: tuple[Row, dict[str, Any] | None] = receive.recv()
-            child.join(10)
-            return result
+        while (left := until - time.monotonic()) > 0:
+            if receive.poll(min(TICK_S, left)):
+                result: tuple[Row, dict[str, Any] | None] = receive.recv()
+                child.join(10)
+                return result
+            tick()
         message = f"no result within {deadline:.0f} s; run stopped"
     except EOFError:
         child.join(10)

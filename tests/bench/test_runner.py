@@ -144,3 +144,31 @@ def test_dask_local_cluster_equals_serial(tmp_path: Path, tiny_case: FamilyCase)
     ]
     assert result_view(a) == result_view(b)
     assert all(r["status"] in ("feasible", "unchanged") for r in b)
+
+
+def test_no_thread_runs_when_a_run_is_forked(
+    tmp_path: Path, tiny_case: FamilyCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child forked beside a running thread inherits whatever lock that thread held (rich's
+    refresh thread holds the console's while it draws) and can hang on it: with the progress bar
+    shown, the serial runner forks without starting a thread of its own."""
+    import io
+    import os
+    import threading
+
+    from rich.console import Console
+
+    real_fork = os.fork
+    threads_at_fork: list[int] = []
+
+    def counting_fork() -> int:
+        threads_at_fork.append(threading.active_count())
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    before = threading.active_count()  # other tests in this process may have left threads
+    result = run_suite(tiny_suite(tiny_case, ["greedy-drs", "ffd-dpm"]), tmp_path, console=console)
+    assert [r["status"] for r in result.rows] == ["feasible", "feasible"]
+    assert threads_at_fork == [before, before]
+    assert "tiny" in console.file.getvalue()  # the bar was drawn all the same
