@@ -32,7 +32,7 @@ runs once per signature and rows are broadcast by fancy indexing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -201,6 +201,15 @@ def compatibility(instance: Instance) -> Compatibility:
 
     allowed.setflags(write=False)
     return Compatibility(instance, allowed, {k: tuple(r) for k, r in p1_of_vm.items()})
+
+
+def allowed_before_rules(instance: Instance, compat: Compatibility | None = None) -> BoolArray:
+    """allowed[vm, host] without the priority-1 rules: the migration tests and the hosts' states
+    alone, what a conflict or an explanation sets a rule against. ``compat``, the instance's own,
+    is reused where there is no priority-1 rule to lift."""
+    if compat is not None and not any(rule.is_hard for rule in instance.rules):
+        return compat.allowed
+    return compatibility(replace(instance, rules=tuple(r for r in instance.rules if not r.is_hard))).allowed
 
 
 def unmovable(instance: Instance, compat: Compatibility | None = None) -> list[Unmovable]:

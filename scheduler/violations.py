@@ -21,7 +21,7 @@ import numpy as np
 from scheduler.check.bounds import distinct_hosts
 from scheduler.check.capacity import cpu_over, host_loads, memory_over
 from scheduler.check.rules import rule_status
-from scheduler.compat import Compatibility, compatibility
+from scheduler.compat import Compatibility, allowed_before_rules
 from scheduler.model import (
     KEPT_IN_PLACE,
     NO_HOST,
@@ -263,7 +263,7 @@ def _rules_free_allowed(instance: Instance, *, mobile: bool) -> BoolArray:
             else vm
             for vm in vms
         )
-    return compatibility(replace(instance, vms=vms, rules=())).allowed
+    return allowed_before_rules(replace(instance, vms=vms))
 
 
 def _in_the_way(

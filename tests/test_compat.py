@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pytest
 
-from scheduler.compat import compatibility, unmovable
+from scheduler.compat import allowed_before_rules, compatibility, unmovable
 from scheduler.model import VM, CpuModel, Host, HostRuleMode, HostState, Instance, Policy, Rule, RuleKind
 
 
@@ -152,6 +152,24 @@ def test_priority_one_rules_bind_every_host_including_the_current_one() -> None:
     assert compat.reasons("x", "h1") == ["priority-1 rule lic: x must run on h2"]
     assert compat.explain("y", "h2")[0].rule == "off"
     assert compat.reasons("y", "h2") == ["priority-1 rule off: y must not run on h2"]
+
+
+def test_before_the_rules_only_compatibility_and_host_states_restrict() -> None:
+    """Lifting the priority-1 rules frees x and y again, but not z (its datastore is only on
+    h1) nor any VM from h3 (maintenance); with no priority-1 rule the matrix is the same."""
+    rules = [
+        Rule("lic", RuleKind.VM_HOST, ("x",), ("h2",), HostRuleMode.MUST),
+        Rule("off", RuleKind.VM_HOST, ("y",), ("h2",), HostRuleMode.MUST_NOT),
+    ]
+    hosts = [_host("h1", datastores=("ds-1", "ds-2")), _host("h2"), _host("h3", state="maintenance")]
+    vms = [_vm("x", "h1"), _vm("y", "h1"), _vm("z", "h1", datastores=("ds-2",))]
+    inst = _instance(hosts, vms, rules)
+    before = allowed_before_rules(inst, compatibility(inst))
+    assert before.tolist() == [[True, True, False], [True, True, False], [True, False, False]]
+    assert compatibility(inst).allowed[:2].tolist() == [[False, True, False], [True, False, False]]
+    soft = _instance(hosts, vms, [Rule("s", RuleKind.VM_HOST, ("x",), ("h2",), HostRuleMode.SHOULD)])
+    assert allowed_before_rules(soft).tolist() == before.tolist()
+    assert allowed_before_rules(soft, compatibility(soft)).tolist() == before.tolist()
 
 
 def test_current_host_stays_allowed_when_a_migration_there_would_be_refused() -> None:

@@ -10,7 +10,6 @@ member is needed for the contradiction).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Sequence
 
@@ -18,7 +17,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from scheduler.check.bounds import distinct_rows
-from scheduler.compat import Compatibility, compatibility
+from scheduler.compat import Compatibility, allowed_before_rules
 from scheduler.migration.precopy import estimate_vm
 from scheduler.model import NO_HOST, Conflict, HostState, Instance, Rule
 from scheduler.solver.problem import POWER_OFF
@@ -60,11 +59,7 @@ class _RuleMasks:
     def relaxed(self) -> np.ndarray:
         """allowed[vm, host] with no priority-1 rule, on the usable hosts."""
         if self._relaxed is None:
-            if any(r.is_hard for r in self.instance.rules):
-                allowed = compatibility(dataclasses.replace(self.instance, rules=())).allowed
-            else:
-                allowed = self._compat.allowed
-            self._relaxed = allowed & self.usable[None, :]
+            self._relaxed = allowed_before_rules(self.instance, self._compat) & self.usable[None, :]
         return self._relaxed
 
     def only_off(self, v: int) -> bool:
@@ -330,9 +325,7 @@ def explain_infeasibility(
 ) -> list[Conflict]:
     """A minimal set of hard groups that conflict: P1 rules, host capacities, evacuations, and the
     VMs kept in place because their migration would not converge (``kept_in_place``)."""
-    relaxed = compatibility(
-        dataclasses.replace(instance, rules=tuple(r for r in instance.rules if not r.is_hard))
-    )
+    relaxed = allowed_before_rules(instance, compat)
     usable = power != POWER_OFF
     model = cp_model.CpModel()
     current = instance.current_host
@@ -340,7 +333,7 @@ def explain_infeasibility(
     movable = np.array([not v.immobility_reasons() or v.host is None for v in instance.vms], dtype=np.bool_)
     x: list[dict[int, cp_model.IntVar]] = []
     for v in range(instance.num_vms):
-        hosts = set(np.flatnonzero(relaxed.allowed[v] & usable).tolist()) if movable[v] else set()
+        hosts = set(np.flatnonzero(relaxed[v] & usable).tolist()) if movable[v] else set()
         if current[v] != NO_HOST:
             hosts.add(int(current[v]))  # staying put is an option the evacuation literal may forbid
         row = {h: model.new_bool_var(f"x[{v},{h}]") for h in hosts}
