@@ -54,7 +54,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,16 @@ IntArray = npt.NDArray[np.int64]
 MAX_ROUNDS = 25
 RATIO_BANDS = 8  # CPU-to-memory ratio bands per compatibility class (see ``_ratio_groups``)
 RTOL = 1e-3  # the LP's own solution within 0.1 % of the balance ends the loop
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationBounds:
+    """Two lower bounds on the migration seconds of one question, from one solve: ``relaxed``
+    lets VMs leave in part (the LP); ``whole`` is at least as high, tightened with whole
+    departures where ``whole_vms_s`` was given (else equal to ``relaxed``)."""
+
+    relaxed: float
+    whole: float
 
 
 def least_migration_seconds(
@@ -97,31 +107,56 @@ def least_migration_seconds(
     ``must_leave``: sets of VMs (indices) of which at least one leaves its host in every plan
     counted (``check.rules.departures_to_keep``: plans that keep every rule); infinite when a
     set holds no VM that may move."""
+    return migration_bounds(
+        instance,
+        cost_s,
+        allowed,
+        movable,
+        on_mask,
+        imbalance,
+        cpu_cap,
+        whole_vms_s=whole_vms_s,
+        must_leave=must_leave,
+    ).whole
+
+
+def migration_bounds(
+    instance: Instance,
+    cost_s: FloatArray,
+    allowed: BoolArray,
+    movable: BoolArray,
+    on_mask: BoolArray,
+    imbalance: Sequence[tuple[str, float]],
+    cpu_cap: float | None = None,
+    *,
+    whole_vms_s: float | None = None,
+    must_leave: Sequence[Sequence[int]] = (),
+) -> MigrationBounds:
+    """``least_migration_seconds`` with the LP's own bound beside it: the branch and bound
+    starts from the LP's last round, so both come from one cutting-plane loop."""
     if not on_mask.any() or not imbalance:
-        return 0.0
+        return MigrationBounds(0.0, 0.0)
     relaxation = _relaxation(
         instance, instance.current_host, cost_s, allowed, movable, on_mask, imbalance, cpu_cap, must_leave
     )
     if relaxation is None:
-        return math.inf
+        return MigrationBounds(math.inf, math.inf)
     if relaxation.already_met():
-        return 0.0
+        return MigrationBounds(0.0, 0.0)
     classes, klass = relaxation.classes, relaxation.klass
     names = [resource for resource, _ in imbalance]
     coupled = "cpu" in names and "memory" in names
     # Whole departures tighten the last program solved: the coupled one where both count.
-    best, points, _ = relaxation.solve(
-        classes, klass, None, None, whole_vms_s=None if coupled else whole_vms_s
-    )
+    solved = relaxation.solve(classes, klass, None, None, whole_vms_s=None if coupled else whole_vms_s)
+    relaxed, best = solved.lp_bound, solved.bound
     if coupled and math.isfinite(best):
         # Tighten with each arrival's CPU-to-memory ratio, from the cuts the plain LP needed
         # (its rounds cost a tenth as much).
         group, ratio = _ratio_groups(instance, relaxation.free, klass)
-        best = max(
-            best, relaxation.solve(classes[ratio.klass], group, ratio, points, whole_vms_s=whole_vms_s)[0]
-        )
+        tighter = relaxation.solve(classes[ratio.klass], group, ratio, solved.points, whole_vms_s=whole_vms_s)
+        relaxed, best = max(relaxed, tighter.lp_bound), max(best, tighter.bound)
     # Tangents only underestimate, so every LP optimum is a valid bound; shave float round-off.
-    return best * (1 - 1e-6)
+    return MigrationBounds(relaxed * (1 - 1e-6), max(relaxed, best) * (1 - 1e-6))
 
 
 def fractional_departures(
@@ -153,10 +188,11 @@ def fractional_departures(
         return None
     if relaxation.already_met():
         return departures
-    best, _, share = relaxation.solve(
+    solved = relaxation.solve(
         relaxation.classes, relaxation.klass, None, None, max_rounds=max_rounds, time_limit_s=time_limit_s
     )
-    if share is None or not math.isfinite(best):
+    share = solved.share
+    if share is None or not math.isfinite(solved.bound):
         return None
     departures[relaxation.free] = np.clip(share, 0.0, 1.0)
     return departures
@@ -206,6 +242,18 @@ def _relaxation(
         cpu_cap,
         cover,
     )
+
+
+class _Solved(NamedTuple):
+    """What ``_Relaxation.solve`` proved: ``bound`` (with whole departures where asked) and
+    ``lp_bound`` (the LP loop's alone); per resource the deviations its tangents were taken at
+    (seeds for a later, tighter solve: tangents at any point are valid); the free VMs'
+    departures y of the last LP solved (None if none was)."""
+
+    bound: float
+    lp_bound: float
+    points: list[list[FloatArray]]
+    share: FloatArray | None
 
 
 @dataclass(frozen=True)
@@ -260,15 +308,13 @@ class _Relaxation:
         max_rounds: int = MAX_ROUNDS,
         time_limit_s: float | None = None,
         whole_vms_s: float | None = None,
-    ) -> tuple[float, list[list[FloatArray]], FloatArray | None]:
+    ) -> _Solved:
         """The LP bound with arrivals grouped by ``klass`` (rows of ``classes``: allowed hosts),
-        each group's arrivals held to its CPU-to-memory range when ``ratio`` is given. Returns
-        the bound, per resource the deviations its tangents were taken at (``seeds`` for a
-        later, tighter solve: tangents at any point are valid), and the free VMs' departures
-        y of the last LP solved (None if none was). ``time_limit_s`` bounds all rounds
-        together; a round cut short ends the loop with what the earlier ones proved.
-        ``whole_vms_s``: after the loop, the last LP with y integral, by branch and bound for at
-        most that long; its proven bound replaces the LP's where higher."""
+        each group's arrivals held to its CPU-to-memory range when ``ratio`` is given.
+        ``time_limit_s`` bounds all rounds together; a round cut short ends the loop with what
+        the earlier ones proved. ``whole_vms_s``: after the loop, the last LP with y integral,
+        by branch and bound for at most that long; its proven bound replaces the LP's where
+        higher (``_Solved.bound``; ``lp_bound`` keeps the LP's)."""
         from scipy.optimize import linprog
         from scipy.sparse import coo_matrix, vstack
 
@@ -426,7 +472,8 @@ class _Relaxation:
             if cut_where_unmet(result.x):
                 break
         if whole_vms_s is None or share is None:
-            return best, points, share
+            return _Solved(best, best, points, share)
+        lp_best = best
         # Whole departures: the same rows, cuts included, with y ∈ {0, 1} (every plan is a point
         # of them). What leaves a host lands elsewhere: without that row a whole departure could
         # land half back home, a fractional move after all. Each program's dual bound is proven,
@@ -453,14 +500,14 @@ class _Relaxation:
                 integrality=integrality,
                 options={"time_limit": left},
             )
-            if result.status == 2:
-                return math.inf, points, share  # proven: no whole departures reach the balance
+            if result.status == 2:  # proven: no whole departures reach the balance
+                return _Solved(math.inf, lp_best, points, share)
             dual = getattr(result, "mip_dual_bound", None)
             if result.status in (0, 1) and dual is not None and math.isfinite(dual):
                 best = max(best, float(dual) * scale)
             if result.status != 0 or cut_where_unmet(result.x):
                 break
-        return best, points, share
+        return _Solved(best, lp_best, points, share)
 
 
 def _lands_elsewhere_rows(

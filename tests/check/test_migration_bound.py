@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from scheduler.check.migration_bound import fractional_departures, least_migration_seconds
+from scheduler.check.migration_bound import fractional_departures, least_migration_seconds, migration_bounds
 from scheduler.compat import compatibility
 from scheduler.model import Instance
 
@@ -105,6 +105,16 @@ def test_no_whole_plan_splits_three_vms_evenly() -> None:
     three = make_instance([host("h1"), host("h2")], [vm(f"v{i}", "h1") for i in range(3)])
     assert bound(three, [1, 1, 1], [("cpu", 0.0)]) == pytest.approx(1.5, rel=1e-4)
     assert bound(three, [1, 1, 1], [("cpu", 0.0)], whole_vms_s=10) == float("inf")
+    both = migration_bounds(
+        three,
+        np.ones(3),
+        compatibility(three).allowed,
+        np.ones(3, dtype=np.bool_),
+        np.ones(2, dtype=np.bool_),
+        [("cpu", 0.0)],
+        whole_vms_s=10,
+    )
+    assert (both.relaxed, both.whole) == (pytest.approx(1.5, rel=1e-4), float("inf"))
 
 
 def test_what_lands_carries_its_memory_with_its_cpu() -> None:
@@ -163,6 +173,16 @@ def test_bound_never_exceeds_the_cheapest_plan() -> None:
         )
         relaxed = bound(inst, list(cost), targets)
         whole = bound(inst, list(cost), targets, whole_vms_s=10)
+        both = migration_bounds(
+            inst,
+            cost,
+            allowed,
+            np.ones(5, dtype=np.bool_),
+            np.ones(3, dtype=np.bool_),
+            targets,
+            whole_vms_s=10,
+        )
+        assert (both.relaxed, both.whole) == pytest.approx((relaxed, whole), rel=1e-9)  # one solve, same two
         assert relaxed <= whole + 1e-6
         assert whole <= best + 1e-6
         tighter += whole > relaxed + 1e-6
