@@ -70,6 +70,7 @@ def greedy_balance(
     beyond_tolerance: bool = False,
     peak_cap: FloatArray | None = None,
     several_per_step: bool = False,
+    target_pool: int | None = None,
 ) -> GreedyResult:
     """Balance ``assignment`` greedily until every measured resource's imbalance is within tolerance
     (one number, or one per resource of ``resources``).
@@ -89,6 +90,11 @@ def greedy_balance(
     and scores the overshoot above it first (the DRS level's peak term).
     ``several_per_step`` makes, after the best move of a step, the best moves off the other
     sources too where their hosts are disjoint and they still help (``_apply_disjoint``).
+    ``target_pool`` caps the targets tried for a source's VMs: of the hosts they may go to, the
+    least loaded, an equal share of the pool per measured resource. A move's benefit grows as
+    its target's load falls, so on hundreds of hosts the best target is nearly always among
+    them, and a step costs a fraction. With no more hosts up than the pool, every host is tried,
+    as without it.
     """
     state = LoadState(instance, assignment)
     if movable is None:
@@ -123,7 +129,7 @@ def greedy_balance(
         if np.all(u[:, on_mask].std(axis=1) <= tolerance) and spread.within_cap(u[:, on_mask]):
             break
         sources = _sources(state, u, on_mask, allowed, movable, island_aware, spread)
-        picks = _best_moves(search, u, sources, movable, anti_group)
+        picks = _best_moves(search, u, sources, movable, anti_group, target_pool)
         if not picks and island_aware and moves + 2 <= limit:
             swap = best_swap(search, u, sources, movable & (anti_group < 0))
             if swap is not None:
@@ -146,19 +152,29 @@ def greedy_balance(
 
 
 def _best_moves(
-    search: MoveSearch, u: FloatArray, sources: IntArray, movable: BoolArray, anti_group: IntArray
+    search: MoveSearch,
+    u: FloatArray,
+    sources: IntArray,
+    movable: BoolArray,
+    anti_group: IntArray,
+    target_pool: int | None = None,
 ) -> list[tuple[int, int]]:
     """The best single move (vm, target) off each of ``sources`` that helps, by benefit (or
-    benefit per second), best first; ``u`` is the utilization [resource, host] now."""
+    benefit per second), best first; ``u`` is the utilization [resource, host] now. Targets:
+    every host up, or the pool ``greedy_balance`` describes."""
     state, demand, capacity, spread = search.state, search.demand, search.capacity, search.spread
     on_mask, allowed, cost_s, limits = search.on_mask, search.allowed, search.cost_s, search.limits
     n, s1, s2, std_now = search.sums(u)
     found: list[tuple[float, int, int]] = []
-    targets = np.flatnonzero(on_mask)
+    up = np.flatnonzero(on_mask)
+    pooled = target_pool is not None and len(up) > target_pool
     for src in sources:
         vms = np.flatnonzero((state.assignment == src) & movable)
         if len(vms) == 0:
             continue
+        targets = (
+            _target_pool(u, up, np.asarray(allowed[vms][:, up].any(axis=0)), target_pool) if pooled else up
+        )
         inst = state.instance
         fits = (
             (state.cpu[targets][None, :] + inst.vm_cpu_demand_mhz[vms][:, None] <= limits[0][targets])
@@ -205,6 +221,19 @@ def _best_moves(
             found.append((float(score[row, col]), int(vms[row]), int(targets[col])))
     found.sort(key=lambda pick: -pick[0])
     return [(vm, target) for _, vm, target in found]
+
+
+def _target_pool(u: FloatArray, up: IntArray, reachable: BoolArray, size: int | None) -> IntArray:
+    """Of the hosts ``up`` (``reachable`` by the source's VMs), the least loaded in each resource
+    of ``u`` [resource, host], ``size`` split evenly among the resources; in host order."""
+    hosts = up[reachable]
+    if size is None or len(hosts) <= size:
+        return hosts
+    per_resource = max(size // len(u), 1)
+    chosen = np.zeros(len(hosts), dtype=np.bool_)
+    for row in u[:, hosts]:
+        chosen[np.argpartition(row, per_resource)[:per_resource]] = True
+    return hosts[chosen]
 
 
 def _apply_disjoint(
@@ -280,7 +309,7 @@ def _sources_reaching_cold(
     sources: list[int] = []
     for c in cold:
         reach = movable & allowed[:, c] & (state.assignment != c) & (state.assignment >= 0)
-        hosts = np.unique(state.assignment[reach])
+        hosts = np.flatnonzero(np.bincount(state.assignment[reach], minlength=len(heat)))  # no sort
         hosts = hosts[on_mask[hosts] & (heat[hosts] > heat[c])]
         if len(hosts):
             sources.append(int(hosts[np.argmax(heat[hosts])]))

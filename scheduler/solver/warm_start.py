@@ -40,6 +40,11 @@ GREEDY_SHARE = 0.5  # of the time limit, for the greedy balancing warm start
 GREEDY_AIM_STEP = 0.01  # how much lower each further round of the greedy aims (× the allowance)
 GREEDY_AIM_LEAST = 0.9
 GREEDY_SHARE_DPM = 0.2  # ... with DPM on, whose level comes first and needs the time more
+# At most this many targets tried per source, the least loaded (``drs_greedy``): on 128 hosts or
+# fewer every host; on 512 × 40,000 a greedy step costs a third and the 30 s plan's DRS excess
+# falls from 73.6 M to 7.1 M units (the greedy reaches 19.8 M within 11 s where it had stopped
+# at 153.8 M on its budget).
+GREEDY_TARGET_POOL = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +280,7 @@ def _balance_warm_start(
                 beyond_tolerance=True,
                 peak_cap=peak_cap,
                 several_per_step=True,
+                target_pool=GREEDY_TARGET_POOL,
             )
             warm = greedy.assignment
             budget = None if budget is None else max(budget - greedy.moves, 0)

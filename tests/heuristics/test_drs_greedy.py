@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from check.factories import host, make_instance, vm, vms_on
 
 from scheduler.check.metrics import drs_tolerance
 from scheduler.compat import compatibility
-from scheduler.heuristics.drs_greedy import GreedyResult, greedy_balance
+from scheduler.heuristics.drs_greedy import GreedyResult, _target_pool, greedy_balance
 from scheduler.model import Instance
 
 
@@ -121,3 +122,41 @@ def test_several_moves_per_step_reach_the_same_balance() -> None:
         assert result.moves == 4
         cpu = np.bincount(result.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
         assert cpu.tolist() == [4_000] * 4
+
+
+def hot_host_beside_a_cold_island() -> Instance:
+    """n0 (generation 3) runs four 2,000 MHz VMs (0.8); n1..n3 one each (0.2); six older hosts
+    o1..o6 one 1,000 MHz VM each (0.1), the coldest of all, where n0's VMs may not go."""
+    hosts = [host(f"n{i}") for i in range(4)] + [host(f"o{i}", generation=1) for i in range(1, 7)]
+    vms = [vm(f"n0-{j}", "n0", 2_000) for j in range(4)] + [vm(f"n{i}-0", f"n{i}", 2_000) for i in (1, 2, 3)]
+    vms += [vm(f"o{i}-0", f"o{i}", 1_000) for i in range(1, 7)]
+    return make_instance(hosts, vms)
+
+
+def test_a_target_pool_is_drawn_from_the_hosts_the_vms_may_reach() -> None:
+    """With one target per source, the pool for n0's VMs is the least loaded newer host, not an
+    older one (colder, but out of reach): n0 sheds two VMs to newer hosts as without a pool (a
+    third would only move the 0.2 above the mean to another host)."""
+    inst = hot_host_beside_a_cold_island()
+    whole = balance(inst, 0.05, island_aware=True)
+    pooled = balance(inst, 0.05, island_aware=True, target_pool=1)
+    assert whole.moves == pooled.moves == 2
+    cpu = np.bincount(pooled.assignment, inst.vm_cpu_demand_mhz, inst.num_hosts)
+    assert cpu[0] == 4_000
+    assert sorted(cpu[1:4].tolist()) == [2_000, 4_000, 4_000]
+    assert pooled.imbalance == pytest.approx(whole.imbalance)
+
+
+def test_the_pool_holds_the_least_loaded_hosts_of_each_resource() -> None:
+    """Per resource its share of the pool, the least loaded reachable hosts, their union in host
+    order; every reachable host where there are no more than the pool holds."""
+    u = np.array([[0.5, 0.1, 0.4, 0.3, 0.2, 0.9], [0.6, 0.7, 0.1, 0.8, 0.2, 0.05]])
+    up = np.arange(6)
+    every = np.ones(6, dtype=np.bool_)
+    assert _target_pool(u, up, every, 2).tolist() == [1, 5]
+    assert _target_pool(u, up, every, 4).tolist() == [1, 2, 4, 5]
+    assert _target_pool(u, up, every, 6).tolist() == [0, 1, 2, 3, 4, 5]
+    reachable = np.array([True, False, True, True, True, False])
+    assert _target_pool(u, up, reachable, 2).tolist() == [2, 4]
+    assert _target_pool(u, up, reachable, 3).tolist() == [2, 4]  # one each; the union is two
+    assert _target_pool(u, up, reachable, 4).tolist() == [0, 2, 3, 4]
