@@ -46,7 +46,7 @@ import numpy as np
 from scheduler.bench.contenders import RunOutcome
 from scheduler.check.bounds import imbalance_floor, lower_bounds
 from scheduler.check.metrics import ClusterMetrics, cluster_metrics
-from scheduler.check.migration_bound import least_migration_seconds
+from scheduler.check.migration_bound import migration_bounds
 from scheduler.compat import Compatibility, compatibility
 from scheduler.model import Instance
 from scheduler.solver.costs import move_costs
@@ -210,7 +210,7 @@ def _migration_bound(
         return ""
     movable = np.array([not v.immobility_reasons() for v in instance.vms], dtype=np.bool_)
     reached = [(r, float(after.imbalance[r])) for r in instance.policy.drs.measure.resources]
-    seconds = least_migration_seconds(
+    bounds = migration_bounds(
         instance,
         cost_s,
         compat.allowed,
@@ -219,7 +219,7 @@ def _migration_bound(
         reached,
         cpu_cap=float(after.max_utilization["cpu"]),
     )
-    return round(seconds, 3)
+    return round(bounds.whole, 3)
 
 
 def _after(outcome: RunOutcome) -> ClusterMetrics | None:

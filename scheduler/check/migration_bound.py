@@ -84,42 +84,6 @@ class MigrationBounds:
     whole: float
 
 
-def least_migration_seconds(
-    instance: Instance,
-    cost_s: FloatArray,
-    allowed: BoolArray,
-    movable: BoolArray,
-    on_mask: BoolArray,
-    imbalance: Sequence[tuple[str, float]],
-    cpu_cap: float | None = None,
-    *,
-    whole_vms_s: float | None = None,
-    must_leave: Sequence[Sequence[int]] = (),
-) -> float:
-    """The least Σ migration seconds of any plan whose final state, over the hosts of
-    ``on_mask``, has each (resource, std-dev) of ``imbalance`` within its value (and no host's
-    CPU utilization above ``cpu_cap``). 0 when today's placement already does; infinite when a
-    VM that cannot move (immobile, or allowed on none of those hosts) sits on a host that ends
-    off, since no plan reaches that state.
-
-    ``whole_vms_s`` (seconds) tightens the bound with whole departures (module docstring): a
-    branch and bound within that time, whose proven bound counts where it is higher.
-    ``must_leave``: sets of VMs (indices) of which at least one leaves its host in every plan
-    counted (``check.rules.departures_to_keep``: plans that keep every rule); infinite when a
-    set holds no VM that may move."""
-    return migration_bounds(
-        instance,
-        cost_s,
-        allowed,
-        movable,
-        on_mask,
-        imbalance,
-        cpu_cap,
-        whole_vms_s=whole_vms_s,
-        must_leave=must_leave,
-    ).whole
-
-
 def migration_bounds(
     instance: Instance,
     cost_s: FloatArray,
@@ -132,8 +96,18 @@ def migration_bounds(
     whole_vms_s: float | None = None,
     must_leave: Sequence[Sequence[int]] = (),
 ) -> MigrationBounds:
-    """``least_migration_seconds`` with the LP's own bound beside it: the branch and bound
-    starts from the LP's last round, so both come from one cutting-plane loop."""
+    """Bounds on the least Σ migration seconds of any plan whose final state, over the hosts of
+    ``on_mask``, has each (resource, std-dev) of ``imbalance`` within its value (and no host's
+    CPU utilization above ``cpu_cap``). 0 when today's placement already does; infinite when a
+    VM that cannot move (immobile, or allowed on none of those hosts) sits on a host that ends
+    off, since no plan reaches that state.
+
+    ``whole_vms_s`` (seconds) tightens the bound with whole departures (module docstring): a
+    branch and bound within that time, whose proven bound counts where it is higher.
+    ``must_leave``: sets of VMs (indices) of which at least one leaves its host in every plan
+    counted (``check.rules.departures_to_keep``: plans that keep every rule); infinite when a
+    set holds no VM that may move. The relaxed bound comes with it: the branch and bound starts
+    from the LP loop's last round, so both come from one cutting-plane loop."""
     if not on_mask.any() or not imbalance:
         return MigrationBounds(0.0, 0.0)
     relaxation = _relaxation(
@@ -156,7 +130,7 @@ def migration_bounds(
         tighter = relaxation.solve(classes[ratio.klass], group, ratio, solved.points, whole_vms_s=whole_vms_s)
         relaxed, best = max(relaxed, tighter.lp_bound), max(best, tighter.bound)
     # Tangents only underestimate, so every LP optimum is a valid bound; shave float round-off.
-    return MigrationBounds(relaxed * (1 - 1e-6), max(relaxed, best) * (1 - 1e-6))
+    return MigrationBounds(relaxed * (1 - 1e-6), best * (1 - 1e-6))
 
 
 def fractional_departures(
@@ -621,4 +595,4 @@ def _ratio_rows(
     )
 
 
-__all__ = ["fractional_departures", "least_migration_seconds"]
+__all__ = ["MigrationBounds", "fractional_departures", "migration_bounds"]

@@ -167,13 +167,13 @@ def _best_moves(
     n, s1, s2, std_now = search.sums(u)
     found: list[tuple[float, int, int]] = []
     up = np.flatnonzero(on_mask)
-    pooled = target_pool is not None and len(up) > target_pool
+    pool = target_pool if target_pool is not None and len(up) > target_pool else None
     for src in sources:
         vms = np.flatnonzero((state.assignment == src) & movable)
         if len(vms) == 0:
             continue
         targets = (
-            _target_pool(u, up, np.asarray(allowed[vms][:, up].any(axis=0)), target_pool) if pooled else up
+            up if pool is None else _target_pool(u, up, np.asarray(allowed[vms][:, up].any(axis=0)), pool)
         )
         inst = state.instance
         fits = (
@@ -223,11 +223,11 @@ def _best_moves(
     return [(vm, target) for _, vm, target in found]
 
 
-def _target_pool(u: FloatArray, up: IntArray, reachable: BoolArray, size: int | None) -> IntArray:
+def _target_pool(u: FloatArray, up: IntArray, reachable: BoolArray, size: int) -> IntArray:
     """Of the hosts ``up`` (``reachable`` by the source's VMs), the least loaded in each resource
     of ``u`` [resource, host], ``size`` split evenly among the resources; in host order."""
     hosts = up[reachable]
-    if size is None or len(hosts) <= size:
+    if len(hosts) <= size:
         return hosts
     per_resource = max(size // len(u), 1)
     chosen = np.zeros(len(hosts), dtype=np.bool_)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from scheduler.check.migration_bound import fractional_departures, least_migration_seconds, migration_bounds
+from scheduler.check.migration_bound import fractional_departures, migration_bounds
 from scheduler.compat import compatibility
 from scheduler.model import Instance
 
@@ -27,7 +27,7 @@ def bound(
     movable = np.ones(inst.num_vms, dtype=np.bool_) if movable is None else movable
     on = np.ones(inst.num_hosts, dtype=np.bool_)
     allowed = compatibility(inst).allowed
-    return least_migration_seconds(
+    return migration_bounds(
         inst,
         np.array(cost),
         allowed,
@@ -37,7 +37,7 @@ def bound(
         cpu_cap,
         whole_vms_s=whole_vms_s,
         must_leave=must_leave or (),
-    )
+    ).whole
 
 
 def four_on_one() -> Instance:
@@ -200,7 +200,7 @@ def test_no_plan_switches_off_a_host_under_a_vm_that_cannot_move() -> None:
     movable = np.array([False, True])
     on = np.array([False, True])
     allowed = compatibility(inst).allowed
-    assert least_migration_seconds(inst, np.ones(2), allowed, movable, on, [("cpu", 0.1)]) == float("inf")
+    assert migration_bounds(inst, np.ones(2), allowed, movable, on, [("cpu", 0.1)]).whole == float("inf")
 
 
 def test_vms_on_a_host_that_ends_off_must_leave_it() -> None:
@@ -208,9 +208,9 @@ def test_vms_on_a_host_that_ends_off_must_leave_it() -> None:
     inst = make_instance([host("h1"), host("h2"), host("h3")], [vm("a", "h1"), vm("b", "h1"), vm("c", "h2")])
     on = np.array([False, True, True])
     allowed = compatibility(inst).allowed
-    seconds = least_migration_seconds(
+    seconds = migration_bounds(
         inst, np.array([2.0, 3.0, 7.0]), allowed, np.ones(3, bool), on, [("cpu", 1.0)]
-    )
+    ).whole
     assert seconds == pytest.approx(5.0, rel=1e-4)
 
 
